@@ -1,0 +1,67 @@
+//! Harbor's error shape, `{"errors":[{"code","message"}]}`, and the one mapping from service
+//! errors to it. Internal causes are logged, never sent.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::service::projects::ProjectError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::BadCredentials => ApiError::Unauthorized(e.to_string()),
+            AuthError::UnknownService(_) | AuthError::BadScope(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
+            AuthError::Db(_) | AuthError::Internal(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ProjectError> for ApiError {
+    fn from(e: ProjectError) -> Self {
+        match e {
+            ProjectError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
+            ProjectError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            ProjectError::Forbidden => ApiError::Forbidden(e.to_string()),
+            ProjectError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ProjectError::Db(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "api request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR")
+            }
+        };
+        let body = json!({"errors": [{"code": code, "message": self.to_string()}]});
+        (status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,150 @@
+//! Forward-only schema migrations, embedded in the binary and applied in one transaction at
+//! start. `PRAGMA user_version` records how far a database has come. Never edit a migration
+//! that has shipped: add the next one.
+
+use rusqlite::Connection;
+
+use super::{DbError, DbResult};
+
+const MIGRATIONS: &[&str] = &[
+    // 1: users, projects, members, the registry's content.
+    r#"
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        username      TEXT NOT NULL UNIQUE,
+        email         TEXT UNIQUE,
+        realname      TEXT NOT NULL DEFAULT '',
+        password_hash TEXT,
+        sysadmin      INTEGER NOT NULL DEFAULT 0,
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE TABLE projects (
+        id         INTEGER PRIMARY KEY,
+        name       TEXT NOT NULL UNIQUE,
+        public     INTEGER NOT NULL,
+        owner_id   INTEGER NOT NULL REFERENCES users(id),
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    -- Harbor's role ids: 1 project admin, 2 developer, 3 guest, 4 maintainer, 5 limited guest.
+    CREATE TABLE project_members (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        role_id    INTEGER NOT NULL CHECK (role_id BETWEEN 1 AND 5),
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (project_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE repositories (
+        id         INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name       TEXT NOT NULL UNIQUE,
+        pull_count INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX repositories_project ON repositories(project_id);
+    -- One row per stored blob; `last_seen` feeds garbage collection's grace period.
+    CREATE TABLE blobs (
+        digest     TEXT PRIMARY KEY,
+        size       INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- A blob is served from a repository only through a link: isolation between repositories.
+    CREATE TABLE repository_blobs (
+        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        digest        TEXT NOT NULL REFERENCES blobs(digest),
+        linked_at     INTEGER NOT NULL,
+        PRIMARY KEY (repository_id, digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE manifests (
+        id             INTEGER PRIMARY KEY,
+        repository_id  INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        digest         TEXT NOT NULL,
+        media_type     TEXT NOT NULL,
+        artifact_type  TEXT,
+        subject_digest TEXT,
+        annotations    TEXT,
+        size           INTEGER NOT NULL,
+        content        BLOB NOT NULL,
+        push_time      INTEGER NOT NULL,
+        pull_time      INTEGER,
+        UNIQUE (repository_id, digest)
+    );
+    CREATE INDEX manifests_subject ON manifests(repository_id, subject_digest);
+    -- What a manifest points at: blobs (config, layers) or manifests (an index's children).
+    CREATE TABLE manifest_references (
+        manifest_id INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+        digest      TEXT NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('blob', 'manifest')),
+        PRIMARY KEY (manifest_id, kind, digest)
+    ) WITHOUT ROWID;
+    CREATE INDEX manifest_references_digest ON manifest_references(digest);
+    CREATE TABLE tags (
+        repository_id INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        manifest_id   INTEGER NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
+        push_time     INTEGER NOT NULL,
+        PRIMARY KEY (repository_id, name)
+    );
+    CREATE INDEX tags_manifest ON tags(manifest_id);
+    "#,
+];
+
+/// The schema version this binary writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn apply(conn: &mut Connection) -> DbResult<()> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(DbError::TooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applies_from_empty_and_is_idempotent() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        apply(&mut conn).expect("first");
+        apply(&mut conn).expect("again");
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn every_earlier_version_upgrades() {
+        for start in 0..MIGRATIONS.len() {
+            let mut conn = Connection::open_in_memory().expect("open");
+            for (i, sql) in MIGRATIONS.iter().enumerate().take(start) {
+                conn.execute_batch(sql).expect("old migration");
+                conn.pragma_update(None, "user_version", (i + 1) as i64)
+                    .expect("version");
+            }
+            apply(&mut conn).expect("upgrade");
+        }
+    }
+
+    #[test]
+    fn refuses_newer_database() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("set");
+        assert!(matches!(apply(&mut conn), Err(DbError::TooNew { .. })));
+    }
+}

@@ -1,0 +1,17 @@
+//! Berth's daemon as a library: the binary `berthd` is a thin `main.rs` over [`server::run`],
+//! and the installer links this crate for the configuration types.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod digest;
+pub mod manifest;
+pub mod names;
+pub mod registry;
+pub mod server;
+pub mod service;
+pub mod storage;
+
+/// The version reported by `systeminfo` and the health endpoint.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

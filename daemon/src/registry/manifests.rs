@@ -1,0 +1,79 @@
+//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::error::OciError;
+use super::{response, Ctx};
+use crate::manifest::MAX_MANIFEST_BYTES;
+use crate::names::RepoName;
+use crate::service::registry::RegistryError;
+
+pub(super) async fn get(
+    ctx: &Ctx,
+    name: &RepoName,
+    reference: &str,
+    head: bool,
+) -> Result<Response, OciError> {
+    let m = ctx.state.registry.get_manifest(name, reference).await?;
+    let headers = [
+        ("content-type", m.media_type.clone()),
+        ("content-length", m.content.len().to_string()),
+        ("docker-content-digest", m.digest.clone()),
+        ("etag", format!("\"{}\"", m.digest)),
+    ];
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(m.content)
+    };
+    Ok(response(StatusCode::OK, &headers, body))
+}
+
+pub(super) async fn put(
+    ctx: &Ctx,
+    name: &RepoName,
+    reference: &str,
+    body: Body,
+) -> Result<Response, OciError> {
+    let too_large = || OciError::Registry(RegistryError::ManifestTooLarge(MAX_MANIFEST_BYTES));
+    if ctx
+        .header("content-length")
+        .and_then(|l| l.parse::<usize>().ok())
+        .is_some_and(|l| l > MAX_MANIFEST_BYTES)
+    {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_MANIFEST_BYTES)
+        .await
+        .map_err(|_| too_large())?;
+    let content_type = ctx.header("content-type").map(str::to_string);
+    let out = ctx
+        .state
+        .registry
+        .put_manifest(name, reference, content_type.as_deref(), bytes)
+        .await?;
+    let mut headers = vec![
+        ("location", format!("/v2/{name}/manifests/{}", out.digest)),
+        ("docker-content-digest", out.digest.to_string()),
+        ("content-length", "0".into()),
+    ];
+    if let Some(subject) = out.subject {
+        headers.push(("oci-subject", subject));
+    }
+    Ok(response(StatusCode::CREATED, &headers, Body::empty()))
+}
+
+pub(super) async fn delete(
+    ctx: &Ctx,
+    name: &RepoName,
+    reference: &str,
+) -> Result<Response, OciError> {
+    ctx.state.registry.delete_manifest(name, reference).await?;
+    Ok(response(
+        StatusCode::ACCEPTED,
+        &[("content-length", "0".into())],
+        Body::empty(),
+    ))
+}

@@ -1,0 +1,7 @@
+//! Services own the rules and orchestrate the database and the blob store. They know nothing of
+//! HTTP: handlers call them and map their errors to the protocol's format.
+
+pub mod bootstrap;
+pub mod projects;
+pub mod registry;
+pub mod uploads;

@@ -1,0 +1,564 @@
+//! The registry's rules: what a push must contain, how uploads become blobs, what a repository
+//! may serve. Errors are [`RegistryError`], which `registry::error` maps to OCI error JSON.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::Stream;
+
+use crate::db::registry::{self as q, ManifestRow, NewManifest, ReferrerRow};
+use crate::db::{self, Db, DbError};
+use crate::digest::{Algorithm, Digest, Hasher};
+use crate::manifest::{self, ManifestError};
+use crate::names::{valid_tag, RepoName};
+use crate::storage::BlobStore;
+
+use super::uploads::{self, AppendError, SessionHandle, Uploads};
+
+/// A rule broken, or something that failed underneath. Each variant is one OCI error code.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("blob unknown to registry")]
+    BlobUnknown,
+    #[error("blob upload invalid: {0}")]
+    BlobUploadInvalid(String),
+    #[error("blob upload unknown to registry")]
+    BlobUploadUnknown,
+    #[error("provided digest did not match uploaded content: {0}")]
+    DigestInvalid(String),
+    #[error("blob unknown to registry: {0}")]
+    ManifestBlobUnknown(String),
+    #[error("{0}")]
+    ManifestInvalid(String),
+    #[error("manifest unknown")]
+    ManifestUnknown,
+    #[error("invalid repository name: {0}")]
+    NameInvalid(String),
+    #[error("repository name not known to registry")]
+    NameUnknown,
+    #[error("{0}")]
+    SizeInvalid(String),
+    #[error("manifest too large: the limit is {0} bytes")]
+    ManifestTooLarge(usize),
+    #[error("chunk out of order: the upload is at offset {offset}")]
+    RangeInvalid { offset: u64 },
+    #[error("requested range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<DbError> for RegistryError {
+    fn from(e: DbError) -> Self {
+        RegistryError::Internal(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for RegistryError {
+    fn from(e: std::io::Error) -> Self {
+        RegistryError::Internal(format!("storage: {e}"))
+    }
+}
+
+impl From<tokio::task::JoinError> for RegistryError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        RegistryError::Internal(e.to_string())
+    }
+}
+
+impl From<ManifestError> for RegistryError {
+    fn from(e: ManifestError) -> Self {
+        match e {
+            ManifestError::Invalid(m) => RegistryError::ManifestInvalid(m),
+            ManifestError::Unsupported(m) => RegistryError::Unsupported(m),
+        }
+    }
+}
+
+impl From<AppendError> for RegistryError {
+    fn from(e: AppendError) -> Self {
+        match e {
+            AppendError::Client(m) => {
+                RegistryError::BlobUploadInvalid(format!("upload interrupted: {m}"))
+            }
+            AppendError::Io(e) => e.into(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, RegistryError>;
+
+/// Where an upload stands: what `Location` and `Range` report.
+#[derive(Debug, Clone)]
+pub struct UploadStatus {
+    pub id: String,
+    pub offset: u64,
+}
+
+/// A tag or a digest, as the `<reference>` of a manifest path.
+pub enum Reference {
+    Tag(String),
+    Digest(Digest),
+}
+
+impl Reference {
+    pub fn parse(s: &str) -> Result<Reference> {
+        if s.contains(':') {
+            s.parse::<Digest>()
+                .map(Reference::Digest)
+                .map_err(|e| RegistryError::DigestInvalid(e.to_string()))
+        } else if valid_tag(s) {
+            Ok(Reference::Tag(s.to_string()))
+        } else {
+            Err(RegistryError::ManifestInvalid(format!("invalid tag {s:?}")))
+        }
+    }
+}
+
+pub struct PutManifestOutcome {
+    pub digest: Digest,
+    pub subject: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    db: Db,
+    store: Arc<dyn BlobStore>,
+    uploads: Uploads,
+}
+
+impl Registry {
+    pub fn new(db: Db, store: Arc<dyn BlobStore>) -> Registry {
+        Registry {
+            db,
+            store,
+            uploads: Uploads::default(),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn BlobStore> {
+        &self.store
+    }
+
+    /// The project id for a repository name; NAME_UNKNOWN when the project does not exist.
+    async fn project_id(&self, repo: &RepoName) -> Result<i64> {
+        let project = repo.project().to_string();
+        self.db
+            .read(move |c| db::projects::by_name(c, &project))
+            .await?
+            .map(|p| p.id)
+            .ok_or(RegistryError::NameUnknown)
+    }
+
+    /// Size of a blob linked to the repository.
+    pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
+        let (r, d) = (repo.to_string(), digest.to_string());
+        let size = self
+            .db
+            .read(move |c| q::linked_blob_size(c, &r, &d))
+            .await?;
+        size.map(|s| s as u64).ok_or(RegistryError::BlobUnknown)
+    }
+
+    pub fn blob_stream(
+        &self,
+        digest: &Digest,
+        offset: u64,
+        len: u64,
+    ) -> BoxStream<'static, std::io::Result<Bytes>> {
+        self.store.read(digest, offset, len)
+    }
+
+    pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
+        let (r, d) = (repo.to_string(), digest.to_string());
+        let removed = self.db.write(move |tx| q::unlink_blob(tx, &r, &d)).await?;
+        if removed {
+            Ok(())
+        } else {
+            Err(RegistryError::BlobUnknown)
+        }
+    }
+
+    /// Links a blob of `from` into `repo` without copying. `false` when `from` does not have it,
+    /// in which case the caller falls back to a normal upload, as the spec says.
+    pub async fn mount_blob(
+        &self,
+        repo: &RepoName,
+        from: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool> {
+        let project_id = self.project_id(repo).await?;
+        let (r, f, d) = (repo.to_string(), from.to_string(), digest.to_string());
+        self.db
+            .write(move |tx| {
+                if q::linked_blob_size(tx, &f, &d)?.is_none() {
+                    return Ok(false);
+                }
+                let repo_id = q::ensure_repository(tx, project_id, &r)?;
+                q::link_blob(tx, repo_id, &d)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    pub async fn start_upload(
+        &self,
+        repo: &RepoName,
+        algorithm: Algorithm,
+    ) -> Result<SessionHandle> {
+        self.project_id(repo).await?;
+        let store = self.store.clone();
+        let uploads = self.uploads.clone();
+        let name = repo.to_string();
+        Ok(
+            tokio::task::spawn_blocking(move || uploads.create(store.as_ref(), &name, algorithm))
+                .await??,
+        )
+    }
+
+    /// The session, if it exists and belongs to this repository.
+    pub fn session(&self, repo: &RepoName, id: &str) -> Result<SessionHandle> {
+        let session = self
+            .uploads
+            .get(id)
+            .ok_or(RegistryError::BlobUploadUnknown)?;
+        let same_repo = session
+            .try_lock()
+            .map(|s| s.repository == repo.as_str())
+            .unwrap_or(true);
+        if same_repo {
+            Ok(session)
+        } else {
+            Err(RegistryError::BlobUploadUnknown)
+        }
+    }
+
+    /// Appends a chunk. `start` is the first byte's offset from `Content-Range`, when sent; a
+    /// chunk that does not continue where the upload stands is refused (416).
+    pub async fn append_upload<S, E>(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        start: Option<u64>,
+        body: S,
+    ) -> Result<UploadStatus>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let handle = self.session(repo, id)?;
+        let mut session = handle.lock().await;
+        if session.repository != repo.as_str() {
+            return Err(RegistryError::BlobUploadUnknown);
+        }
+        if let Some(start) = start {
+            if start != session.offset {
+                return Err(RegistryError::RangeInvalid {
+                    offset: session.offset,
+                });
+            }
+        }
+        let result = uploads::append(&self.store, &mut session, body).await;
+        if let Err(AppendError::Io(_)) = &result {
+            self.discard(&session.id).await;
+        }
+        result?;
+        Ok(UploadStatus {
+            id: session.id.clone(),
+            offset: session.offset,
+        })
+    }
+
+    pub async fn upload_status(&self, repo: &RepoName, id: &str) -> Result<UploadStatus> {
+        let handle = self.session(repo, id)?;
+        let session = handle.lock().await;
+        Ok(UploadStatus {
+            id: session.id.clone(),
+            offset: session.offset,
+        })
+    }
+
+    pub async fn cancel_upload(&self, repo: &RepoName, id: &str) -> Result<()> {
+        let handle = self.session(repo, id)?;
+        let mut session = handle.lock().await;
+        session.close();
+        self.discard(&session.id).await;
+        Ok(())
+    }
+
+    async fn discard(&self, id: &str) {
+        self.uploads.remove(id);
+        let store = self.store.clone();
+        let id = id.to_string();
+        let _ = tokio::task::spawn_blocking(move || store.remove_upload(&id)).await;
+    }
+
+    /// Completes an upload: the last chunk (possibly empty), the digest check, the durable move
+    /// into place, and only then the database record and the link.
+    pub async fn finish_upload<S, E>(
+        &self,
+        repo: &RepoName,
+        id: &str,
+        expected: &str,
+        start: Option<u64>,
+        body: S,
+    ) -> Result<Digest>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let expected: Digest = match expected.parse() {
+            Ok(d) => d,
+            Err(e) => return Err(RegistryError::DigestInvalid(e.to_string())),
+        };
+        let project_id = self.project_id(repo).await?;
+        let handle = self.session(repo, id)?;
+        let mut session = handle.lock().await;
+        if let Some(start) = start {
+            if start != session.offset {
+                return Err(RegistryError::RangeInvalid {
+                    offset: session.offset,
+                });
+            }
+        }
+        if let Err(e) = uploads::append(&self.store, &mut session, body).await {
+            if matches!(e, AppendError::Io(_)) {
+                self.discard(&session.id).await;
+            }
+            return Err(e.into());
+        }
+        session.close();
+        let size = session.offset;
+        let actual = match session
+            .digest_so_far()
+            .filter(|d| d.algorithm() == expected.algorithm())
+        {
+            Some(d) => d,
+            // The client chose another algorithm than the one hashed while streaming.
+            None => {
+                let store = self.store.clone();
+                let (upload_id, algorithm) = (session.id.clone(), expected.algorithm());
+                tokio::task::spawn_blocking(move || rehash(store.as_ref(), &upload_id, algorithm))
+                    .await??
+            }
+        };
+        if actual != expected {
+            self.discard(&session.id).await;
+            return Err(RegistryError::DigestInvalid(format!(
+                "expected {expected}, content is {actual}"
+            )));
+        }
+        let store = self.store.clone();
+        let (upload_id, digest) = (session.id.clone(), expected.clone());
+        tokio::task::spawn_blocking(move || store.commit_upload(&upload_id, &digest)).await??;
+        self.uploads.remove(&session.id);
+        let (r, d) = (repo.to_string(), expected.to_string());
+        self.db
+            .write(move |tx| {
+                let repo_id = q::ensure_repository(tx, project_id, &r)?;
+                q::record_blob(tx, repo_id, &d, size as i64)
+            })
+            .await?;
+        Ok(expected)
+    }
+
+    /// Checks and stores a manifest, its references and its tag in one transaction. Whether
+    /// every referenced blob is linked is checked again inside that transaction, so a manifest
+    /// never points at a blob that garbage collection has taken.
+    pub async fn put_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<PutManifestOutcome> {
+        let reference = Reference::parse(reference)?;
+        if body.len() > manifest::MAX_MANIFEST_BYTES {
+            return Err(RegistryError::ManifestTooLarge(
+                manifest::MAX_MANIFEST_BYTES,
+            ));
+        }
+        let parsed = manifest::parse(content_type, &body)?;
+        let digest = match &reference {
+            Reference::Digest(d) => {
+                let actual = Digest::of(d.algorithm(), &body);
+                if &actual != d {
+                    return Err(RegistryError::DigestInvalid(format!(
+                        "manifest digest is {actual}, not {d}"
+                    )));
+                }
+                actual
+            }
+            Reference::Tag(_) => Digest::sha256_of(&body),
+        };
+        let project_id = self.project_id(repo).await?;
+        let tag = match reference {
+            Reference::Tag(t) => Some(t),
+            Reference::Digest(_) => None,
+        };
+        let repo_name = repo.to_string();
+        let digest_str = digest.to_string();
+        let subject = parsed.subject.clone();
+        self.db
+            .write(move |tx| {
+                let repo_id = q::ensure_repository(tx, project_id, &repo_name)?;
+                let missing = q::unlinked_blobs(tx, repo_id, &parsed.blobs)?;
+                if let Some(first) = missing.first() {
+                    return Err(RegistryError::ManifestBlobUnknown(first.clone()));
+                }
+                let missing = q::missing_manifests(tx, repo_id, &parsed.manifests)?;
+                if let Some(first) = missing.first() {
+                    return Err(RegistryError::ManifestBlobUnknown(format!(
+                        "manifest {first}"
+                    )));
+                }
+                let annotations = parsed.annotations.as_ref().map(|a| a.to_string());
+                let id = q::put_manifest(
+                    tx,
+                    repo_id,
+                    &NewManifest {
+                        digest: &digest_str,
+                        media_type: &parsed.media_type,
+                        artifact_type: parsed.artifact_type.as_deref(),
+                        subject_digest: parsed.subject.as_deref(),
+                        annotations: annotations.as_deref(),
+                        content: &body,
+                        blobs: &parsed.blobs,
+                        manifests: &parsed.manifests,
+                    },
+                )?;
+                if let Some(tag) = &tag {
+                    q::put_tag(tx, repo_id, tag, id)?;
+                }
+                Ok(())
+            })
+            .await?;
+        Ok(PutManifestOutcome { digest, subject })
+    }
+
+    pub async fn get_manifest(&self, repo: &RepoName, reference: &str) -> Result<ManifestRow> {
+        let reference = match Reference::parse(reference) {
+            Ok(r) => r,
+            Err(RegistryError::DigestInvalid(_)) | Err(RegistryError::ManifestInvalid(_)) => {
+                return Err(RegistryError::ManifestUnknown)
+            }
+            Err(e) => return Err(e),
+        };
+        let r = repo.to_string();
+        let row = self
+            .db
+            .read(move |c| match reference {
+                Reference::Tag(t) => q::manifest_by_tag(c, &r, &t),
+                Reference::Digest(d) => q::manifest_by_digest(c, &r, &d.to_string()),
+            })
+            .await?;
+        match row {
+            Some(row) => Ok(row),
+            None => Err(self.unknown_manifest_or_name(repo).await),
+        }
+    }
+
+    /// A manifest miss in an unknown repository is NAME_UNKNOWN; in a known one MANIFEST_UNKNOWN.
+    async fn unknown_manifest_or_name(&self, repo: &RepoName) -> RegistryError {
+        let r = repo.to_string();
+        match self.db.read(move |c| q::repository_id(c, &r)).await {
+            Ok(Some(_)) => RegistryError::ManifestUnknown,
+            Ok(None) => RegistryError::NameUnknown,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// By digest: the manifest and its tags go. By tag: only the tag goes.
+    pub async fn delete_manifest(&self, repo: &RepoName, reference: &str) -> Result<()> {
+        let reference = Reference::parse(reference)?;
+        let r = repo.to_string();
+        let removed = self
+            .db
+            .write(move |tx| match reference {
+                Reference::Tag(t) => q::delete_tag(tx, &r, &t),
+                Reference::Digest(d) => q::delete_manifest(tx, &r, &d.to_string()),
+            })
+            .await?;
+        if removed {
+            Ok(())
+        } else {
+            Err(self.unknown_manifest_or_name(repo).await)
+        }
+    }
+
+    pub async fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        let r = repo.to_string();
+        self.db
+            .read(move |c| match q::repository_id(c, &r)? {
+                Some(id) => Ok(Some(q::tags_page(c, id, last.as_deref(), limit)?)),
+                None => Ok(None),
+            })
+            .await?
+            .ok_or(RegistryError::NameUnknown)
+    }
+
+    pub async fn catalog(
+        &self,
+        project_ids: Vec<i64>,
+        last: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        Ok(self
+            .db
+            .read(move |c| q::catalog_page(c, &project_ids, last.as_deref(), limit))
+            .await?)
+    }
+
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerRow>> {
+        let (r, d) = (repo.to_string(), digest.to_string());
+        let mut rows = self.db.read(move |c| q::referrers(c, &r, &d)).await?;
+        if let Some(t) = artifact_type {
+            rows.retain(|row| row.artifact_type.as_deref() == Some(t));
+        }
+        Ok(rows)
+    }
+
+    /// Removes upload files left by an earlier run: their running hashes died with it.
+    pub async fn purge_leftover_uploads(&self) -> Result<usize> {
+        let store = self.store.clone();
+        Ok(tokio::task::spawn_blocking(move || store.purge_uploads(Duration::ZERO)).await??)
+    }
+
+    /// Discards sessions idle for longer than `max_age`, with their files.
+    pub async fn expire_uploads(&self, max_age: Duration) -> Result<usize> {
+        let expired = self.uploads.expire(max_age);
+        let n = expired.len();
+        for id in expired {
+            self.discard(&id).await;
+        }
+        Ok(n)
+    }
+}
+
+fn rehash(store: &dyn BlobStore, id: &str, algorithm: Algorithm) -> std::io::Result<Digest> {
+    use std::io::Read;
+    let mut reader = store.read_upload(id)?;
+    let mut hasher = Hasher::new(algorithm);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buf[..n]);
+    }
+}

@@ -1,0 +1,237 @@
+//! The blob store: owns all file I/O for content. Blobs live at `blobs/<alg>/<2 hex>/<hex>` and
+//! are only ever created by renaming a fully written, fsynced upload file into place, so a file
+//! at a blob's final path always hashes to its name. Upload files live in `uploads/` until then.
+//!
+//! The store sits behind [`BlobStore`] so that an S3-compatible backend can be added later; the
+//! filesystem is the default.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use crate::digest::Digest;
+
+/// What the registry needs from a place that keeps blobs. Blocking methods run on
+/// `spawn_blocking`; reads come back as a stream.
+pub trait BlobStore: Send + Sync + 'static {
+    /// The blob's size, if stored.
+    fn stat(&self, digest: &Digest) -> io::Result<Option<u64>>;
+    /// Streams `len` bytes of the blob from `offset`.
+    fn read(&self, digest: &Digest, offset: u64, len: u64)
+        -> BoxStream<'static, io::Result<Bytes>>;
+    /// Creates (truncating) the upload file for a new session.
+    fn create_upload(&self, id: &str) -> io::Result<Box<dyn UploadFile>>;
+    /// Reopens an existing upload for appending (after the session was parked).
+    fn reopen_upload(&self, id: &str) -> io::Result<Box<dyn UploadFile>>;
+    /// Reads an upload back from the start; only for re-hashing with another algorithm.
+    fn read_upload(&self, id: &str) -> io::Result<Box<dyn Read + Send>>;
+    /// Makes the upload durable and moves it to the blob's final place. Idempotent when the
+    /// blob already exists (the upload is then discarded: deduplication).
+    fn commit_upload(&self, id: &str, digest: &Digest) -> io::Result<()>;
+    /// Discards an upload's file.
+    fn remove_upload(&self, id: &str) -> io::Result<()>;
+    /// Removes upload files not touched for `max_age` (all of them when zero); returns how many.
+    fn purge_uploads(&self, max_age: Duration) -> io::Result<usize>;
+    /// Whether the store is usable, for the health endpoint.
+    fn check(&self) -> io::Result<()>;
+}
+
+/// An upload file being written.
+pub trait UploadFile: Write + Send {}
+impl UploadFile for io::BufWriter<File> {}
+
+/// The filesystem blob store.
+pub struct FsBlobStore {
+    blobs: PathBuf,
+    uploads: PathBuf,
+}
+
+const READ_CHUNK: usize = 256 * 1024;
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+impl FsBlobStore {
+    pub fn open(data_dir: &Path) -> io::Result<FsBlobStore> {
+        let store = FsBlobStore {
+            blobs: data_dir.join("blobs"),
+            uploads: data_dir.join("uploads"),
+        };
+        fs::create_dir_all(&store.blobs)?;
+        fs::create_dir_all(&store.uploads)?;
+        Ok(store)
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        let hex = digest.hex();
+        self.blobs
+            .join(digest.algorithm().name())
+            .join(&hex[..2])
+            .join(hex)
+    }
+
+    fn upload_path(&self, id: &str) -> io::Result<PathBuf> {
+        // Upload ids are our own UUIDs; refuse anything else rather than build a path from it.
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "bad upload id"));
+        }
+        Ok(self.uploads.join(id))
+    }
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and its missing parents, fsyncing each parent that gained an entry, so the
+/// directory survives power loss along with the file renamed into it.
+fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+        match fs::create_dir(dir) {
+            Ok(()) => fsync_dir(parent)?,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+impl BlobStore for FsBlobStore {
+    fn stat(&self, digest: &Digest) -> io::Result<Option<u64>> {
+        match fs::metadata(self.blob_path(digest)) {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read(
+        &self,
+        digest: &Digest,
+        offset: u64,
+        len: u64,
+    ) -> BoxStream<'static, io::Result<Bytes>> {
+        let path = self.blob_path(digest);
+        let opened = async move {
+            let mut file = tokio::fs::File::open(path).await?;
+            if offset > 0 {
+                file.seek(io::SeekFrom::Start(offset)).await?;
+            }
+            Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(
+                file.take(len),
+                READ_CHUNK,
+            ))
+        };
+        futures_util::stream::once(opened)
+            .flat_map(|r| match r {
+                Ok(s) => s.boxed(),
+                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
+            })
+            .boxed()
+    }
+
+    fn create_upload(&self, id: &str) -> io::Result<Box<dyn UploadFile>> {
+        let f = File::create(self.upload_path(id)?)?;
+        Ok(Box::new(io::BufWriter::with_capacity(WRITE_BUFFER, f)))
+    }
+
+    fn reopen_upload(&self, id: &str) -> io::Result<Box<dyn UploadFile>> {
+        let f = fs::OpenOptions::new()
+            .append(true)
+            .open(self.upload_path(id)?)?;
+        Ok(Box::new(io::BufWriter::with_capacity(WRITE_BUFFER, f)))
+    }
+
+    fn read_upload(&self, id: &str) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::BufReader::with_capacity(
+            READ_CHUNK,
+            File::open(self.upload_path(id)?)?,
+        )))
+    }
+
+    fn commit_upload(&self, id: &str, digest: &Digest) -> io::Result<()> {
+        let upload = self.upload_path(id)?;
+        let target = self.blob_path(digest);
+        if target.is_file() {
+            fs::remove_file(&upload)?;
+            return Ok(());
+        }
+        File::open(&upload)?.sync_all()?;
+        let parent = target
+            .parent()
+            .ok_or_else(|| io::Error::other("blob path has no parent"))?;
+        create_dir_durable(parent)?;
+        fs::rename(&upload, &target)?;
+        fsync_dir(parent)
+    }
+
+    fn remove_upload(&self, id: &str) -> io::Result<()> {
+        match fs::remove_file(self.upload_path(id)?) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn purge_uploads(&self, max_age: Duration) -> io::Result<usize> {
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.uploads)? {
+            let entry = entry?;
+            let modified = entry.metadata()?.modified()?;
+            let age = now.duration_since(modified).unwrap_or_default();
+            if max_age.is_zero() || age > max_age {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    fn check(&self) -> io::Result<()> {
+        fs::metadata(&self.blobs)?;
+        fs::metadata(&self.uploads).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn commit_moves_into_place_and_dedups() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        let digest = Digest::sha256_of(b"hello");
+        for id in ["0a-1", "0a-2"] {
+            let mut f = store.create_upload(id).expect("create");
+            f.write_all(b"hello").expect("write");
+            f.flush().expect("flush");
+            drop(f);
+            store.commit_upload(id, &digest).expect("commit");
+            assert!(store.upload_path(id).map(|p| !p.exists()).unwrap_or(false));
+        }
+        assert_eq!(store.stat(&digest).expect("stat"), Some(5));
+        let body: Vec<u8> = store
+            .read(&digest, 1, 3)
+            .map(|c| c.expect("chunk").to_vec())
+            .concat()
+            .await;
+        assert_eq!(body, b"ell");
+    }
+
+    #[test]
+    fn refuses_path_like_upload_ids() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = FsBlobStore::open(dir.path()).expect("open");
+        assert!(store.create_upload("../x").is_err());
+        assert!(store.create_upload("").is_err());
+    }
+}
