@@ -1,1 +1,9 @@
+//! End-to-end tests: the built `berthd` against real clients (Docker Engine, skopeo, podman)
+//! and raw HTTP. Run through `tests/run.sh`, which installs the tools and starts one dockerd.
 
+mod harness;
+
+mod docker;
+mod durability;
+mod protocol;
+mod skopeo;

@@ -5,6 +5,8 @@
 use axum::http::{header, HeaderMap};
 
 use crate::auth::permissions::Action;
+use crate::auth::Principal;
+use crate::names::RepoName;
 use crate::auth::token::Claims;
 use crate::server::AppState;
 
@@ -69,19 +71,16 @@ fn challenge(state: &AppState, base: &str, needed: &Needed<'_>, insufficient: bo
 }
 
 /// Checks the request's token against what it needs; returns the verified claims.
-pub fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    base: &str,
-    needed: Needed<'_>,
-) -> Result<Claims, OciError> {
+///
+/// A valid token that lacks the action is ambiguous: the client may simply hold a token for
+/// another scope, or the caller may not be allowed. The permission table decides: a signed-in
+/// user who is not allowed gets 403 DENIED (a new token would not help); anyone else gets a
+/// challenge naming the scope, so the client fetches a token that covers it.
+pub async fn authorize(state: &AppState, headers: &HeaderMap, base: &str, needed: Needed<'_>) -> Result<Claims, OciError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        });
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
     let Some(token) = token else {
         return Err(OciError::Unauthorized {
             challenge: challenge(state, base, &needed, false),
@@ -89,11 +88,7 @@ pub fn authorize(
         });
     };
     let cfg = &state.config.token;
-    let Some(claims) = state
-        .auth
-        .keys()
-        .verify(token.trim(), &cfg.issuer, &cfg.service)
-    else {
+    let Some(claims) = state.auth.keys().verify(token.trim(), &cfg.issuer, &cfg.service) else {
         return Err(OciError::Unauthorized {
             challenge: challenge(state, base, &needed, false),
             message: "invalid or expired token",
@@ -101,24 +96,38 @@ pub fn authorize(
     };
     let (kind, name, action) = match &needed {
         Needed::AnyToken => return Ok(claims),
-        Needed::Repository { name, action } => ("repository", *name, action.as_str()),
-        Needed::Catalog => ("registry", "catalog", "*"),
+        Needed::Repository { name, action } => ("repository", *name, *action),
+        Needed::Catalog => return if claims.allows("registry", "catalog", "*") {
+            Ok(claims)
+        } else {
+            Err(insufficient(state, base, &needed))
+        },
     };
-    if claims.allows(kind, name, action) {
+    if claims.allows(kind, name, action.as_str()) {
         return Ok(claims);
     }
-    // The token names this resource, so the token service has already decided: refused. A token
-    // for other resources gets a challenge, so the client asks for one that covers this.
-    let decided = claims
-        .access
-        .iter()
-        .any(|a| a.kind == kind && a.name == name);
-    if decided {
-        Err(OciError::Denied)
-    } else {
-        Err(OciError::Unauthorized {
-            challenge: challenge(state, base, &needed, true),
-            message: "token does not cover this repository and action",
-        })
+    let principal = state.auth.principal_for_subject(&claims.sub).await.map_err(internal)?;
+    if principal == Principal::Anonymous {
+        return Err(insufficient(state, base, &needed));
     }
+    let allowed = match RepoName::parse(name) {
+        Ok(repo) => state.auth.repository_actions(&principal, &repo).await.map_err(internal)?,
+        Err(_) => vec![],
+    };
+    if allowed.contains(&action) {
+        Err(insufficient(state, base, &needed))
+    } else {
+        Err(OciError::Denied)
+    }
+}
+
+fn insufficient(state: &AppState, base: &str, needed: &Needed<'_>) -> OciError {
+    OciError::Unauthorized {
+        challenge: challenge(state, base, needed, true),
+        message: "token does not cover this repository and action",
+    }
+}
+
+fn internal(e: crate::auth::AuthError) -> OciError {
+    OciError::Registry(crate::service::registry::RegistryError::Internal(e.to_string()))
 }

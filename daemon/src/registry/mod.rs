@@ -61,8 +61,8 @@ impl Ctx {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    fn authorize(&self, needed: Needed<'_>) -> Result<crate::auth::token::Claims, OciError> {
-        access::authorize(&self.state, &self.headers, &self.base, needed)
+    async fn authorize(&self, needed: Needed<'_>) -> Result<crate::auth::token::Claims, OciError> {
+        access::authorize(&self.state, &self.headers, &self.base, needed).await
     }
 }
 
@@ -76,7 +76,7 @@ async fn base(
     headers: HeaderMap,
 ) -> Response {
     let base = access::base_url(&state, &headers, scheme_of(scheme));
-    match access::authorize(&state, &headers, &base, Needed::AnyToken) {
+    match access::authorize(&state, &headers, &base, Needed::AnyToken).await {
         Ok(_) => (
             axum::http::StatusCode::OK,
             [("content-type", "application/json")],
@@ -133,7 +133,7 @@ async fn route(ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Respo
         if method != Method::GET {
             return Err(OciError::NotFound);
         }
-        let claims = ctx.authorize(Needed::Catalog)?;
+        let claims = ctx.authorize(Needed::Catalog).await?;
         return listing::catalog(&ctx, &claims).await;
     }
     let name = match &route {
@@ -148,7 +148,8 @@ async fn route(ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Respo
     ctx.authorize(Needed::Repository {
         name: name.as_str(),
         action: action_for(&method),
-    })?;
+    })
+    .await?;
     match (route, method) {
         (Route::Tags { .. }, Method::GET) => listing::tags(&ctx, &name).await,
         (Route::Referrers { digest, .. }, Method::GET) => {

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The one command that installs what the tests need, builds everything from scratch, starts one
+# private Docker Engine, and runs every test (unit, router, and end to end against real clients).
+# Run as root on Debian 12. Set BERTH_SKIP_APT=1 to skip the package install on a prepared machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${BERTH_SKIP_APT:-}" ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update
+  apt-get install -y --no-install-recommends \
+    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+# The end-to-end tests run target/debug/berthd, so build the binaries before testing.
+cargo build --workspace --all-targets
+
+# One dockerd for the whole run, without networking or overlayfs (see shared/testing.md).
+work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)
+exec_root=$(mktemp -d /tmp/bdx.XXXXXX)   # short: containerd puts a socket in it
+cleanup() {
+  if [ -f "$work/dockerd.pid" ]; then
+    kill "$(cat "$work/dockerd.pid")" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$(cat "$work/dockerd.pid")" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$work" "$exec_root" 2>/dev/null || true
+}
+trap cleanup EXIT
+dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
+  --data-root="$work/data" --exec-root="$exec_root" \
+  -H "unix://$work/docker.sock" --pidfile "$work/dockerd.pid" >"$work/dockerd.log" 2>&1 &
+export BERTH_TEST_DOCKER_HOST="unix://$work/docker.sock"
+ready=""
+for _ in $(seq 300); do   # poll, at most about 60 s
+  if DOCKER_HOST="$BERTH_TEST_DOCKER_HOST" docker version >/dev/null 2>&1; then ready=1; break; fi
+  sleep 0.2
+done
+if [ -z "$ready" ]; then
+  echo "dockerd did not start:"; cat "$work/dockerd.log"; exit 1
+fi
+
+cargo test --workspace
