@@ -3,7 +3,11 @@
 use crate::harness::{Berthd, Docker, ADMIN_PASSWORD};
 
 fn stderr(o: &std::process::Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -11,10 +15,20 @@ fn login_accepts_the_right_password_and_refuses_a_wrong_one() {
     let berthd = Berthd::start();
     let docker = Docker::new();
     let bad = docker.login(&berthd.host(), "admin", "wrong-password");
-    assert!(!bad.status.success(), "login with a wrong password succeeded");
-    assert!(stderr(&bad).contains("unauthorized") || stderr(&bad).contains("401"), "{}", stderr(&bad));
+    assert!(
+        !bad.status.success(),
+        "login with a wrong password succeeded"
+    );
+    assert!(
+        stderr(&bad).contains("unauthorized") || stderr(&bad).contains("401"),
+        "{}",
+        stderr(&bad)
+    );
     let unknown = docker.login(&berthd.host(), "nobody", ADMIN_PASSWORD);
-    assert!(!unknown.status.success(), "login as an unknown user succeeded");
+    assert!(
+        !unknown.status.success(),
+        "login as an unknown user succeeded"
+    );
     let good = docker.login(&berthd.host(), "admin", ADMIN_PASSWORD);
     assert!(good.status.success(), "{}", stderr(&good));
 }
@@ -32,11 +46,20 @@ fn push_restart_pull_private_project() {
 
     let anonymous = Docker::new();
     let denied = anonymous.run(&["push", &tag]);
-    assert!(!denied.status.success(), "anonymous push to a private project succeeded");
+    assert!(
+        !denied.status.success(),
+        "anonymous push to a private project succeeded"
+    );
     let text = stderr(&denied);
-    assert!(text.contains("denied") || text.contains("unauthorized"), "{text}");
+    assert!(
+        text.contains("denied") || text.contains("unauthorized"),
+        "{text}"
+    );
 
-    assert!(docker.login(&berthd.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     let pushed = docker.ok(&["push", &tag]);
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
     let digest = docker.repo_digest(&tag);
@@ -44,13 +67,27 @@ fn push_restart_pull_private_project() {
     berthd.restart();
 
     docker.ok(&["rmi", &tag]);
-    assert!(!docker.run(&["image", "inspect", &tag]).status.success(), "image still present after rmi");
+    assert!(
+        !docker.run(&["image", "inspect", &tag]).status.success(),
+        "image still present after rmi"
+    );
     docker.ok(&["pull", &tag]);
-    assert_eq!(docker.image_id(&tag), id, "image id changed through the registry");
-    assert_eq!(docker.repo_digest(&tag), digest, "digest changed through the registry");
+    assert_eq!(
+        docker.image_id(&tag),
+        id,
+        "image id changed through the registry"
+    );
+    assert_eq!(
+        docker.repo_digest(&tag),
+        digest,
+        "digest changed through the registry"
+    );
 
     let pull = anonymous.run(&["pull", &tag]);
-    assert!(!pull.status.success(), "anonymous pull from a private project succeeded");
+    assert!(
+        !pull.status.success(),
+        "anonymous pull from a private project succeeded"
+    );
 }
 
 #[test]
@@ -59,7 +96,10 @@ fn anonymous_pull_from_public_library() {
     let admin = Docker::new();
     let tag = format!("{}/library/hello:1.0", berthd.host());
     admin.build(&tag, &[20_000]);
-    assert!(admin.login(&berthd.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(admin
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     admin.ok(&["push", &tag]);
     let id = admin.image_id(&tag);
     admin.ok(&["rmi", &tag]);
@@ -75,15 +115,24 @@ fn second_repository_mounts_instead_of_uploading() {
     let berthd = Berthd::start();
     berthd.create_project("shared", false);
     let docker = Docker::new();
-    assert!(docker.login(&berthd.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     let first = format!("{}/shared/one:v1", berthd.host());
     let second = format!("{}/shared/two:v1", berthd.host());
     docker.build(&first, &[60_000, 40_000]);
     docker.ok(&["push", &first]);
     docker.ok(&["tag", &first, &second]);
     let out = docker.ok(&["push", &second]);
-    assert!(out.contains("Mounted from shared/one"), "layers were not mounted:\n{out}");
-    assert!(!out.contains("Pushed"), "layers were uploaded again:\n{out}");
+    assert!(
+        out.contains("Mounted from shared/one"),
+        "layers were not mounted:\n{out}"
+    );
+    assert!(
+        !out.contains("Pushed"),
+        "layers were uploaded again:\n{out}"
+    );
 }
 
 /// After a manifest is deleted by digest, a pull fails with "not found", and nothing else breaks.
@@ -93,20 +142,46 @@ fn deleted_manifest_no_longer_pulls() {
     let docker = Docker::new();
     let tag = format!("{}/library/gone:v1", berthd.host());
     docker.build(&tag, &[10_000]);
-    assert!(docker.login(&berthd.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     docker.ok(&["push", &tag]);
-    let digest = docker.repo_digest(&tag).rsplit('@').next().map(str::to_string).expect("digest");
+    let digest = docker
+        .repo_digest(&tag)
+        .rsplit('@')
+        .next()
+        .map(str::to_string)
+        .expect("digest");
     docker.ok(&["rmi", &tag]);
 
     let reg = berthd.registry(&["library/gone"]);
-    let r = reg.req(reqwest::Method::DELETE, &format!("/v2/library/gone/manifests/{digest}")).send().expect("delete");
+    let r = reg
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/v2/library/gone/manifests/{digest}"),
+        )
+        .send()
+        .expect("delete");
     assert_eq!(r.status(), 202);
-    let again = reg.req(reqwest::Method::DELETE, &format!("/v2/library/gone/manifests/{digest}")).send().expect("delete");
+    let again = reg
+        .req(
+            reqwest::Method::DELETE,
+            &format!("/v2/library/gone/manifests/{digest}"),
+        )
+        .send()
+        .expect("delete");
     assert_eq!(again.status(), 404);
 
     let pull = docker.run(&["pull", &tag]);
-    assert!(!pull.status.success(), "pull of a deleted manifest succeeded");
+    assert!(
+        !pull.status.success(),
+        "pull of a deleted manifest succeeded"
+    );
     let text = stderr(&pull);
-    assert!(text.contains("not found") || text.contains("manifest unknown"), "{text}");
+    assert!(
+        text.contains("not found") || text.contains("manifest unknown"),
+        "{text}"
+    );
     assert!(reg.get("/api/v2.0/ping").status().is_success());
 }

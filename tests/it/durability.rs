@@ -5,10 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use crate::harness::{random_bytes, sha256, Berthd};
 
+/// (repository, tag, manifest bytes) of a push that was answered 201.
+type Acknowledged = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
 #[test]
 fn kill_nine_during_concurrent_pushes_loses_nothing_acknowledged() {
     let mut berthd = Berthd::start();
-    let acknowledged: Arc<Mutex<Vec<(String, String, Vec<u8>)>>> = Arc::default();
+    let acknowledged: Acknowledged = Arc::default();
     let repos: Vec<String> = (0..6).map(|i| format!("library/crash{i}")).collect();
     let repo_refs: Vec<&str> = repos.iter().map(String::as_str).collect();
     let reg = Arc::new(berthd.registry(&repo_refs));
@@ -68,32 +71,56 @@ fn kill_nine_during_concurrent_pushes_loses_nothing_acknowledged() {
         let _ = w.join();
     }
     let acknowledged = acknowledged.lock().expect("lock").clone();
-    assert!(acknowledged.len() >= 20, "too few pushes before the kill: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 20,
+        "too few pushes before the kill: {}",
+        acknowledged.len()
+    );
 
     berthd.spawn();
     // Leftover uploads were removed at start.
-    let uploads: Vec<_> = std::fs::read_dir(berthd.data().join("uploads")).expect("uploads").collect();
-    assert!(uploads.is_empty(), "upload files left after restart: {}", uploads.len());
+    let uploads: Vec<_> = std::fs::read_dir(berthd.data().join("uploads"))
+        .expect("uploads")
+        .collect();
+    assert!(
+        uploads.is_empty(),
+        "upload files left after restart: {}",
+        uploads.len()
+    );
     // Every acknowledged manifest and its blobs pull back byte for byte.
     let reg = berthd.registry(&repo_refs);
     for (repo, tag, manifest) in &acknowledged {
         let r = reg.get(&format!("/v2/{repo}/manifests/{tag}"));
         assert_eq!(r.status(), 200, "{repo}:{tag} lost after kill -9");
-        assert_eq!(r.bytes().expect("body").as_ref(), manifest.as_slice(), "{repo}:{tag} changed");
+        assert_eq!(
+            r.bytes().expect("body").as_ref(),
+            manifest.as_slice(),
+            "{repo}:{tag} changed"
+        );
         let doc: serde_json::Value = serde_json::from_slice(manifest).expect("json");
         for d in [&doc["config"]["digest"], &doc["layers"][0]["digest"]] {
             let d = d.as_str().expect("digest");
-            let body = reg.get(&format!("/v2/{repo}/blobs/{d}")).bytes().expect("blob");
+            let body = reg
+                .get(&format!("/v2/{repo}/blobs/{d}"))
+                .bytes()
+                .expect("blob");
             assert_eq!(sha256(&body), d, "blob {d} of {repo}:{tag} is damaged");
         }
     }
     // No partial blob anywhere: every file under blobs/ hashes to its name.
     let mut checked = 0;
-    for alg_dir in std::fs::read_dir(berthd.data().join("blobs/sha256")).expect("blobs").flatten() {
+    for alg_dir in std::fs::read_dir(berthd.data().join("blobs/sha256"))
+        .expect("blobs")
+        .flatten()
+    {
         for f in std::fs::read_dir(alg_dir.path()).expect("dir").flatten() {
             let bytes = std::fs::read(f.path()).expect("read blob");
             let name = f.file_name().to_string_lossy().into_owned();
-            assert_eq!(sha256(&bytes), format!("sha256:{name}"), "partial or corrupt blob file");
+            assert_eq!(
+                sha256(&bytes),
+                format!("sha256:{name}"),
+                "partial or corrupt blob file"
+            );
             checked += 1;
         }
     }

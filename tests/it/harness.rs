@@ -35,16 +35,26 @@ pub fn berthd_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join("berthd");
-    assert!(bin.is_file(), "{} is missing: run `cargo build --workspace` first (tests/run.sh does)", bin.display());
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build --workspace` first (tests/run.sh does)",
+        bin.display()
+    );
     bin
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 pub fn http() -> Client {
-    Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client")
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client")
 }
 
 /// Polls `url` until it answers 200 or `timeout` passes.
@@ -52,7 +62,12 @@ pub fn wait_until_up(url: &str, timeout: Duration) -> bool {
     let client = http();
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
-        if client.get(url).timeout(Duration::from_secs(2)).send().is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -69,7 +84,11 @@ pub struct Berthd {
 
 impl Berthd {
     pub fn start() -> Berthd {
-        let mut b = Berthd { dir: tempfile::tempdir().expect("tempdir"), port: free_port(), child: None };
+        let mut b = Berthd {
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: free_port(),
+            child: None,
+        };
         b.spawn();
         b
     }
@@ -96,7 +115,11 @@ impl Berthd {
 
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path()).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .expect("log file");
         let child = Command::new(berthd_bin())
             .args(["--dev", "--listen", &self.host(), "--data"])
             .arg(self.data())
@@ -107,7 +130,11 @@ impl Berthd {
             .expect("start berthd");
         self.child = Some(child);
         let url = format!("{}/api/v2.0/ping", self.url());
-        assert!(wait_until_up(&url, Duration::from_secs(30)), "berthd did not answer ping:\n{}", self.log());
+        assert!(
+            wait_until_up(&url, Duration::from_secs(30)),
+            "berthd did not answer ping:\n{}",
+            self.log()
+        );
     }
 
     fn signal(&mut self, signal: i32) {
@@ -140,14 +167,21 @@ impl Berthd {
             .json(&serde_json::json!({"project_name": name, "metadata": {"public": public.to_string()}}))
             .send()
             .expect("create project");
-        assert_eq!(r.status(), 201, "create project {name}: {}", r.text().unwrap_or_default());
+        assert_eq!(
+            r.status(),
+            201,
+            "create project {name}: {}",
+            r.text().unwrap_or_default()
+        );
     }
 
     /// A registry token for `scopes`, as admin (or anonymous with `None`).
     pub fn token(&self, creds: Option<(&str, &str)>, scopes: &[&str]) -> String {
         let mut q: Vec<(&str, &str)> = vec![("service", "harbor-registry")];
         q.extend(scopes.iter().map(|s| ("scope", *s)));
-        let mut req = http().get(format!("{}/service/token", self.url())).query(&q);
+        let mut req = http()
+            .get(format!("{}/service/token", self.url()))
+            .query(&q);
         if let Some((u, p)) = creds {
             req = req.basic_auth(u, Some(p));
         }
@@ -159,9 +193,16 @@ impl Berthd {
 
     /// An HTTP registry client holding an admin token for the given repositories.
     pub fn registry(&self, repos: &[&str]) -> Registry {
-        let scopes: Vec<String> = repos.iter().map(|r| format!("repository:{r}:pull,push,delete")).collect();
+        let scopes: Vec<String> = repos
+            .iter()
+            .map(|r| format!("repository:{r}:pull,push,delete"))
+            .collect();
         let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
-        Registry { base: self.url(), token: self.token(Some(("admin", ADMIN_PASSWORD)), &scopes), http: http() }
+        Registry {
+            base: self.url(),
+            token: self.token(Some(("admin", ADMIN_PASSWORD)), &scopes),
+            http: http(),
+        }
     }
 }
 
@@ -180,7 +221,11 @@ pub struct Registry {
 
 impl Registry {
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
-        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
+        let url = if path.starts_with("http") {
+            path.to_string()
+        } else {
+            format!("{}{path}", self.base)
+        };
         self.http.request(method, url).bearer_auth(&self.token)
     }
 
@@ -192,7 +237,10 @@ impl Registry {
     pub fn push_blob(&self, repo: &str, bytes: &[u8]) -> String {
         let digest = sha256(bytes);
         let r = self
-            .req(reqwest::Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
+            .req(
+                reqwest::Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+            )
             .body(bytes.to_vec())
             .send()
             .expect("push blob");
@@ -200,17 +248,27 @@ impl Registry {
         digest
     }
 
-    pub fn put_manifest(&self, repo: &str, reference: &str, media_type: &str, body: &[u8]) -> Response {
-        self.req(reqwest::Method::PUT, &format!("/v2/{repo}/manifests/{reference}"))
-            .header("content-type", media_type)
-            .body(body.to_vec())
-            .send()
-            .expect("put manifest")
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        body: &[u8],
+    ) -> Response {
+        self.req(
+            reqwest::Method::PUT,
+            &format!("/v2/{repo}/manifests/{reference}"),
+        )
+        .header("content-type", media_type)
+        .body(body.to_vec())
+        .send()
+        .expect("put manifest")
     }
 
     /// Pushes config + one layer + an OCI image manifest; returns (manifest bytes, digest).
     pub fn push_image(&self, repo: &str, tag: &str, layer: &[u8]) -> (Vec<u8>, String) {
-        let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+        let config =
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
         let c = self.push_blob(repo, config);
         let l = self.push_blob(repo, layer);
         let manifest = serde_json::json!({
@@ -220,7 +278,12 @@ impl Registry {
             "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": l, "size": layer.len()}],
         });
         let body = serde_json::to_vec(&manifest).expect("json");
-        let r = self.put_manifest(repo, tag, "application/vnd.oci.image.manifest.v1+json", &body);
+        let r = self.put_manifest(
+            repo,
+            tag,
+            "application/vnd.oci.image.manifest.v1+json",
+            &body,
+        );
         assert_eq!(r.status(), 201, "put manifest: {:?}", r.text());
         let digest = sha256(&body);
         (body, digest)
@@ -237,7 +300,10 @@ pub fn error_code(r: Response) -> String {
 pub fn run(cmd: &mut Command) -> Output {
     match cmd.stdin(Stdio::null()).output() {
         Ok(o) => o,
-        Err(e) => panic!("cannot run {:?}: {e} (tests/run.sh installs the tools the tests need)", cmd.get_program()),
+        Err(e) => panic!(
+            "cannot run {:?}: {e} (tests/run.sh installs the tools the tests need)",
+            cmd.get_program()
+        ),
     }
 }
 
@@ -265,12 +331,17 @@ impl Docker {
         let host = std::env::var("BERTH_TEST_DOCKER_HOST").unwrap_or_else(|_| {
             panic!("BERTH_TEST_DOCKER_HOST is not set: run the tests with tests/run.sh, which starts dockerd")
         });
-        Docker { host, config: tempfile::tempdir().expect("tempdir") }
+        Docker {
+            host,
+            config: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker");
-        c.args(args).env("DOCKER_HOST", &self.host).env("DOCKER_CONFIG", self.config.path());
+        c.args(args)
+            .env("DOCKER_HOST", &self.host)
+            .env("DOCKER_CONFIG", self.config.path());
         c
     }
 
@@ -284,7 +355,9 @@ impl Docker {
 
     pub fn login(&self, host: &str, user: &str, password: &str) -> Output {
         let mut c = self.cmd(&["login", "-u", user, "--password-stdin", host]);
-        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().expect("docker login");
         {
             use std::io::Write;
@@ -299,7 +372,8 @@ impl Docker {
         let ctx = tempfile::tempdir().expect("tempdir");
         let mut dockerfile = String::from("FROM scratch\n");
         for (i, size) in layer_sizes.iter().enumerate() {
-            std::fs::write(ctx.path().join(format!("f{i}")), random_bytes(*size)).expect("layer file");
+            std::fs::write(ctx.path().join(format!("f{i}")), random_bytes(*size))
+                .expect("layer file");
             dockerfile.push_str(&format!("COPY f{i} /f{i}\n"));
         }
         dockerfile.push_str(&format!("LABEL berth.test=\"{tag}\"\n"));
@@ -310,10 +384,20 @@ impl Docker {
     }
 
     pub fn image_id(&self, tag: &str) -> String {
-        self.ok(&["image", "inspect", "--format", "{{.Id}}", tag]).trim().to_string()
+        self.ok(&["image", "inspect", "--format", "{{.Id}}", tag])
+            .trim()
+            .to_string()
     }
 
     pub fn repo_digest(&self, tag: &str) -> String {
-        self.ok(&["image", "inspect", "--format", "{{index .RepoDigests 0}}", tag]).trim().to_string()
+        self.ok(&[
+            "image",
+            "inspect",
+            "--format",
+            "{{index .RepoDigests 0}}",
+            tag,
+        ])
+        .trim()
+        .to_string()
     }
 }

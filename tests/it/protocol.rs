@@ -11,19 +11,40 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 #[test]
 fn base_endpoint_challenges_then_accepts_a_token() {
     let berthd = Berthd::start();
-    let r = http().get(format!("{}/v2/", berthd.url())).send().expect("GET /v2/");
+    let r = http()
+        .get(format!("{}/v2/", berthd.url()))
+        .send()
+        .expect("GET /v2/");
     assert_eq!(r.status(), 401);
-    assert_eq!(r.headers()["docker-distribution-api-version"], "registry/2.0");
-    let challenge = r.headers()["www-authenticate"].to_str().expect("header").to_string();
+    assert_eq!(
+        r.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .expect("header")
+        .to_string();
     assert_eq!(
         challenge,
-        format!(r#"Bearer realm="{}/service/token",service="harbor-registry""#, berthd.url())
+        format!(
+            r#"Bearer realm="{}/service/token",service="harbor-registry""#,
+            berthd.url()
+        )
     );
-    let resource = http().get(format!("{}/v2/library/x/tags/list", berthd.url())).send().expect("GET");
-    assert!(resource.headers()["www-authenticate"].to_str().expect("h").contains(r#"scope="repository:library/x:pull""#));
+    let resource = http()
+        .get(format!("{}/v2/library/x/tags/list", berthd.url()))
+        .send()
+        .expect("GET");
+    assert!(resource.headers()["www-authenticate"]
+        .to_str()
+        .expect("h")
+        .contains(r#"scope="repository:library/x:pull""#));
 
     let t = http()
-        .get(format!("{}/service/token?service=harbor-registry", berthd.url()))
+        .get(format!(
+            "{}/service/token?service=harbor-registry",
+            berthd.url()
+        ))
         .basic_auth("admin", Some(ADMIN_PASSWORD))
         .send()
         .expect("token");
@@ -32,14 +53,27 @@ fn base_endpoint_challenges_then_accepts_a_token() {
         assert!(!body[field].is_null(), "missing {field}: {body}");
     }
     assert_eq!(body["expires_in"], 1800);
-    let ok = http().get(format!("{}/v2/", berthd.url())).bearer_auth(body["token"].as_str().expect("t")).send().expect("GET");
+    let ok = http()
+        .get(format!("{}/v2/", berthd.url()))
+        .bearer_auth(body["token"].as_str().expect("t"))
+        .send()
+        .expect("GET");
     assert_eq!(ok.status(), 200);
 
     // Anonymous with no scope is a failed login, as in Harbor; a wrong service is a 400.
-    let anon = http().get(format!("{}/service/token?service=harbor-registry", berthd.url())).send().expect("token");
+    let anon = http()
+        .get(format!(
+            "{}/service/token?service=harbor-registry",
+            berthd.url()
+        ))
+        .send()
+        .expect("token");
     assert_eq!(anon.status(), 401);
     let wrong = http()
-        .get(format!("{}/service/token?service=other&scope=repository:library/x:pull", berthd.url()))
+        .get(format!(
+            "{}/service/token?service=other&scope=repository:library/x:pull",
+            berthd.url()
+        ))
         .send()
         .expect("token");
     assert_eq!(wrong.status(), 400);
@@ -52,15 +86,28 @@ fn token_access_is_the_requested_actions_intersected_with_permissions() {
     let claims = |token: &str| -> Value {
         use base64::Engine;
         let payload = token.split('.').nth(1).expect("payload");
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("b64"))
-            .expect("claims")
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .expect("b64"),
+        )
+        .expect("claims")
     };
-    let anon = berthd.token(None, &["repository:library/a:pull,push", "repository:secret/a:pull"]);
+    let anon = berthd.token(
+        None,
+        &["repository:library/a:pull,push", "repository:secret/a:pull"],
+    );
     let c = claims(&anon);
     assert_eq!(c["access"][0]["actions"], json!(["pull"]), "{c}");
     assert_eq!(c["access"][1]["actions"], json!([]), "{c}");
-    let admin = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:secret/a:pull,push"]);
-    assert_eq!(claims(&admin)["access"][0]["actions"], json!(["pull", "push"]));
+    let admin = berthd.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:secret/a:pull,push"],
+    );
+    assert_eq!(
+        claims(&admin)["access"][0]["actions"],
+        json!(["pull", "push"])
+    );
     assert_eq!(claims(&admin)["aud"], "harbor-registry");
     // The unknown project grants nothing, even to the admin.
     let none = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:nope/a:pull"]);
@@ -73,9 +120,15 @@ fn chunked_upload_resumes_after_reading_its_status() {
     let reg = berthd.registry(&["library/chunks"]);
     let data = random_bytes(300_000);
     let (a, b) = data.split_at(100_000);
-    let start = reg.req(Method::POST, "/v2/library/chunks/blobs/uploads/").send().expect("POST");
+    let start = reg
+        .req(Method::POST, "/v2/library/chunks/blobs/uploads/")
+        .send()
+        .expect("POST");
     assert_eq!(start.status(), 202);
-    let location = start.headers()["location"].to_str().expect("location").to_string();
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
     assert!(start.headers().contains_key("docker-upload-uuid"));
 
     let r = reg
@@ -86,14 +139,24 @@ fn chunked_upload_resumes_after_reading_its_status() {
         .send()
         .expect("PATCH");
     assert_eq!(r.status(), 202);
-    let location = r.headers()["location"].to_str().expect("location").to_string();
+    let location = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
 
     // The client lost track: it asks where the upload stands.
     let status = reg.get(&location);
     assert_eq!(status.status(), 204);
-    let range = status.headers()["range"].to_str().expect("range").to_string();
+    let range = status.headers()["range"]
+        .to_str()
+        .expect("range")
+        .to_string();
     assert_eq!(range, format!("0-{}", a.len() - 1));
-    let offset: usize = range.trim_start_matches("0-").parse::<usize>().expect("end") + 1;
+    let offset: usize = range
+        .trim_start_matches("0-")
+        .parse::<usize>()
+        .expect("end")
+        + 1;
 
     // A chunk that does not continue from there is refused and changes nothing.
     let bad = reg
@@ -108,14 +171,21 @@ fn chunked_upload_resumes_after_reading_its_status() {
     let (b1, b2) = b.split_at(50_000);
     let r = reg
         .req(Method::PATCH, &location)
-        .header("content-range", format!("{offset}-{}", offset + b1.len() - 1))
+        .header(
+            "content-range",
+            format!("{offset}-{}", offset + b1.len() - 1),
+        )
         .body(b1.to_vec())
         .send()
         .expect("PATCH");
     assert_eq!(r.status(), 202);
     let digest = sha256(&data);
     let sep = if location.contains('?') { '&' } else { '?' };
-    let done = reg.req(Method::PUT, &format!("{location}{sep}digest={digest}")).body(b2.to_vec()).send().expect("PUT");
+    let done = reg
+        .req(Method::PUT, &format!("{location}{sep}digest={digest}"))
+        .body(b2.to_vec())
+        .send()
+        .expect("PUT");
     assert_eq!(done.status(), 201, "{:?}", done.text());
     let back = reg.get(&format!("/v2/library/chunks/blobs/{digest}"));
     assert_eq!(back.headers()["docker-content-digest"], digest.as_str());
@@ -128,36 +198,91 @@ fn chunked_upload_resumes_after_reading_its_status() {
 fn upload_cancel_range_reads_blob_delete_and_sha512() {
     let berthd = Berthd::start();
     let reg = berthd.registry(&["library/misc"]);
-    let start = reg.req(Method::POST, "/v2/library/misc/blobs/uploads/").send().expect("POST");
-    let location = start.headers()["location"].to_str().expect("location").to_string();
-    assert_eq!(reg.req(Method::DELETE, &location).send().expect("DELETE").status(), 204);
+    let start = reg
+        .req(Method::POST, "/v2/library/misc/blobs/uploads/")
+        .send()
+        .expect("POST");
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    assert_eq!(
+        reg.req(Method::DELETE, &location)
+            .send()
+            .expect("DELETE")
+            .status(),
+        204
+    );
     assert_eq!(reg.get(&location).status(), 404);
 
     let data = random_bytes(1000);
     let digest = reg.push_blob("library/misc", &data);
-    let part = reg.req(Method::GET, &format!("/v2/library/misc/blobs/{digest}")).header("range", "bytes=10-19").send().expect("GET");
+    let part = reg
+        .req(Method::GET, &format!("/v2/library/misc/blobs/{digest}"))
+        .header("range", "bytes=10-19")
+        .send()
+        .expect("GET");
     assert_eq!(part.status(), 206);
     assert_eq!(part.headers()["content-range"], "bytes 10-19/1000");
     assert_eq!(part.bytes().expect("body").as_ref(), &data[10..20]);
-    let bad = reg.req(Method::GET, &format!("/v2/library/misc/blobs/{digest}")).header("range", "bytes=5000-").send().expect("GET");
+    let bad = reg
+        .req(Method::GET, &format!("/v2/library/misc/blobs/{digest}"))
+        .header("range", "bytes=5000-")
+        .send()
+        .expect("GET");
     assert_eq!(bad.status(), 416);
-    let head = reg.req(Method::HEAD, &format!("/v2/library/misc/blobs/{digest}")).send().expect("HEAD");
+    let head = reg
+        .req(Method::HEAD, &format!("/v2/library/misc/blobs/{digest}"))
+        .send()
+        .expect("HEAD");
     assert_eq!(head.status(), 200);
     assert_eq!(head.headers()["content-length"], "1000");
 
-    assert_eq!(reg.req(Method::DELETE, &format!("/v2/library/misc/blobs/{digest}")).send().expect("DEL").status(), 202);
-    assert_eq!(error_code(reg.get(&format!("/v2/library/misc/blobs/{digest}"))), "BLOB_UNKNOWN");
+    assert_eq!(
+        reg.req(Method::DELETE, &format!("/v2/library/misc/blobs/{digest}"))
+            .send()
+            .expect("DEL")
+            .status(),
+        202
+    );
+    assert_eq!(
+        error_code(reg.get(&format!("/v2/library/misc/blobs/{digest}"))),
+        "BLOB_UNKNOWN"
+    );
 
     // sha512, monolithic and chunked (the chunked one is re-hashed at the end).
     use sha2::Digest as _;
     let d512 = format!("sha512:{}", hex::encode(sha2::Sha512::digest(&data)));
-    let r = reg.req(Method::POST, &format!("/v2/library/misc/blobs/uploads/?digest={d512}")).body(data.clone()).send().expect("POST");
+    let r = reg
+        .req(
+            Method::POST,
+            &format!("/v2/library/misc/blobs/uploads/?digest={d512}"),
+        )
+        .body(data.clone())
+        .send()
+        .expect("POST");
     assert_eq!(r.status(), 201, "{:?}", r.text());
-    let start = reg.req(Method::POST, "/v2/library/misc/blobs/uploads/").send().expect("POST");
-    let location = start.headers()["location"].to_str().expect("location").to_string();
-    let r = reg.req(Method::PUT, &format!("{location}?digest={d512}")).body(data.clone()).send().expect("PUT");
+    let start = reg
+        .req(Method::POST, "/v2/library/misc/blobs/uploads/")
+        .send()
+        .expect("POST");
+    let location = start.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let r = reg
+        .req(Method::PUT, &format!("{location}?digest={d512}"))
+        .body(data.clone())
+        .send()
+        .expect("PUT");
     assert_eq!(r.status(), 201, "{:?}", r.text());
-    assert_eq!(reg.get(&format!("/v2/library/misc/blobs/{d512}")).bytes().expect("body").as_ref(), data.as_slice());
+    assert_eq!(
+        reg.get(&format!("/v2/library/misc/blobs/{d512}"))
+            .bytes()
+            .expect("body")
+            .as_ref(),
+        data.as_slice()
+    );
 }
 
 #[test]
@@ -167,25 +292,67 @@ fn blobs_are_isolated_between_repositories_and_mounts_need_pull() {
     let reg = berthd.registry(&["private/a", "library/b"]);
     let digest = reg.push_blob("private/a", b"isolated content");
     // Stored once on disk, but not served from a repository it is not linked to.
-    assert_eq!(error_code(reg.get(&format!("/v2/library/b/blobs/{digest}"))), "BLOB_UNKNOWN");
+    assert_eq!(
+        error_code(reg.get(&format!("/v2/library/b/blobs/{digest}"))),
+        "BLOB_UNKNOWN"
+    );
 
     // An anonymous caller may push nowhere; give it a token for library/b only and try to
     // mount from private/a: the mount falls back to an ordinary upload (202), links nothing.
-    let anon = berthd.token(None, &["repository:library/b:pull,push", "repository:private/a:pull"]);
-    let admin_token = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:library/b:pull,push", "repository:private/a:pull"]);
-    let url = format!("{}/v2/library/b/blobs/uploads/?mount={digest}&from=private/a", berthd.url());
+    let anon = berthd.token(
+        None,
+        &[
+            "repository:library/b:pull,push",
+            "repository:private/a:pull",
+        ],
+    );
+    let admin_token = berthd.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &[
+            "repository:library/b:pull,push",
+            "repository:private/a:pull",
+        ],
+    );
+    let url = format!(
+        "{}/v2/library/b/blobs/uploads/?mount={digest}&from=private/a",
+        berthd.url()
+    );
     let r = http().post(&url).bearer_auth(&anon).send().expect("mount");
     assert_eq!(r.status(), 401, "anonymous push to library must be refused");
-    let r = http().post(&url).bearer_auth(&admin_token).send().expect("mount");
+    let r = http()
+        .post(&url)
+        .bearer_auth(&admin_token)
+        .send()
+        .expect("mount");
     assert_eq!(r.status(), 201);
-    assert_eq!(r.headers()["location"].to_str().expect("l"), format!("/v2/library/b/blobs/{digest}"));
-    assert_eq!(reg.get(&format!("/v2/library/b/blobs/{digest}")).status(), 200);
+    assert_eq!(
+        r.headers()["location"].to_str().expect("l"),
+        format!("/v2/library/b/blobs/{digest}")
+    );
+    assert_eq!(
+        reg.get(&format!("/v2/library/b/blobs/{digest}")).status(),
+        200
+    );
 
     // A token for library/b that does not cover private/a cannot mount from it.
-    let only_b = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:library/c:pull,push"]);
-    let url = format!("{}/v2/library/c/blobs/uploads/?mount={digest}&from=private/a", berthd.url());
-    let r = http().post(&url).bearer_auth(&only_b).send().expect("mount");
-    assert_eq!(r.status(), 202, "a mount the caller may not make must fall back to an upload");
+    let only_b = berthd.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:library/c:pull,push"],
+    );
+    let url = format!(
+        "{}/v2/library/c/blobs/uploads/?mount={digest}&from=private/a",
+        berthd.url()
+    );
+    let r = http()
+        .post(&url)
+        .bearer_auth(&only_b)
+        .send()
+        .expect("mount");
+    assert_eq!(
+        r.status(),
+        202,
+        "a mount the caller may not make must fall back to an upload"
+    );
 }
 
 #[test]
@@ -196,28 +363,73 @@ fn bad_input_gets_oci_errors_and_changes_nothing() {
     // Digest mismatch: DIGEST_INVALID, nothing stored, no upload file left behind.
     let data = b"some bytes".to_vec();
     let wrong = sha256(b"other bytes");
-    let r = reg.req(Method::POST, &format!("/v2/library/bad/blobs/uploads/?digest={wrong}")).body(data.clone()).send().expect("POST");
+    let r = reg
+        .req(
+            Method::POST,
+            &format!("/v2/library/bad/blobs/uploads/?digest={wrong}"),
+        )
+        .body(data.clone())
+        .send()
+        .expect("POST");
     assert_eq!(error_code(r), "DIGEST_INVALID");
-    assert_eq!(reg.req(Method::HEAD, &format!("/v2/library/bad/blobs/{wrong}")).send().expect("HEAD").status(), 404);
-    assert_eq!(reg.req(Method::HEAD, &format!("/v2/library/bad/blobs/{}", sha256(&data))).send().expect("HEAD").status(), 404);
+    assert_eq!(
+        reg.req(Method::HEAD, &format!("/v2/library/bad/blobs/{wrong}"))
+            .send()
+            .expect("HEAD")
+            .status(),
+        404
+    );
+    assert_eq!(
+        reg.req(
+            Method::HEAD,
+            &format!("/v2/library/bad/blobs/{}", sha256(&data))
+        )
+        .send()
+        .expect("HEAD")
+        .status(),
+        404
+    );
     let blob_files = |dir: &std::path::Path| walk(dir).len();
-    assert_eq!(blob_files(&berthd.data().join("blobs")), 0, "a blob file was stored");
-    assert_eq!(blob_files(&berthd.data().join("uploads")), 0, "an upload file was left");
-    let r = reg.req(Method::POST, "/v2/library/bad/blobs/uploads/?digest=sha256:xyz").body(data.clone()).send().expect("POST");
+    assert_eq!(
+        blob_files(&berthd.data().join("blobs")),
+        0,
+        "a blob file was stored"
+    );
+    assert_eq!(
+        blob_files(&berthd.data().join("uploads")),
+        0,
+        "an upload file was left"
+    );
+    let r = reg
+        .req(
+            Method::POST,
+            "/v2/library/bad/blobs/uploads/?digest=sha256:xyz",
+        )
+        .body(data.clone())
+        .send()
+        .expect("POST");
     assert_eq!(error_code(r), "DIGEST_INVALID");
 
     // A manifest naming a blob the repository does not have.
     let missing = json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"nope"), "size": 4},
         "layers": []});
-    let r = reg.put_manifest("library/bad", "v1", OCI_MANIFEST, missing.to_string().as_bytes());
+    let r = reg.put_manifest(
+        "library/bad",
+        "v1",
+        OCI_MANIFEST,
+        missing.to_string().as_bytes(),
+    );
     assert_eq!(r.status(), 400);
     assert_eq!(error_code(r), "MANIFEST_BLOB_UNKNOWN");
 
     // Malformed JSON, and a manifest over 4 MiB.
     let r = reg.put_manifest("library/bad", "v1", OCI_MANIFEST, b"{\"schemaVersion\": 2,");
     assert_eq!(error_code(r), "MANIFEST_INVALID");
-    let huge = format!(r#"{{"schemaVersion":2,"annotations":{{"x":"{}"}}}}"#, "a".repeat(4 * 1024 * 1024 + 10));
+    let huge = format!(
+        r#"{{"schemaVersion":2,"annotations":{{"x":"{}"}}}}"#,
+        "a".repeat(4 * 1024 * 1024 + 10)
+    );
     let r = reg.put_manifest("library/bad", "v1", OCI_MANIFEST, huge.as_bytes());
     assert_eq!(r.status(), 413);
     assert_eq!(error_code(r), "SIZE_INVALID");
@@ -226,30 +438,66 @@ fn bad_input_gets_oci_errors_and_changes_nothing() {
     let r = reg.put_manifest("library/bad", &sha256(b"x"), OCI_MANIFEST, &body);
     assert_eq!(error_code(r), "DIGEST_INVALID");
     // An unsupported media type and a schema 1 manifest.
-    let r = reg.put_manifest("library/bad", "v2", "application/x-made-up", br#"{"schemaVersion": 2}"#);
+    let r = reg.put_manifest(
+        "library/bad",
+        "v2",
+        "application/x-made-up",
+        br#"{"schemaVersion": 2}"#,
+    );
     assert_eq!(error_code(r), "UNSUPPORTED");
-    let r = reg.put_manifest("library/bad", "v2", "application/vnd.docker.distribution.manifest.v1+prettyjws", br#"{"schemaVersion": 1}"#);
+    let r = reg.put_manifest(
+        "library/bad",
+        "v2",
+        "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        br#"{"schemaVersion": 1}"#,
+    );
     assert_eq!(error_code(r), "UNSUPPORTED");
     // Nothing of the refused pushes is visible.
     let tags: Value = reg.get("/v2/library/bad/tags/list").json().expect("tags");
     assert_eq!(tags["tags"], json!(["ok"]));
 
     // Names: `..`, upper case, empty components.
-    for name in ["library/../etc", "library/UPPER", "library//x", "library/x/", "Library/x", "library/a..b"] {
+    for name in [
+        "library/../etc",
+        "library/UPPER",
+        "library//x",
+        "library/x/",
+        "Library/x",
+        "library/a..b",
+    ] {
         let r = reg.get(&format!("/v2/{name}/tags/list"));
         assert_eq!(r.status(), 400, "{name}");
         assert_eq!(error_code(r), "NAME_INVALID", "{name}");
     }
     // A project that does not exist.
     let reg2 = berthd.registry(&["noproject/x"]);
-    let r = reg2.req(Method::POST, "/v2/noproject/x/blobs/uploads/").send().expect("POST");
-    assert_eq!(r.status(), 403, "no access can be granted for an unknown project");
+    let r = reg2
+        .req(Method::POST, "/v2/noproject/x/blobs/uploads/")
+        .send()
+        .expect("POST");
+    assert_eq!(
+        r.status(),
+        403,
+        "no access can be granted for an unknown project"
+    );
     assert_eq!(error_code(r), "DENIED");
-    let r = reg.req(Method::GET, "/v2/library/bad/manifests/nosuchtag").send().expect("GET");
+    let r = reg
+        .req(Method::GET, "/v2/library/bad/manifests/nosuchtag")
+        .send()
+        .expect("GET");
     assert_eq!(error_code(r), "MANIFEST_UNKNOWN");
-    let r = reg.req(Method::GET, "/v2/library/bad/blobs/uploads/00000000-0000-0000-0000-000000000000").send().expect("GET");
+    let r = reg
+        .req(
+            Method::GET,
+            "/v2/library/bad/blobs/uploads/00000000-0000-0000-0000-000000000000",
+        )
+        .send()
+        .expect("GET");
     assert_eq!(error_code(r), "BLOB_UPLOAD_UNKNOWN");
-    let r = reg.req(Method::GET, "/v2/library/bad/tags/list?n=abc").send().expect("GET");
+    let r = reg
+        .req(Method::GET, "/v2/library/bad/tags/list?n=abc")
+        .send()
+        .expect("GET");
     assert_eq!(r.status(), 400);
 }
 
@@ -275,41 +523,87 @@ fn forged_expired_and_foreign_tokens_are_refused() {
     let reg = berthd.registry(&["library/tok"]);
     reg.push_image("library/tok", "v1", b"layer");
     let url = format!("{}/v2/library/tok/manifests/v1", berthd.url());
-    let get = |token: &str| http().get(&url).bearer_auth(token).send().expect("GET").status();
+    let get = |token: &str| {
+        http()
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .expect("GET")
+            .status()
+    };
     assert_eq!(get(&reg.token), 200);
 
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let parts: Vec<&str> = reg.token.split('.').collect();
     // Wrong signature: the payload changed under the same signature.
-    let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).expect("b64")).expect("claims");
+    let mut claims: Value =
+        serde_json::from_slice(&b64.decode(parts[1]).expect("b64")).expect("claims");
     claims["sub"] = json!("someone-else");
-    let tampered = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string()),
+        parts[2]
+    );
     assert_eq!(get(&tampered), 401, "tampered token");
     // alg: none.
-    let none = format!("{}.{}.", b64.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let none = format!(
+        "{}.{}.",
+        b64.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
     assert_eq!(get(&none), 401, "alg none");
     // Signed with the right key, but expired.
     let pem = std::fs::read(berthd.data().join("secret/token.pem")).expect("key");
     let key = jsonwebtoken::EncodingKey::from_ec_pem(&pem).expect("key");
-    let mut expired: Value = serde_json::from_slice(&b64.decode(parts[1]).expect("b64")).expect("claims");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
+    let mut expired: Value =
+        serde_json::from_slice(&b64.decode(parts[1]).expect("b64")).expect("claims");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs() as i64;
     expired["exp"] = json!(now - 600);
     expired["iat"] = json!(now - 4000);
     expired["nbf"] = json!(now - 4000);
-    let t = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256), &expired, &key).expect("sign");
+    let t = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &expired,
+        &key,
+    )
+    .expect("sign");
     assert_eq!(get(&t), 401, "expired token");
     // Signed by another key entirely (a token from some other Berth).
     let other = Berthd::start();
-    let foreign = other.token(Some(("admin", ADMIN_PASSWORD)), &["repository:library/tok:pull"]);
+    let foreign = other.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:library/tok:pull"],
+    );
     assert_eq!(get(&foreign), 401, "foreign token");
     // Valid, but for another repository: challenged for the right scope.
-    let elsewhere = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:library/other:pull"]);
-    let r = http().get(&url).bearer_auth(&elsewhere).send().expect("GET");
+    let elsewhere = berthd.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:library/other:pull"],
+    );
+    let r = http()
+        .get(&url)
+        .bearer_auth(&elsewhere)
+        .send()
+        .expect("GET");
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().expect("h").contains("repository:library/tok:pull"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .expect("h")
+        .contains("repository:library/tok:pull"));
     // A pull-only token cannot push.
-    let pull_only = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["repository:library/tok:pull"]);
-    let r = http().post(format!("{}/v2/library/tok/blobs/uploads/", berthd.url())).bearer_auth(&pull_only).send().expect("POST");
+    let pull_only = berthd.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:library/tok:pull"],
+    );
+    let r = http()
+        .post(format!("{}/v2/library/tok/blobs/uploads/", berthd.url()))
+        .bearer_auth(&pull_only)
+        .send()
+        .expect("POST");
     assert_eq!(r.status(), 401);
 }
 
@@ -333,30 +627,52 @@ fn artifacts_subject_and_referrers() {
     let sig = artifact("application/vnd.example.sig", "a");
     let sbom = artifact("application/vnd.example.sbom", "b");
     for body in [&sig, &sbom] {
-        let r = reg.put_manifest("library/art", &sha256(body.as_bytes()), OCI_MANIFEST, body.as_bytes());
+        let r = reg.put_manifest(
+            "library/art",
+            &sha256(body.as_bytes()),
+            OCI_MANIFEST,
+            body.as_bytes(),
+        );
         assert_eq!(r.status(), 201, "{:?}", r.text());
         assert_eq!(r.headers()["oci-subject"], image_digest.as_str());
     }
     let all = reg.get(&format!("/v2/library/art/referrers/{image_digest}"));
-    assert_eq!(all.headers()["content-type"], "application/vnd.oci.image.index.v1+json");
+    assert_eq!(
+        all.headers()["content-type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
     let all: Value = all.json().expect("index");
     assert_eq!(all["manifests"].as_array().map(Vec::len), Some(2));
-    let filtered = reg.get(&format!("/v2/library/art/referrers/{image_digest}?artifactType=application/vnd.example.sbom"));
+    let filtered = reg.get(&format!(
+        "/v2/library/art/referrers/{image_digest}?artifactType=application/vnd.example.sbom"
+    ));
     assert_eq!(filtered.headers()["oci-filters-applied"], "artifactType");
     let filtered: Value = filtered.json().expect("index");
     assert_eq!(filtered["manifests"].as_array().map(Vec::len), Some(1));
-    assert_eq!(filtered["manifests"][0]["digest"], sha256(sbom.as_bytes()).as_str());
+    assert_eq!(
+        filtered["manifests"][0]["digest"],
+        sha256(sbom.as_bytes()).as_str()
+    );
     assert_eq!(filtered["manifests"][0]["annotations"]["note"], "b");
     // No referrers: an empty index, not a 404.
-    let none: Value = reg.get(&format!("/v2/library/art/referrers/{}", sha256(b"x"))).json().expect("index");
+    let none: Value = reg
+        .get(&format!("/v2/library/art/referrers/{}", sha256(b"x")))
+        .json()
+        .expect("index");
     assert_eq!(none["manifests"], json!([]));
     // The manifest by digest and by tag, GET and HEAD.
     let r = reg.get(&format!("/v2/library/art/manifests/{image_digest}"));
     assert_eq!(r.headers()["content-type"], OCI_MANIFEST);
     assert_eq!(r.bytes().expect("body").as_ref(), image.as_slice());
-    let h = reg.req(Method::HEAD, "/v2/library/art/manifests/v1").send().expect("HEAD");
+    let h = reg
+        .req(Method::HEAD, "/v2/library/art/manifests/v1")
+        .send()
+        .expect("HEAD");
     assert_eq!(h.headers()["docker-content-digest"], image_digest.as_str());
-    assert_eq!(h.headers()["content-length"], image.len().to_string().as_str());
+    assert_eq!(
+        h.headers()["content-length"],
+        image.len().to_string().as_str()
+    );
 }
 
 #[test]
@@ -372,36 +688,71 @@ fn tags_and_catalog_paginate_and_catalog_shows_only_what_the_caller_may_pull() {
 
     let r = reg.get("/v2/library/pages/tags/list?n=2");
     let link = r.headers()["link"].to_str().expect("link").to_string();
-    assert_eq!(link, r#"</v2/library/pages/tags/list?n=2&last=b>; rel="next""#);
+    assert_eq!(
+        link,
+        r#"</v2/library/pages/tags/list?n=2&last=b>; rel="next""#
+    );
     assert_eq!(r.json::<Value>().expect("json")["tags"], json!(["a", "b"]));
     let r = reg.get("/v2/library/pages/tags/list?n=2&last=b");
     assert_eq!(r.json::<Value>().expect("json")["tags"], json!(["c", "d"]));
     let r = reg.get("/v2/library/pages/tags/list?n=2&last=d");
     assert!(r.headers().get("link").is_none());
     assert_eq!(r.json::<Value>().expect("json")["tags"], json!(["e"]));
-    assert_eq!(reg.get("/v2/library/pages/tags/list").json::<Value>().expect("json")["tags"].as_array().map(Vec::len), Some(5));
+    assert_eq!(
+        reg.get("/v2/library/pages/tags/list")
+            .json::<Value>()
+            .expect("json")["tags"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
     let nothing = berthd.registry(&["library/nothing"]);
-    assert_eq!(error_code(nothing.get("/v2/library/nothing/tags/list")), "NAME_UNKNOWN");
+    assert_eq!(
+        error_code(nothing.get("/v2/library/nothing/tags/list")),
+        "NAME_UNKNOWN"
+    );
 
     let catalog = |token: &str, q: &str| -> (Value, Option<String>) {
-        let r = http().get(format!("{}/v2/_catalog{q}", berthd.url())).bearer_auth(token).send().expect("catalog");
+        let r = http()
+            .get(format!("{}/v2/_catalog{q}", berthd.url()))
+            .bearer_auth(token)
+            .send()
+            .expect("catalog");
         assert_eq!(r.status(), 200);
-        let link = r.headers().get("link").map(|l| l.to_str().unwrap_or_default().to_string());
+        let link = r
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap_or_default().to_string());
         (r.json().expect("json"), link)
     };
     let admin = berthd.token(Some(("admin", ADMIN_PASSWORD)), &["registry:catalog:*"]);
     let (all, _) = catalog(&admin, "");
-    assert_eq!(all["repositories"], json!(["hidden/secret", "library/other", "library/pages"]));
+    assert_eq!(
+        all["repositories"],
+        json!(["hidden/secret", "library/other", "library/pages"])
+    );
     let (page, link) = catalog(&admin, "?n=1");
     assert_eq!(page["repositories"], json!(["hidden/secret"]));
-    assert_eq!(link.as_deref(), Some(r#"</v2/_catalog?n=1&last=hidden%2Fsecret>; rel="next""#));
+    assert_eq!(
+        link.as_deref(),
+        Some(r#"</v2/_catalog?n=1&last=hidden%2Fsecret>; rel="next""#)
+    );
     let anon = berthd.token(None, &["registry:catalog:*"]);
     let (public, _) = catalog(&anon, "");
-    assert_eq!(public["repositories"], json!(["library/other", "library/pages"]));
+    assert_eq!(
+        public["repositories"],
+        json!(["library/other", "library/pages"])
+    );
     // Without a token, the catalog challenges for its own scope.
-    let r = http().get(format!("{}/v2/_catalog", berthd.url())).send().expect("catalog");
+    let r = http()
+        .get(format!("{}/v2/_catalog", berthd.url()))
+        .send()
+        .expect("catalog");
     assert_eq!(r.status(), 401);
-    assert!(r.headers()["www-authenticate"].to_str().expect("h").contains("registry:catalog:*"));
+    assert!(r.headers()["www-authenticate"]
+        .to_str()
+        .expect("h")
+        .contains("registry:catalog:*"));
 }
 
 #[test]
@@ -415,22 +766,65 @@ fn projects_api_and_health() {
         }
         r.send().expect("POST").status().as_u16()
     };
-    assert_eq!(create(json!({"project_name": "fine", "metadata": {"public": "false"}}), true), 201);
+    assert_eq!(
+        create(
+            json!({"project_name": "fine", "metadata": {"public": "false"}}),
+            true
+        ),
+        201
+    );
     assert_eq!(create(json!({"project_name": "fine"}), true), 409);
     assert_eq!(create(json!({"project_name": "Bad Name"}), true), 400);
-    assert_eq!(create(json!({"project_name": "x", "surprise": 1}), true), 400);
-    assert_eq!(create(json!({"project_name": "x", "metadata": {"public": "yes"}}), true), 400);
+    assert_eq!(
+        create(json!({"project_name": "x", "surprise": 1}), true),
+        400
+    );
+    assert_eq!(
+        create(
+            json!({"project_name": "x", "metadata": {"public": "yes"}}),
+            true
+        ),
+        400
+    );
     assert_eq!(create(json!({"project_name": "anon"}), false), 401);
-    let r = http().get(format!("{url}/fine")).basic_auth("admin", Some(ADMIN_PASSWORD)).send().expect("GET");
+    let r = http()
+        .get(format!("{url}/fine"))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .expect("GET");
     let p: Value = r.json().expect("json");
     assert_eq!(p["metadata"]["public"], "false");
-    assert_eq!(http().get(format!("{url}/fine")).send().expect("GET").status(), 401);
-    assert_eq!(http().get(format!("{url}/library")).send().expect("GET").status(), 200);
-    let r = http().post(&url).basic_auth("admin", Some("wrong")).json(&json!({"project_name": "y"})).send().expect("POST");
+    assert_eq!(
+        http()
+            .get(format!("{url}/fine"))
+            .send()
+            .expect("GET")
+            .status(),
+        401
+    );
+    assert_eq!(
+        http()
+            .get(format!("{url}/library"))
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
+    let r = http()
+        .post(&url)
+        .basic_auth("admin", Some("wrong"))
+        .json(&json!({"project_name": "y"}))
+        .send()
+        .expect("POST");
     assert_eq!(r.status(), 401);
     let body: Value = r.json().expect("json");
     assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
 
-    let h: Value = http().get(format!("{}/api/v2.0/health", berthd.url())).send().expect("health").json().expect("json");
+    let h: Value = http()
+        .get(format!("{}/api/v2.0/health", berthd.url()))
+        .send()
+        .expect("health")
+        .json()
+        .expect("json");
     assert_eq!(h["status"], "healthy");
 }

@@ -51,7 +51,8 @@ fn write_multiarch_layout(dir: &std::path::Path) -> Vec<u8> {
         "annotations": {"org.opencontainers.image.ref.name": "multi"},
     }]});
     std::fs::write(dir.join("index.json"), top.to_string()).expect("index.json");
-    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("oci-layout");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
     index
 }
 
@@ -63,24 +64,64 @@ fn skopeo_copies_a_multiarch_index_and_reads_it_back() {
     let src = work.path().join("src");
     let index = write_multiarch_layout(&src);
     let dest = format!("docker://{}/multi/app:1", berthd.host());
-    must(Command::new("skopeo").args(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", &creds()])
-        .arg(format!("oci:{}:multi", src.display()))
-        .arg(&dest));
+    must(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--all",
+                "--preserve-digests",
+                "--dest-tls-verify=false",
+                "--dest-creds",
+                &creds(),
+            ])
+            .arg(format!("oci:{}:multi", src.display()))
+            .arg(&dest),
+    );
 
-    let raw = must(Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", "--creds", &creds(), &dest]));
-    assert_eq!(raw.as_bytes(), index.as_slice(), "the index came back changed");
+    let raw = must(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        &creds(),
+        &dest,
+    ]));
+    assert_eq!(
+        raw.as_bytes(),
+        index.as_slice(),
+        "the index came back changed"
+    );
 
     let back = work.path().join("back");
-    must(Command::new("skopeo").args(["copy", "--all", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds(), &dest])
-        .arg(format!("oci:{}:multi", back.display())));
+    must(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--all",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+                "--src-creds",
+                &creds(),
+                &dest,
+            ])
+            .arg(format!("oci:{}:multi", back.display())),
+    );
     let index_digest = sha256(&index);
-    let stored = back.join("blobs/sha256").join(index_digest.trim_start_matches("sha256:"));
+    let stored = back
+        .join("blobs/sha256")
+        .join(index_digest.trim_start_matches("sha256:"));
     assert_eq!(std::fs::read(stored).expect("index copied back"), index);
     // Both platforms' manifests made the round trip too.
     let doc: serde_json::Value = serde_json::from_slice(&index).expect("json");
     for child in doc["manifests"].as_array().expect("children") {
-        let d = child["digest"].as_str().expect("digest").trim_start_matches("sha256:");
-        assert!(back.join("blobs/sha256").join(d).is_file(), "child {d} missing after copy back");
+        let d = child["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:");
+        assert!(
+            back.join("blobs/sha256").join(d).is_file(),
+            "child {d} missing after copy back"
+        );
     }
 }
 
@@ -105,19 +146,43 @@ fn podman_pushes_and_pulls() {
     let docker = Docker::new();
     let source = format!("{}/pod/source:v1", berthd.host());
     docker.build(&source, &[25_000, 5_000]);
-    assert!(docker.login(&berthd.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     docker.ok(&["push", &source]);
 
     let root = tempfile::tempdir().expect("tempdir");
     let r = root.path();
-    must(&mut podman(r, &["login", "--tls-verify=false", "-u", "admin", "-p", ADMIN_PASSWORD, &berthd.host()]));
+    must(&mut podman(
+        r,
+        &[
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "admin",
+            "-p",
+            ADMIN_PASSWORD,
+            &berthd.host(),
+        ],
+    ));
     must(&mut podman(r, &["pull", "--tls-verify=false", &source]));
     let target = format!("{}/pod/copied:v2", berthd.host());
     must(&mut podman(r, &["tag", &source, &target]));
     must(&mut podman(r, &["push", "--tls-verify=false", &target]));
-    let id = must(&mut podman(r, &["image", "inspect", "--format", "{{.Id}}", &target])).trim().to_string();
+    let id = must(&mut podman(
+        r,
+        &["image", "inspect", "--format", "{{.Id}}", &target],
+    ))
+    .trim()
+    .to_string();
     must(&mut podman(r, &["rmi", "-f", &target, &source]));
     must(&mut podman(r, &["pull", "--tls-verify=false", &target]));
-    let again = must(&mut podman(r, &["image", "inspect", "--format", "{{.Id}}", &target])).trim().to_string();
+    let again = must(&mut podman(
+        r,
+        &["image", "inspect", "--format", "{{.Id}}", &target],
+    ))
+    .trim()
+    .to_string();
     assert_eq!(id, again, "podman image id changed through the registry");
 }

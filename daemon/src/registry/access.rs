@@ -5,9 +5,9 @@
 use axum::http::{header, HeaderMap};
 
 use crate::auth::permissions::Action;
+use crate::auth::token::Claims;
 use crate::auth::Principal;
 use crate::names::RepoName;
-use crate::auth::token::Claims;
 use crate::server::AppState;
 
 use super::error::OciError;
@@ -76,11 +76,19 @@ fn challenge(state: &AppState, base: &str, needed: &Needed<'_>, insufficient: bo
 /// another scope, or the caller may not be allowed. The permission table decides: a signed-in
 /// user who is not allowed gets 403 DENIED (a new token would not help); anyone else gets a
 /// challenge naming the scope, so the client fetches a token that covers it.
-pub async fn authorize(state: &AppState, headers: &HeaderMap, base: &str, needed: Needed<'_>) -> Result<Claims, OciError> {
+pub async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    base: &str,
+    needed: Needed<'_>,
+) -> Result<Claims, OciError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
     let Some(token) = token else {
         return Err(OciError::Unauthorized {
             challenge: challenge(state, base, &needed, false),
@@ -88,7 +96,11 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, base: &str, needed
         });
     };
     let cfg = &state.config.token;
-    let Some(claims) = state.auth.keys().verify(token.trim(), &cfg.issuer, &cfg.service) else {
+    let Some(claims) = state
+        .auth
+        .keys()
+        .verify(token.trim(), &cfg.issuer, &cfg.service)
+    else {
         return Err(OciError::Unauthorized {
             challenge: challenge(state, base, &needed, false),
             message: "invalid or expired token",
@@ -97,21 +109,31 @@ pub async fn authorize(state: &AppState, headers: &HeaderMap, base: &str, needed
     let (kind, name, action) = match &needed {
         Needed::AnyToken => return Ok(claims),
         Needed::Repository { name, action } => ("repository", *name, *action),
-        Needed::Catalog => return if claims.allows("registry", "catalog", "*") {
-            Ok(claims)
-        } else {
-            Err(insufficient(state, base, &needed))
-        },
+        Needed::Catalog => {
+            return if claims.allows("registry", "catalog", "*") {
+                Ok(claims)
+            } else {
+                Err(insufficient(state, base, &needed))
+            }
+        }
     };
     if claims.allows(kind, name, action.as_str()) {
         return Ok(claims);
     }
-    let principal = state.auth.principal_for_subject(&claims.sub).await.map_err(internal)?;
+    let principal = state
+        .auth
+        .principal_for_subject(&claims.sub)
+        .await
+        .map_err(internal)?;
     if principal == Principal::Anonymous {
         return Err(insufficient(state, base, &needed));
     }
     let allowed = match RepoName::parse(name) {
-        Ok(repo) => state.auth.repository_actions(&principal, &repo).await.map_err(internal)?,
+        Ok(repo) => state
+            .auth
+            .repository_actions(&principal, &repo)
+            .await
+            .map_err(internal)?,
         Err(_) => vec![],
     };
     if allowed.contains(&action) {
@@ -129,5 +151,7 @@ fn insufficient(state: &AppState, base: &str, needed: &Needed<'_>) -> OciError {
 }
 
 fn internal(e: crate::auth::AuthError) -> OciError {
-    OciError::Registry(crate::service::registry::RegistryError::Internal(e.to_string()))
+    OciError::Registry(crate::service::registry::RegistryError::Internal(
+        e.to_string(),
+    ))
 }

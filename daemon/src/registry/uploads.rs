@@ -76,7 +76,8 @@ pub(super) async fn start(ctx: &Ctx, name: &RepoName, body: Body) -> Result<Resp
                     name: from.as_str(),
                     action: Action::Pull,
                 })
-                .await.is_ok();
+                .await
+                .is_ok();
             if may_pull && registry.mount_blob(name, &from, &digest).await? {
                 return Ok(created(name, &digest));
             }
