@@ -6,14 +6,13 @@
 //! filesystem is the default.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::digest::Digest;
 
@@ -52,7 +51,7 @@ pub struct FsBlobStore {
     uploads: PathBuf,
 }
 
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 const WRITE_BUFFER: usize = 1024 * 1024;
 
 impl FsBlobStore {
@@ -119,23 +118,36 @@ impl BlobStore for FsBlobStore {
         offset: u64,
         len: u64,
     ) -> BoxStream<'static, io::Result<Bytes>> {
+        // One blocking thread per download reads straight into the buffers that go on the
+        // wire: one copy, no thread hop per chunk. A closed channel (client gone) ends it.
         let path = self.blob_path(digest);
-        let opened = async move {
-            let mut file = tokio::fs::File::open(path).await?;
-            if offset > 0 {
-                file.seek(io::SeekFrom::Start(offset)).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(4);
+        tokio::task::spawn_blocking(move || {
+            let result = (|| {
+                let mut file = File::open(&path)?;
+                if offset > 0 {
+                    file.seek(io::SeekFrom::Start(offset))?;
+                }
+                let mut remaining = len;
+                while remaining > 0 {
+                    let n = remaining.min(READ_CHUNK as u64) as usize;
+                    let mut buf = vec![0u8; n];
+                    file.read_exact(&mut buf)?;
+                    remaining -= n as u64;
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                        break;
+                    }
+                }
+                Ok::<_, io::Error>(())
+            })();
+            if let Err(e) = result {
+                let _ = tx.blocking_send(Err(e));
             }
-            Ok::<_, io::Error>(tokio_util::io::ReaderStream::with_capacity(
-                file.take(len),
-                READ_CHUNK,
-            ))
-        };
-        futures_util::stream::once(opened)
-            .flat_map(|r| match r {
-                Ok(s) => s.boxed(),
-                Err(e) => futures_util::stream::once(async move { Err(e) }).boxed(),
-            })
-            .boxed()
+        });
+        futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        })
+        .boxed()
     }
 
     fn create_upload(&self, id: &str) -> io::Result<Box<dyn UploadFile>> {

@@ -80,14 +80,34 @@ pub struct Berthd {
     pub dir: tempfile::TempDir,
     pub port: u16,
     child: Option<Child>,
+    config: Option<PathBuf>,
 }
 
 impl Berthd {
+    /// `berthd --dev` with a data directory and port of its own.
     pub fn start() -> Berthd {
         let mut b = Berthd {
             dir: tempfile::tempdir().expect("tempdir"),
             port: free_port(),
             child: None,
+            config: None,
+        };
+        b.spawn();
+        b
+    }
+
+    /// `berthd --config FILE`, where `make_config(dir, http_port)` returns the file's text; the
+    /// HTTP listener must be on `http_port` so the harness can poll the ping endpoint.
+    pub fn start_with_config(make_config: impl FnOnce(&Path, u16) -> String) -> Berthd {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let path = dir.path().join("berth.toml");
+        std::fs::write(&path, make_config(dir.path(), port)).expect("config");
+        let mut b = Berthd {
+            dir,
+            port,
+            child: None,
+            config: Some(path),
         };
         b.spawn();
         b
@@ -120,9 +140,14 @@ impl Berthd {
             .append(true)
             .open(self.log_path())
             .expect("log file");
-        let child = Command::new(berthd_bin())
-            .args(["--dev", "--listen", &self.host(), "--data"])
-            .arg(self.data())
+        let mut cmd = Command::new(berthd_bin());
+        match &self.config {
+            Some(path) => cmd.arg("--config").arg(path),
+            None => cmd
+                .args(["--dev", "--listen", &self.host(), "--data"])
+                .arg(self.data()),
+        };
+        let child = cmd
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -137,17 +162,16 @@ impl Berthd {
         );
     }
 
-    fn signal(&mut self, signal: i32) {
-        if let Some(mut child) = self.child.take() {
-            // SAFETY: kill(2) on the pid of a child we started and have not reaped.
-            unsafe { libc::kill(child.id() as i32, signal) };
-            let _ = child.wait();
-        }
+    fn signal(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+        unsafe { libc::kill(child.id() as i32, signal) };
+        child.wait().ok()
     }
 
-    /// Graceful stop (SIGTERM), waiting for the process to exit.
-    pub fn stop(&mut self) {
-        self.signal(libc::SIGTERM);
+    /// Graceful stop (SIGTERM), waiting for the process to exit; returns how it exited.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM)
     }
 
     pub fn kill9(&mut self) {

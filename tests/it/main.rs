@@ -6,4 +6,5 @@ mod harness;
 mod docker;
 mod durability;
 mod protocol;
+mod server;
 mod skopeo;

@@ -828,3 +828,76 @@ fn projects_api_and_health() {
         .expect("json");
     assert_eq!(h["status"], "healthy");
 }
+
+#[test]
+fn docker_manifest_list_and_deduplicated_storage() {
+    let berthd = Berthd::start();
+    let reg = berthd.registry(&["library/list", "library/copy"]);
+    let layer = random_bytes(50_000);
+    // The same layer pushed to two repositories is stored once.
+    reg.push_blob("library/list", &layer);
+    reg.push_blob("library/copy", &layer);
+    let stored = walk(&berthd.data().join("blobs"));
+    assert_eq!(
+        stored.len(),
+        1,
+        "expected one file for one blob, found {stored:?}"
+    );
+
+    let docker_manifest = "application/vnd.docker.distribution.manifest.v2+json";
+    let config = br#"{"architecture":"arm64","os":"linux"}"#;
+    let c = reg.push_blob("library/list", config);
+    let child = json!({
+        "schemaVersion": 2, "mediaType": docker_manifest,
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": c, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "digest": sha256(&layer), "size": layer.len()}],
+    })
+    .to_string();
+    let child_digest = sha256(child.as_bytes());
+    let list_type = "application/vnd.docker.distribution.manifest.list.v2+json";
+    let list = json!({"schemaVersion": 2, "mediaType": list_type, "manifests": [
+        {"mediaType": docker_manifest, "digest": child_digest, "size": child.len(), "platform": {"architecture": "arm64", "os": "linux"}}]})
+    .to_string();
+    // The list before its child: the child is unknown.
+    let r = reg.put_manifest("library/list", "multi", list_type, list.as_bytes());
+    assert_eq!(error_code(r), "MANIFEST_BLOB_UNKNOWN");
+    let r = reg.put_manifest(
+        "library/list",
+        &child_digest,
+        docker_manifest,
+        child.as_bytes(),
+    );
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let r = reg.put_manifest("library/list", "multi", list_type, list.as_bytes());
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+    let back = reg
+        .req(Method::GET, "/v2/library/list/manifests/multi")
+        .send()
+        .expect("GET");
+    assert_eq!(back.headers()["content-type"], list_type);
+    assert_eq!(
+        back.headers()["docker-content-digest"],
+        sha256(list.as_bytes()).as_str()
+    );
+    assert_eq!(back.bytes().expect("body").as_ref(), list.as_bytes());
+    // Deleting by tag removes only the tag.
+    assert_eq!(
+        reg.req(Method::DELETE, "/v2/library/list/manifests/multi")
+            .send()
+            .expect("DEL")
+            .status(),
+        202
+    );
+    assert_eq!(
+        error_code(reg.get("/v2/library/list/manifests/multi")),
+        "MANIFEST_UNKNOWN"
+    );
+    assert_eq!(
+        reg.get(&format!(
+            "/v2/library/list/manifests/{}",
+            sha256(list.as_bytes())
+        ))
+        .status(),
+        200
+    );
+}

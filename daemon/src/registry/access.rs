@@ -2,7 +2,7 @@
 //! expiry, issuer and audience are verified and its `access` claim must cover the repository and
 //! action. Otherwise the answer is a Bearer challenge naming the scope to ask for.
 
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, Uri};
 
 use crate::auth::permissions::Action;
 use crate::auth::token::Claims;
@@ -40,14 +40,16 @@ impl Needed<'_> {
     }
 }
 
-/// The base URL clients reach us at: the configured external URL, else scheme and `Host`.
-pub fn base_url(state: &AppState, headers: &HeaderMap, scheme: &str) -> String {
+/// The base URL clients reach us at: the configured external URL, else the scheme and the
+/// request's host (`Host` in HTTP/1.1, the `:authority` in HTTP/2).
+pub fn base_url(state: &AppState, headers: &HeaderMap, uri: &Uri, scheme: &str) -> String {
     if let Some(base) = state.config.external_base() {
         return base.to_string();
     }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .filter(|h| {
             h.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))

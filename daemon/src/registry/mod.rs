@@ -73,9 +73,10 @@ fn scheme_of(scheme: Option<Extension<Scheme>>) -> &'static str {
 async fn base(
     State(state): State<AppState>,
     scheme: Option<Extension<Scheme>>,
+    uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let base = access::base_url(&state, &headers, scheme_of(scheme));
+    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme));
     match access::authorize(&state, &headers, &base, Needed::AnyToken).await {
         Ok(_) => (
             axum::http::StatusCode::OK,
@@ -95,7 +96,7 @@ async fn dispatch(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let base = access::base_url(&state, &headers, scheme_of(scheme));
+    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme));
     let query = uri
         .query()
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())

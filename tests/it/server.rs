@@ -1,0 +1,165 @@
+//! The daemon itself: configuration file, HTTPS with rustls, logs, graceful shutdown.
+
+use std::process::Command;
+
+use crate::harness::{free_port, must, Berthd, Docker, ADMIN_PASSWORD};
+
+/// A private CA and a server certificate for 127.0.0.1, written as PEM files into `dir`.
+fn make_certificates(dir: &std::path::Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Berth test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let key = KeyPair::generate().expect("server key");
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = server
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .expect("server cert");
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).expect("write");
+    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+}
+
+/// HTTPS from the configuration file: the CA verifies the certificate, the token realm is
+/// https, and skopeo pushes and reads back over it with only the CA to trust.
+#[test]
+fn serves_https_from_the_configuration_file() {
+    let tls_port = free_port();
+    let berthd = Berthd::start_with_config(|dir, http_port| {
+        make_certificates(dir);
+        format!(
+            "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncertificate = \"{d}/server.crt\"\nprivate_key = \"{d}/server.key\"\n\
+             [token]\nexpiration_minutes = 5\n",
+            d = dir.display()
+        )
+    });
+    let dir = berthd.dir.path();
+    let https = format!("https://127.0.0.1:{tls_port}");
+    let ca = dir.join("ca.crt");
+    let pong = must(
+        Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&ca)
+            .arg(format!("{https}/api/v2.0/ping")),
+    );
+    assert_eq!(pong, "Pong");
+    // Without the CA, the certificate is not trusted.
+    let untrusted =
+        crate::harness::run(Command::new("curl").args(["-sS", &format!("{https}/api/v2.0/ping")]));
+    assert!(
+        !untrusted.status.success(),
+        "an untrusted certificate was accepted"
+    );
+    let headers = must(
+        Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null", "--cacert"])
+            .arg(&ca)
+            .arg(format!("{https}/v2/")),
+    );
+    assert!(
+        headers.contains(&format!("realm=\"{https}/service/token\"")),
+        "{headers}"
+    );
+    // The configured token lifetime is used.
+    let token = must(
+        Command::new("curl")
+            .args(["-sS", "--cacert"])
+            .arg(&ca)
+            .args(["-u", &format!("admin:{ADMIN_PASSWORD}")])
+            .arg(format!("{https}/service/token?service=harbor-registry")),
+    );
+    let v: serde_json::Value = serde_json::from_str(&token).expect("json");
+    assert_eq!(v["expires_in"], 300);
+
+    // skopeo over HTTPS with TLS verification on, trusting only our CA.
+    let certs = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&ca, certs.path().join("ca.crt")).expect("copy CA");
+    let docker = Docker::new();
+    let local = format!("{}/library/tls:v1", berthd.host());
+    docker.build(&local, &[5_000]);
+    let archive = certs.path().join("image.tar");
+    docker.ok(&["save", "-o", archive.to_str().expect("path"), &local]);
+    let dest = format!("docker://127.0.0.1:{tls_port}/library/tls:v1");
+    must(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--dest-creds",
+                &format!("admin:{ADMIN_PASSWORD}"),
+                "--dest-cert-dir",
+            ])
+            .arg(certs.path())
+            .arg(format!("docker-archive:{}", archive.display()))
+            .arg(&dest),
+    );
+    let raw = must(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--cert-dir"])
+            .arg(certs.path())
+            .arg(&dest),
+    );
+    assert!(raw.contains("schemaVersion"), "{raw}");
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_requests_are_logged() {
+    let mut berthd = Berthd::start();
+    let r = crate::harness::http()
+        .get(format!("{}/v2/", berthd.url()))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 401);
+    let status = berthd.stop().expect("exit status");
+    assert!(status.success(), "berthd exited with {status:?} on SIGTERM");
+    let log = berthd.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("path=/v2/"))
+        .unwrap_or_else(|| panic!("no request line in:\n{log}"));
+    assert!(
+        line.contains("method=GET") && line.contains("status=401"),
+        "{line}"
+    );
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(
+        !log.contains(ADMIN_PASSWORD),
+        "the admin password reached the log"
+    );
+}
+
+#[test]
+fn bad_configuration_is_refused_with_every_problem_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("berth.toml");
+    std::fs::write(
+        &path,
+        "external_url = \"ftp://x\"\n[token]\nexpiration_minutes = 0\n",
+    )
+    .expect("write");
+    let out = crate::harness::run(
+        Command::new(crate::harness::berthd_bin())
+            .arg("--config")
+            .arg(&path),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in ["no listener", "external_url", "expiration_minutes"] {
+        assert!(err.contains(needle), "{needle} not in: {err}");
+    }
+    std::fs::write(&path, "listen_everywhere = true\n").expect("write");
+    let out = crate::harness::run(
+        Command::new(crate::harness::berthd_bin())
+            .arg("--config")
+            .arg(&path),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listen_everywhere"));
+}
