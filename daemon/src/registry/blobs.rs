@@ -11,9 +11,7 @@ use crate::names::RepoName;
 use crate::service::registry::RegistryError;
 
 fn digest(s: &str) -> Result<Digest, OciError> {
-    s.parse().map_err(|e: crate::digest::DigestError| {
-        OciError::Registry(RegistryError::DigestInvalid(e.to_string()))
-    })
+    Ok(s.parse()?)
 }
 
 /// Parses `bytes=a-b`, `bytes=a-` or `bytes=-n` against a blob of `size` bytes into an

@@ -22,6 +22,12 @@ pub enum OciError {
     NotFound,
 }
 
+impl From<crate::digest::DigestError> for OciError {
+    fn from(e: crate::digest::DigestError) -> Self {
+        OciError::Registry(RegistryError::DigestInvalid(e.to_string()))
+    }
+}
+
 impl From<RegistryError> for OciError {
     fn from(e: RegistryError) -> Self {
         OciError::Registry(e)

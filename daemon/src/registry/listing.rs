@@ -92,9 +92,7 @@ pub(super) async fn referrers(
     name: &RepoName,
     digest: &str,
 ) -> Result<Response, OciError> {
-    let digest: Digest = digest.parse().map_err(|e: crate::digest::DigestError| {
-        OciError::Registry(RegistryError::DigestInvalid(e.to_string()))
-    })?;
+    let digest: Digest = digest.parse()?;
     let filter = ctx.query("artifactType").map(str::to_string);
     let rows = ctx
         .state

@@ -84,9 +84,7 @@ pub(super) async fn start(ctx: &Ctx, name: &RepoName, body: Body) -> Result<Resp
         }
     }
     if let Some(expected) = ctx.query("digest") {
-        let digest: Digest = expected
-            .parse()
-            .map_err(|e: crate::digest::DigestError| RegistryError::DigestInvalid(e.to_string()))?;
+        let digest: Digest = expected.parse()?;
         let session = registry.start_upload(name, digest.algorithm()).await?;
         let id = session.lock().await.id.clone();
         let done = registry
