@@ -32,6 +32,50 @@ pub struct Config {
     pub storage: StorageConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub system: SystemConfig,
+}
+
+/// Harbor's system settings, under their Harbor names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemConfig {
+    /// Who may create projects: `everyone` (signed-in users) or `adminonly`.
+    #[serde(default)]
+    pub project_creation_restriction: CreationRestriction,
+    /// Whether anyone may sign up for an account (database login only).
+    #[serde(default)]
+    pub self_registration: bool,
+    /// Prefix of every robot account's name.
+    #[serde(default = "default_robot_prefix")]
+    pub robot_name_prefix: String,
+}
+
+impl Default for SystemConfig {
+    fn default() -> Self {
+        SystemConfig {
+            project_creation_restriction: CreationRestriction::default(),
+            self_registration: false,
+            robot_name_prefix: default_robot_prefix(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CreationRestriction {
+    #[default]
+    Everyone,
+    AdminOnly,
+}
+
+impl CreationRestriction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CreationRestriction::Everyone => "everyone",
+            CreationRestriction::AdminOnly => "adminonly",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +168,9 @@ fn default_expiration() -> u32 {
 fn default_upload_max_age() -> u32 {
     24
 }
+fn default_robot_prefix() -> String {
+    "robot$".into()
+}
 fn default_log_level() -> String {
     "info".into()
 }
@@ -142,6 +189,7 @@ impl Config {
             token: TokenConfig::default(),
             storage: StorageConfig::default(),
             log: LogConfig::default(),
+            system: SystemConfig::default(),
         }
     }
 
@@ -174,6 +222,13 @@ impl Config {
         }
         if self.token.service.is_empty() {
             problems.push("token.service must not be empty".into());
+        }
+        if self.system.robot_name_prefix.is_empty()
+            || self.system.robot_name_prefix.contains(['/', ':', ' '])
+        {
+            problems.push(
+                "system.robot_name_prefix must be non-empty, without '/', ':' or spaces".into(),
+            );
         }
         if self.storage.upload_max_age_hours == 0 {
             problems.push("storage.upload_max_age_hours must be at least 1".into());

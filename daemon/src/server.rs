@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::service::bootstrap::{self, AdminBootstrap};
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
+use crate::service::users::Users;
 use crate::storage::{BlobStore, FsBlobStore};
 
 /// Everything a handler may use; cheap to clone.
@@ -29,6 +30,7 @@ pub struct AppState {
     pub auth: Auth,
     pub registry: Registry,
     pub projects: Projects,
+    pub users: Users,
 }
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
@@ -85,10 +87,12 @@ pub async fn prepare(
     let admin = bootstrap::ensure_defaults(&db, admin_password)
         .await
         .context("creating defaults")?;
+    let auth = Auth::new(db.clone(), keys, config.clone());
     let state = AppState {
-        auth: Auth::new(db.clone(), keys, config.clone()),
+        auth: auth.clone(),
         registry: Registry::new(db.clone(), store),
-        projects: Projects::new(db.clone()),
+        projects: Projects::new(db.clone(), auth.clone(), config.clone()),
+        users: Users::new(db.clone(), config.clone()),
         db,
         config,
     };

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod api;
 mod docker;
 mod durability;
 mod protocol;

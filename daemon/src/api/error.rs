@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::auth::AuthError;
 use crate::service::projects::ProjectError;
+use crate::service::users::UserError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -20,6 +21,10 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -39,11 +44,29 @@ impl From<AuthError> for ApiError {
 impl From<ProjectError> for ApiError {
     fn from(e: ProjectError) -> Self {
         match e {
-            ProjectError::InvalidName(_) => ApiError::BadRequest(e.to_string()),
+            ProjectError::InvalidName(_) | ProjectError::Invalid(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             ProjectError::Conflict(_) => ApiError::Conflict(e.to_string()),
-            ProjectError::Forbidden => ApiError::Forbidden(e.to_string()),
+            ProjectError::Unauthorized => ApiError::Unauthorized(e.to_string()),
+            ProjectError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
             ProjectError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            ProjectError::PreconditionFailed(_) => ApiError::PreconditionFailed(e.to_string()),
             ProjectError::Db(_) => ApiError::Internal(e.to_string()),
+            ProjectError::Auth(e) => e.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            UserError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            UserError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+            UserError::Unauthorized => ApiError::Unauthorized(e.to_string()),
+            UserError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            UserError::Db(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -56,6 +79,8 @@ impl IntoResponse for ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "FORBIDDEN"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
+            ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PRECONDITION"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR")

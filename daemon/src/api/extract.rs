@@ -1,7 +1,10 @@
-//! Who is calling the REST API, as extractors, so a handler's signature says who may call it.
+//! Extractors for the REST API, so a handler's signature says who may call it and what it
+//! takes; every rejection is an [`ApiError`] in Harbor's shape.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::auth::endpoint::basic_credentials;
@@ -40,4 +43,54 @@ impl FromRequestParts<AppState> for AuthUser {
             user => Ok(AuthUser(user)),
         }
     }
+}
+
+/// The query string as pairs, for paging, `q` and filters. A malformed query is a 400.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.uri.query() {
+            None => Ok(QueryPairs(vec![])),
+            Some(q) => serde_urlencoded::from_str(q)
+                .map(QueryPairs)
+                .map_err(|e| ApiError::BadRequest(format!("malformed query string: {e}"))),
+        }
+    }
+}
+
+impl QueryPairs {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A JSON body. Malformed JSON, a wrong type or an unknown field is a 400 naming the problem;
+/// a body over the limit is a 413.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(
+                ApiError::PayloadTooLarge("the request body is too large".into()),
+            ),
+            Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// A path id that must be a positive integer.
+pub fn id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
+        ApiError::BadRequest(format!("{what} must be a positive integer, not {raw:?}"))
+    })
 }

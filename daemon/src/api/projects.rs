@@ -1,4 +1,4 @@
-//! `POST /api/v2.0/projects` and `GET /api/v2.0/projects/{name_or_id}`, in Harbor's shapes.
+//! Projects and members under `/api/v2.0/projects`, in Harbor's shapes.
 
 use std::collections::HashMap;
 
@@ -9,86 +9,125 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::error::ApiError;
-use super::extract::{AuthUser, MaybeUser};
-use crate::auth::permissions::Action;
-use crate::auth::Principal;
-use crate::db::projects::ProjectRow;
+use super::extract::{id, ApiJson, AuthUser, MaybeUser, QueryPairs};
+use super::paging::Page;
+use super::query::Query;
+use super::rfc3339;
+use crate::auth::permissions::ProjectRole;
+use crate::db::members::MemberRow;
 use crate::server::AppState;
+use crate::service::projects::{MemberUser, ProjectView};
 
-/// Harbor's `ProjectReq`, the fields Berth acts on so far.
+/// Harbor's `ProjectReq`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ProjectReq {
-    project_name: String,
+    project_name: Option<String>,
     #[serde(default)]
     metadata: Option<HashMap<String, String>>,
-    // Accepted for compatibility with Harbor clients, not acted on yet.
+    /// Deprecated in Harbor in favour of `metadata.public`, still accepted.
     #[serde(default)]
     public: Option<bool>,
+    /// Accepted for compatibility; quotas are not enforced yet (-1 means unlimited).
     #[serde(default)]
     storage_limit: Option<i64>,
+    /// Proxy-cache projects are not supported; only null is accepted.
     #[serde(default)]
     registry_id: Option<i64>,
 }
 
-#[derive(Serialize)]
-pub(super) struct ProjectWire {
-    project_id: i64,
-    name: String,
-    owner_id: i64,
-    creation_time: String,
-    update_time: String,
-    metadata: HashMap<String, String>,
-}
-
-fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-impl From<ProjectRow> for ProjectWire {
-    fn from(p: ProjectRow) -> Self {
-        ProjectWire {
-            project_id: p.id,
-            name: p.name,
-            owner_id: p.owner_id,
-            creation_time: rfc3339(p.created_at),
-            update_time: rfc3339(p.updated_at),
-            metadata: HashMap::from([("public".to_string(), p.public.to_string())]),
+impl ProjectReq {
+    fn public(&self) -> Result<Option<bool>, ApiError> {
+        for key in self.metadata.iter().flat_map(|m| m.keys()) {
+            if key != "public" {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported project metadata key {key:?}"
+                )));
+            }
         }
+        match self
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get("public"))
+            .map(String::as_str)
+        {
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "metadata.public must be \"true\" or \"false\", not {other:?}"
+            ))),
+            None => Ok(self.public),
+        }
+    }
+
+    fn check_unsupported(&self) -> Result<(), ApiError> {
+        if self.registry_id.is_some() {
+            return Err(ApiError::BadRequest(
+                "proxy-cache projects (registry_id) are not supported".into(),
+            ));
+        }
+        if self.storage_limit.is_some_and(|l| l < -1) {
+            return Err(ApiError::BadRequest(
+                "storage_limit must be -1 (unlimited) or a size in bytes".into(),
+            ));
+        }
+        Ok(())
     }
 }
 
-fn parse_bool(s: &str) -> Result<bool, ApiError> {
-    match s {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => Err(ApiError::BadRequest(format!(
-            "metadata.public must be \"true\" or \"false\", not {other:?}"
-        ))),
+/// Harbor's `Project`.
+#[derive(Serialize)]
+pub(super) struct ProjectWire {
+    project_id: i64,
+    owner_id: i64,
+    name: String,
+    owner_name: String,
+    creation_time: String,
+    update_time: String,
+    deleted: bool,
+    togglable: bool,
+    current_user_role_id: u8,
+    current_user_role_ids: Vec<u8>,
+    repo_count: i64,
+    metadata: HashMap<String, String>,
+}
+
+impl From<&ProjectView> for ProjectWire {
+    fn from(v: &ProjectView) -> Self {
+        let p = &v.project;
+        let role = v.access.role.map(ProjectRole::id);
+        ProjectWire {
+            project_id: p.id,
+            owner_id: p.owner_id,
+            name: p.name.clone(),
+            owner_name: p.owner_name.clone(),
+            creation_time: rfc3339(p.created_at),
+            update_time: rfc3339(p.updated_at),
+            deleted: false,
+            togglable: v.may(
+                crate::auth::permissions::Resource::Project,
+                crate::auth::permissions::Operation::Update,
+            ),
+            current_user_role_id: role.unwrap_or(0),
+            current_user_role_ids: role.into_iter().collect(),
+            repo_count: p.repo_count,
+            metadata: HashMap::from([("public".to_string(), p.public.to_string())]),
+        }
     }
 }
 
 pub(super) async fn create_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
+    ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<Response, ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let _ = (req.storage_limit, req.registry_id);
-    let public = match req.metadata.as_ref().and_then(|m| m.get("public")) {
-        Some(v) => parse_bool(v)?,
-        None => req.public.unwrap_or(false),
-    };
-    let project = state
-        .projects
-        .create(&user, &req.project_name, public)
-        .await?;
+    req.check_unsupported()?;
+    let public = req.public()?.unwrap_or(false);
+    let name = req
+        .project_name
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
+    let project = state.projects.create(&user, name, public).await?;
     tracing::info!(project = %project.name, by = %user.username(), public, "project created");
     Ok((
         StatusCode::CREATED,
@@ -100,26 +139,298 @@ pub(super) async fn create_project(
         .into_response())
 }
 
+/// `HEAD /projects?project_name=`: 200 when the name is taken, 404 otherwise.
+pub(super) async fn head_project(
+    State(state): State<AppState>,
+    QueryPairs(q): QueryPairs,
+) -> Result<StatusCode, ApiError> {
+    let name = q
+        .iter()
+        .find(|(k, _)| k == "project_name")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
+    Ok(if state.projects.exists(&name).await? {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    })
+}
+
+pub(super) async fn list_projects(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let page = Page::from_query(&query.0)?;
+    let q = Query::parse(query.get("q"), &["name", "public", "owner", "project_id"])?;
+    let public = match query.get("public") {
+        None => None,
+        Some("true") | Some("1") => Some(true),
+        Some("false") | Some("0") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "public must be true or false, not {other:?}"
+            )))
+        }
+    };
+    let name = query.get("name").map(str::to_string);
+    let owner = query.get("owner").map(str::to_string);
+    let all = state.projects.list(&user).await?;
+    let matching: Vec<&ProjectView> = all
+        .iter()
+        .filter(|v| {
+            let p = &v.project;
+            name.as_ref().is_none_or(|n| p.name.contains(n.as_str()))
+                && owner.as_ref().is_none_or(|o| &p.owner_name == o)
+                && public.is_none_or(|b| p.public == b)
+                && q.matches("name", &p.name)
+                && q.matches("public", &p.public.to_string())
+                && q.matches("owner", &p.owner_name)
+                && q.matches("project_id", &p.id.to_string())
+        })
+        .collect();
+    let total = matching.len() as u64;
+    let items: Vec<ProjectWire> = matching
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit() as usize)
+        .map(ProjectWire::from)
+        .collect();
+    Ok((
+        page.headers(total, "/api/v2.0/projects", &query.0),
+        Json(items),
+    )
+        .into_response())
+}
+
 pub(super) async fn get_project(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(key): Path<String>,
 ) -> Result<Json<ProjectWire>, ApiError> {
-    let project = state.projects.get(&key).await?;
-    // Private projects are invisible to those who cannot pull from them.
-    let probe = crate::names::RepoName::parse(&format!("{}/x", project.name))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !project.public
-        && !state
-            .auth
-            .repository_actions(&user, &probe)
-            .await?
-            .contains(&Action::Pull)
-    {
-        return Err(match user {
-            Principal::Anonymous => ApiError::Unauthorized("authentication required".into()),
-            _ => ApiError::NotFound(format!("project {key} not found")),
-        });
+    let view = state.projects.view(&user, &key).await?;
+    Ok(Json(ProjectWire::from(&view)))
+}
+
+pub(super) async fn update_project(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<ProjectReq>,
+) -> Result<StatusCode, ApiError> {
+    req.check_unsupported()?;
+    if let Some(name) = &req.project_name {
+        let current = state.projects.view(&user, &key).await?;
+        if name != &current.project.name {
+            return Err(ApiError::BadRequest("a project cannot be renamed".into()));
+        }
     }
-    Ok(Json(project.into()))
+    if let Some(public) = req.public()? {
+        state.projects.set_public(&user, &key, public).await?;
+    } else {
+        // Nothing to change, but the caller must still be allowed to change it.
+        state
+            .projects
+            .require(
+                &user,
+                &key,
+                crate::auth::permissions::Resource::Project,
+                crate::auth::permissions::Operation::Update,
+            )
+            .await?;
+    }
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn delete_project(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(key): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let project = state.projects.delete(&user, &key).await?;
+    tracing::info!(project = %project.name, by = %user.username(), "project deleted");
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn project_summary(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(key): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let s = state.projects.summary(&user, &key).await?;
+    let count = |role: ProjectRole| {
+        s.role_counts
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    Ok(Json(serde_json::json!({
+        "repo_count": s.repo_count,
+        "project_admin_count": count(ProjectRole::ProjectAdmin),
+        "maintainer_count": count(ProjectRole::Maintainer),
+        "developer_count": count(ProjectRole::Developer),
+        "guest_count": count(ProjectRole::Guest),
+        "limited_guest_count": count(ProjectRole::LimitedGuest),
+        "quota": {"hard": {"storage": -1}, "used": {"storage": s.storage_used}},
+    })))
+}
+
+/// Harbor's `ProjectMemberEntity`.
+#[derive(Serialize)]
+pub(super) struct MemberWire {
+    id: i64,
+    project_id: i64,
+    entity_name: String,
+    role_name: String,
+    role_id: u8,
+    entity_id: i64,
+    entity_type: String,
+}
+
+impl From<MemberRow> for MemberWire {
+    fn from(m: MemberRow) -> Self {
+        MemberWire {
+            id: m.id,
+            project_id: m.project_id,
+            entity_name: m.entity_name,
+            role_name: ProjectRole::from_id(m.role_id)
+                .map(ProjectRole::name)
+                .unwrap_or("")
+                .to_string(),
+            role_id: m.role_id,
+            entity_id: m.entity_id,
+            entity_type: m.entity_type,
+        }
+    }
+}
+
+pub(super) async fn list_members(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(key): Path<String>,
+    query: QueryPairs,
+) -> Result<Response, ApiError> {
+    let page = Page::from_query(&query.0)?;
+    let entityname = query.get("entityname").map(str::to_string);
+    let (view, rows) = state.projects.members(&user, &key).await?;
+    let matching: Vec<MemberRow> = rows
+        .into_iter()
+        .filter(|m| {
+            entityname
+                .as_ref()
+                .is_none_or(|n| m.entity_name.contains(n.as_str()))
+        })
+        .collect();
+    let total = matching.len() as u64;
+    let items: Vec<MemberWire> = matching
+        .into_iter()
+        .skip(page.offset() as usize)
+        .take(page.limit() as usize)
+        .map(MemberWire::from)
+        .collect();
+    let path = format!("/api/v2.0/projects/{}/members", view.project.name);
+    Ok((page.headers(total, &path, &query.0), Json(items)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MemberUserReq {
+    #[serde(default)]
+    user_id: Option<i64>,
+    #[serde(default)]
+    username: Option<String>,
+}
+
+/// Harbor's `ProjectMember`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MemberReq {
+    role_id: i64,
+    #[serde(default)]
+    member_user: Option<MemberUserReq>,
+    #[serde(default)]
+    member_group: Option<serde_json::Value>,
+}
+
+pub(super) async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(key): Path<String>,
+    ApiJson(req): ApiJson<MemberReq>,
+) -> Result<Response, ApiError> {
+    if req.member_group.is_some() {
+        return Err(ApiError::BadRequest(
+            "group members need LDAP login, which is not configured".into(),
+        ));
+    }
+    let who = match req.member_user {
+        Some(MemberUserReq {
+            user_id: Some(id), ..
+        }) => MemberUser::Id(id),
+        Some(MemberUserReq {
+            username: Some(name),
+            ..
+        }) => MemberUser::Name(name),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "member_user with user_id or username is required".into(),
+            ))
+        }
+    };
+    let (view, member) = state
+        .projects
+        .add_member(&user, &key, who, req.role_id)
+        .await?;
+    tracing::info!(project = %view.project.name, member = %member.entity_name, role = member.role_id, by = %user.username(), "member added");
+    let location = format!(
+        "/api/v2.0/projects/{}/members/{}",
+        view.project.id, member.id
+    );
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+pub(super) async fn get_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((key, mid)): Path<(String, String)>,
+) -> Result<Json<MemberWire>, ApiError> {
+    let member = state
+        .projects
+        .member(&user, &key, id(&mid, "member id")?)
+        .await?;
+    Ok(Json(member.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RoleReq {
+    role_id: i64,
+}
+
+pub(super) async fn update_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((key, mid)): Path<(String, String)>,
+    ApiJson(req): ApiJson<RoleReq>,
+) -> Result<StatusCode, ApiError> {
+    let (view, member) = state
+        .projects
+        .update_member(&user, &key, id(&mid, "member id")?, req.role_id)
+        .await?;
+    tracing::info!(project = %view.project.name, member = %member.entity_name, role = member.role_id, by = %user.username(), "member role changed");
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn delete_member(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((key, mid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (view, member) = state
+        .projects
+        .remove_member(&user, &key, id(&mid, "member id")?)
+        .await?;
+    tracing::info!(project = %view.project.name, member = %member.entity_name, by = %user.username(), "member removed");
+    Ok(StatusCode::OK)
 }

@@ -9,9 +9,10 @@ pub mod token;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
 use crate::names::RepoName;
-use permissions::{Action, ProjectRole};
+use permissions::{Action, Operation, ProjectAccess, ProjectRole, Resource};
 use token::{ResourceActions, Scope, TokenKeys};
 
 /// The caller of a request, once credentials have been checked.
@@ -101,19 +102,19 @@ impl Auth {
         }
     }
 
-    /// What the principal may do on a repository: the single entry point into the permission
-    /// table for the token service (and, later, the REST API and the portal).
-    pub async fn repository_actions(
+    /// Everything the permission table needs about the principal and one project, or `None`
+    /// when the project does not exist. Every decision starts here.
+    pub async fn project_access(
         &self,
         principal: &Principal,
-        repository: &RepoName,
-    ) -> Result<Vec<Action>, AuthError> {
-        let project_name = repository.project().to_string();
-        let user_id = match principal {
-            Principal::User { id, .. } => Some(*id),
-            Principal::Anonymous => None,
+        project: &str,
+    ) -> Result<Option<(ProjectRow, ProjectAccess)>, AuthError> {
+        let project_name = project.to_string();
+        let (user_id, sysadmin) = match principal {
+            Principal::User { id, sysadmin, .. } => (Some(*id), *sysadmin),
+            Principal::Anonymous => (None, false),
         };
-        let found = self
+        Ok(self
             .db
             .read(move |c| {
                 let Some(p) = db::projects::by_name(c, &project_name)? else {
@@ -123,17 +124,46 @@ impl Auth {
                     Some(uid) => db::projects::member_role(c, p.id, uid)?,
                     None => None,
                 };
-                Ok(Some((p.public, role)))
+                Ok(Some((p, role)))
             })
-            .await?;
-        Ok(match found {
-            None => vec![],
-            Some((public, role)) => permissions::repository_actions(
-                matches!(principal, Principal::User { sysadmin: true, .. }),
-                role.and_then(ProjectRole::from_id),
-                public,
-            ),
-        })
+            .await?
+            .map(|(p, role)| {
+                let access = ProjectAccess {
+                    sysadmin,
+                    role: role.and_then(ProjectRole::from_id),
+                    public: p.public,
+                    robot: None,
+                };
+                (p, access)
+            }))
+    }
+
+    /// Whether the principal may do `operation` on `resource` in `project`.
+    pub async fn may(
+        &self,
+        principal: &Principal,
+        project: &str,
+        resource: Resource,
+        operation: Operation,
+    ) -> Result<bool, AuthError> {
+        Ok(self
+            .project_access(principal, project)
+            .await?
+            .is_some_and(|(_, access)| permissions::allowed(&access, resource, operation)))
+    }
+
+    /// The registry actions the principal has on a repository.
+    pub async fn repository_actions(
+        &self,
+        principal: &Principal,
+        repository: &RepoName,
+    ) -> Result<Vec<Action>, AuthError> {
+        Ok(
+            match self.project_access(principal, repository.project()).await? {
+                None => vec![],
+                Some((_, access)) => permissions::repository_actions(&access),
+            },
+        )
     }
 
     /// Ids of the projects whose repositories the principal may pull: what `_catalog` lists.
@@ -149,12 +179,13 @@ impl Auth {
         Ok(rows
             .into_iter()
             .filter(|(p, role)| {
-                permissions::repository_actions(
+                let access = ProjectAccess {
                     sysadmin,
-                    role.and_then(ProjectRole::from_id),
-                    p.public,
-                )
-                .contains(&Action::Pull)
+                    role: role.and_then(ProjectRole::from_id),
+                    public: p.public,
+                    robot: None,
+                };
+                permissions::allowed(&access, Resource::Repository, Operation::Pull)
             })
             .map(|(p, _)| p.id)
             .collect())

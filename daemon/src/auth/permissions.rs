@@ -1,7 +1,8 @@
-//! The permission table: one place that decides what a role may do, used by the token service,
-//! the REST API and the portal alike. Role ids are Harbor's.
+//! The permission table: one place that decides what a role may do to what, used by the token
+//! service, the REST API and (later) the portal alike. Role ids and the matrix are Harbor's
+//! (`docs/permissions.md` is generated from [`MATRIX`] and checked by a test).
 
-/// An action on a repository, as named in token scopes.
+/// An action on a repository, as named in registry token scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     Pull,
@@ -28,6 +29,15 @@ impl Action {
             Action::Delete => "delete",
         }
     }
+
+    /// The table entry a registry action stands for.
+    pub fn permission(self) -> (Resource, Operation) {
+        match self {
+            Action::Pull => (Resource::Repository, Operation::Pull),
+            Action::Push => (Resource::Repository, Operation::Push),
+            Action::Delete => (Resource::Repository, Operation::Delete),
+        }
+    }
 }
 
 /// A member's role in a project, with Harbor's ids.
@@ -41,6 +51,15 @@ pub enum ProjectRole {
 }
 
 impl ProjectRole {
+    /// In the matrix's column order: most powerful first.
+    pub const ALL: [ProjectRole; 5] = [
+        ProjectRole::ProjectAdmin,
+        ProjectRole::Maintainer,
+        ProjectRole::Developer,
+        ProjectRole::Guest,
+        ProjectRole::LimitedGuest,
+    ];
+
     pub fn from_id(id: u8) -> Option<ProjectRole> {
         match id {
             1 => Some(ProjectRole::ProjectAdmin),
@@ -55,42 +74,209 @@ impl ProjectRole {
     pub fn id(self) -> u8 {
         self as u8
     }
+
+    /// Harbor's role names, as the members API reports them.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProjectRole::ProjectAdmin => "projectAdmin",
+            ProjectRole::Developer => "developer",
+            ProjectRole::Guest => "guest",
+            ProjectRole::Maintainer => "maintainer",
+            ProjectRole::LimitedGuest => "limitedGuest",
+        }
+    }
+
+    fn column(self) -> usize {
+        ProjectRole::ALL
+            .iter()
+            .position(|r| *r == self)
+            .unwrap_or(ProjectRole::ALL.len())
+    }
 }
 
-/// Role → what it may do to a project's repositories. Matches Harbor's matrix: pull for every
-/// role, push for developer and up, delete for maintainer and up.
-const REPOSITORY_TABLE: &[(ProjectRole, &[Action])] = &[
-    (
-        ProjectRole::ProjectAdmin,
-        &[Action::Pull, Action::Push, Action::Delete],
-    ),
-    (
-        ProjectRole::Maintainer,
-        &[Action::Pull, Action::Push, Action::Delete],
-    ),
-    (ProjectRole::Developer, &[Action::Pull, Action::Push]),
-    (ProjectRole::Guest, &[Action::Pull]),
-    (ProjectRole::LimitedGuest, &[Action::Pull]),
+/// What inside a project a permission is about (Harbor's `rbac.Resource` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Project,
+    Member,
+    Log,
+    Repository,
+    Artifact,
+    Tag,
+    Robot,
+    Quota,
+}
+
+impl Resource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Project => "project",
+            Resource::Member => "member",
+            Resource::Log => "log",
+            Resource::Repository => "repository",
+            Resource::Artifact => "artifact",
+            Resource::Tag => "tag",
+            Resource::Robot => "robot",
+            Resource::Quota => "quota",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Resource> {
+        [
+            Resource::Project,
+            Resource::Member,
+            Resource::Log,
+            Resource::Repository,
+            Resource::Artifact,
+            Resource::Tag,
+            Resource::Robot,
+            Resource::Quota,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Read,
+    List,
+    Create,
+    Update,
+    Delete,
+    Pull,
+    Push,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Read => "read",
+            Operation::List => "list",
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+            Operation::Pull => "pull",
+            Operation::Push => "push",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Operation> {
+        [
+            Operation::Read,
+            Operation::List,
+            Operation::Create,
+            Operation::Update,
+            Operation::Delete,
+            Operation::Pull,
+            Operation::Push,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+}
+
+use Operation as O;
+use Resource as R;
+
+/// Resource, operation, and whether each role has it, in [`ProjectRole::ALL`] order:
+/// project admin, maintainer, developer, guest, limited guest.
+pub const MATRIX: &[(Resource, Operation, [bool; 5])] = &[
+    (R::Project, O::Read, [true, true, true, true, true]),
+    (R::Project, O::Update, [true, false, false, false, false]),
+    (R::Project, O::Delete, [true, false, false, false, false]),
+    (R::Member, O::Read, [true, true, true, true, false]),
+    (R::Member, O::List, [true, true, true, true, false]),
+    (R::Member, O::Create, [true, false, false, false, false]),
+    (R::Member, O::Update, [true, false, false, false, false]),
+    (R::Member, O::Delete, [true, false, false, false, false]),
+    (R::Log, O::List, [true, false, false, false, false]),
+    (R::Quota, O::Read, [true, true, true, true, true]),
+    (R::Repository, O::Pull, [true, true, true, true, true]),
+    (R::Repository, O::List, [true, true, true, true, true]),
+    (R::Repository, O::Read, [true, true, true, true, true]),
+    (R::Repository, O::Push, [true, true, true, false, false]),
+    (R::Repository, O::Create, [true, true, true, false, false]),
+    (R::Repository, O::Update, [true, true, true, false, false]),
+    (R::Repository, O::Delete, [true, true, false, false, false]),
+    (R::Artifact, O::Read, [true, true, true, true, true]),
+    (R::Artifact, O::List, [true, true, true, true, true]),
+    (R::Artifact, O::Create, [true, true, true, false, false]),
+    (R::Artifact, O::Delete, [true, true, false, false, false]),
+    (R::Tag, O::List, [true, true, true, true, true]),
+    (R::Tag, O::Create, [true, true, true, false, false]),
+    (R::Tag, O::Delete, [true, true, false, false, false]),
+    (R::Robot, O::Read, [true, true, true, true, false]),
+    (R::Robot, O::List, [true, true, true, true, false]),
+    (R::Robot, O::Create, [true, false, false, false, false]),
+    (R::Robot, O::Update, [true, false, false, false, false]),
+    (R::Robot, O::Delete, [true, false, false, false, false]),
 ];
 
-/// What a caller may do to the repositories of one project. System admins may do everything;
-/// anyone, signed in or not, may pull from a public project.
-pub fn repository_actions(
-    sysadmin: bool,
-    role: Option<ProjectRole>,
-    project_public: bool,
-) -> Vec<Action> {
-    if sysadmin {
-        return Action::ALL.to_vec();
+/// What anyone, signed in or not, may do in a public project they are not a member of.
+const PUBLIC: &[(Resource, Operation)] = &[
+    (R::Project, O::Read),
+    (R::Repository, O::Pull),
+    (R::Repository, O::List),
+    (R::Repository, O::Read),
+    (R::Artifact, O::Read),
+    (R::Artifact, O::List),
+    (R::Tag, O::List),
+];
+
+/// Everything the decision needs to know about a caller and one project.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectAccess {
+    pub sysadmin: bool,
+    pub role: Option<ProjectRole>,
+    pub public: bool,
+    /// A robot's own permission list for this project; a robot has nothing else.
+    pub robot: Option<Vec<(Resource, Operation)>>,
+}
+
+/// The decision. System admins may do everything; robots exactly what their permission list
+/// says; members what their role's column says; anyone may read a public project.
+pub fn allowed(access: &ProjectAccess, resource: Resource, operation: Operation) -> bool {
+    if access.sysadmin {
+        return true;
     }
-    let mut actions: Vec<Action> = role
-        .and_then(|r| REPOSITORY_TABLE.iter().find(|(role, _)| *role == r))
-        .map(|(_, a)| a.to_vec())
-        .unwrap_or_default();
-    if project_public && !actions.contains(&Action::Pull) {
-        actions.insert(0, Action::Pull);
+    if let Some(grants) = &access.robot {
+        return grants.contains(&(resource, operation));
     }
-    actions
+    let by_role = access.role.is_some_and(|role| {
+        MATRIX.iter().any(|(r, o, cols)| {
+            *r == resource && *o == operation && cols.get(role.column()).copied().unwrap_or(false)
+        })
+    });
+    by_role || (access.public && PUBLIC.contains(&(resource, operation)))
+}
+
+/// The registry actions the caller has on the project's repositories.
+pub fn repository_actions(access: &ProjectAccess) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| {
+            let (r, o) = a.permission();
+            allowed(access, r, o)
+        })
+        .collect()
+}
+
+/// The matrix as a Markdown table, for `docs/permissions.md`.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| resource | action | project admin (1) | maintainer (4) | developer (2) | guest (3) | limited guest (5) | public, non-member |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for (r, o, cols) in MATRIX {
+        let mark = |b: bool| if b { "✓" } else { "–" };
+        out.push_str(&format!("| {} | {} |", r.as_str(), o.as_str()));
+        for c in cols {
+            out.push_str(&format!(" {} |", mark(*c)));
+        }
+        out.push_str(&format!(" {} |\n", mark(PUBLIC.contains(&(*r, *o)))));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -98,26 +284,91 @@ mod tests {
     use super::*;
     use Action::*;
 
+    fn member(role: ProjectRole) -> ProjectAccess {
+        ProjectAccess {
+            role: Some(role),
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn matrix() {
-        let private = |role| repository_actions(false, role, false);
+    fn registry_actions_by_role() {
         assert_eq!(
-            private(Some(ProjectRole::ProjectAdmin)),
+            repository_actions(&member(ProjectRole::ProjectAdmin)),
             vec![Pull, Push, Delete]
         );
         assert_eq!(
-            private(Some(ProjectRole::Maintainer)),
+            repository_actions(&member(ProjectRole::Maintainer)),
             vec![Pull, Push, Delete]
         );
-        assert_eq!(private(Some(ProjectRole::Developer)), vec![Pull, Push]);
-        assert_eq!(private(Some(ProjectRole::Guest)), vec![Pull]);
-        assert_eq!(private(Some(ProjectRole::LimitedGuest)), vec![Pull]);
-        assert_eq!(private(None), Vec::<Action>::new());
-        assert_eq!(repository_actions(false, None, true), vec![Pull]);
         assert_eq!(
-            repository_actions(true, None, false),
+            repository_actions(&member(ProjectRole::Developer)),
+            vec![Pull, Push]
+        );
+        assert_eq!(repository_actions(&member(ProjectRole::Guest)), vec![Pull]);
+        assert_eq!(
+            repository_actions(&member(ProjectRole::LimitedGuest)),
+            vec![Pull]
+        );
+        assert_eq!(
+            repository_actions(&ProjectAccess::default()),
+            Vec::<Action>::new()
+        );
+        assert_eq!(
+            repository_actions(&ProjectAccess {
+                public: true,
+                ..Default::default()
+            }),
+            vec![Pull]
+        );
+        assert_eq!(
+            repository_actions(&ProjectAccess {
+                sysadmin: true,
+                ..Default::default()
+            }),
             vec![Pull, Push, Delete]
         );
+    }
+
+    #[test]
+    fn harbor_specifics() {
+        // A limited guest cannot list members or read the project's logs; only admins see logs.
+        assert!(!allowed(
+            &member(ProjectRole::LimitedGuest),
+            R::Member,
+            O::List
+        ));
+        assert!(allowed(&member(ProjectRole::Guest), R::Member, O::List));
+        assert!(!allowed(&member(ProjectRole::Maintainer), R::Log, O::List));
+        assert!(allowed(&member(ProjectRole::ProjectAdmin), R::Log, O::List));
+        assert!(!allowed(&member(ProjectRole::Developer), R::Tag, O::Delete));
+        assert!(allowed(
+            &member(ProjectRole::Maintainer),
+            R::Artifact,
+            O::Delete
+        ));
+        assert!(!allowed(
+            &member(ProjectRole::Maintainer),
+            R::Robot,
+            O::Create
+        ));
+        // A public project lets anyone read, never write.
+        let public = ProjectAccess {
+            public: true,
+            ..Default::default()
+        };
+        assert!(allowed(&public, R::Artifact, O::List) && !allowed(&public, R::Member, O::List));
+    }
+
+    #[test]
+    fn robots_have_exactly_their_grants() {
+        let robot = ProjectAccess {
+            role: Some(ProjectRole::ProjectAdmin), // ignored for robots
+            robot: Some(vec![(R::Repository, O::Pull)]),
+            ..Default::default()
+        };
+        assert_eq!(repository_actions(&robot), vec![Pull]);
+        assert!(!allowed(&robot, R::Member, O::List));
     }
 
     #[test]
@@ -126,5 +377,15 @@ mod tests {
             assert_eq!(ProjectRole::from_id(id).map(ProjectRole::id), Some(id));
         }
         assert_eq!(ProjectRole::from_id(0), None);
+    }
+
+    #[test]
+    fn docs_match_the_table() {
+        let doc = include_str!("../../../docs/permissions.md");
+        let table = markdown_table();
+        assert!(
+            doc.contains(&table),
+            "docs/permissions.md is stale; its table must be:\n{table}"
+        );
     }
 }

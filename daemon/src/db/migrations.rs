@@ -90,6 +90,39 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX tags_manifest ON tags(manifest_id);
     "#,
+    // 2: members get their own ids and may be users or (later) groups; robot accounts.
+    r#"
+    CREATE TABLE members (
+        id          INTEGER PRIMARY KEY,
+        project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        entity_type TEXT NOT NULL CHECK (entity_type IN ('u', 'g')),
+        entity_id   INTEGER NOT NULL,
+        role_id     INTEGER NOT NULL CHECK (role_id BETWEEN 1 AND 5),
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        UNIQUE (project_id, entity_type, entity_id)
+    );
+    CREATE INDEX members_entity ON members(entity_type, entity_id);
+    INSERT INTO members (project_id, entity_type, entity_id, role_id, created_at, updated_at)
+        SELECT project_id, 'u', user_id, role_id, created_at, created_at FROM project_members;
+    DROP TABLE project_members;
+    ALTER TABLE users ADD COLUMN comment TEXT NOT NULL DEFAULT '';
+    -- Harbor's robot v2. The secret is stored only as an argon2id hash.
+    CREATE TABLE robots (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        level       TEXT NOT NULL CHECK (level IN ('system', 'project')),
+        project_id  INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL,
+        duration    INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        disabled    INTEGER NOT NULL DEFAULT 0,
+        permissions TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,4 +1,4 @@
-//! Projects and their members.
+//! Projects, their members and their figures.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -10,11 +10,15 @@ pub struct ProjectRow {
     pub name: String,
     pub public: bool,
     pub owner_id: i64,
+    pub owner_name: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub repo_count: i64,
 }
 
-const COLUMNS: &str = "id, name, public, owner_id, created_at, updated_at";
+const SELECT: &str = "SELECT p.id, p.name, p.public, p.owner_id, COALESCE(u.username, ''), p.created_at, p.updated_at,
+        (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id)
+     FROM projects p LEFT JOIN users u ON u.id = p.owner_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
     Ok(ProjectRow {
@@ -22,28 +26,22 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
         name: r.get(1)?,
         public: r.get(2)?,
         owner_id: r.get(3)?,
-        created_at: r.get(4)?,
-        updated_at: r.get(5)?,
+        owner_name: r.get(4)?,
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+        repo_count: r.get(7)?,
     })
 }
 
 pub fn by_name(conn: &Connection, name: &str) -> DbResult<Option<ProjectRow>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM projects WHERE name = ?1"),
-            [name],
-            row,
-        )
+        .query_row(&format!("{SELECT} WHERE p.name = ?1"), [name], row)
         .optional()?)
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> DbResult<Option<ProjectRow>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM projects WHERE id = ?1"),
-            [id],
-            row,
-        )
+        .query_row(&format!("{SELECT} WHERE p.id = ?1"), [id], row)
         .optional()?)
 }
 
@@ -61,18 +59,33 @@ pub fn insert(
         params![name, public, owner_id, t],
     )?;
     let id = conn.last_insert_rowid();
-    conn.execute(
-        "INSERT INTO project_members (project_id, user_id, role_id, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id, owner_id, owner_role_id, t],
+    super::members::insert(
+        conn,
+        id,
+        super::members::EntityType::User,
+        owner_id,
+        owner_role_id,
     )?;
     Ok(id)
+}
+
+pub fn set_public(conn: &Connection, id: i64, public: bool) -> DbResult<()> {
+    conn.execute(
+        "UPDATE projects SET public = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, public, now()],
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
+    Ok(conn.execute("DELETE FROM projects WHERE id = ?1", [id])? > 0)
 }
 
 /// The role id a user holds in a project, if any.
 pub fn member_role(conn: &Connection, project_id: i64, user_id: i64) -> DbResult<Option<u8>> {
     Ok(conn
         .query_row(
-            "SELECT role_id FROM project_members WHERE project_id = ?1 AND user_id = ?2",
+            "SELECT role_id FROM members WHERE project_id = ?1 AND entity_type = 'u' AND entity_id = ?2",
             [project_id, user_id],
             |r| r.get(0),
         )
@@ -84,11 +97,39 @@ pub fn all_with_role(
     conn: &Connection,
     user_id: Option<i64>,
 ) -> DbResult<Vec<(ProjectRow, Option<u8>)>> {
-    let mut stmt = conn.prepare(&format!(
-        "SELECT {cols}, (SELECT role_id FROM project_members m WHERE m.project_id = p.id AND m.user_id = ?1)
-         FROM projects p ORDER BY name",
-        cols = COLUMNS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
-    ))?;
-    let rows = stmt.query_map([user_id.unwrap_or(-1)], |r| Ok((row(r)?, r.get(6)?)))?;
+    // Two simple queries: every project, then the caller's roles.
+    let mut projects = conn.prepare(&format!("{SELECT} ORDER BY p.name"))?;
+    let projects: Vec<ProjectRow> = projects.query_map([], row)?.collect::<Result<_, _>>()?;
+    let mut roles = conn.prepare(
+        "SELECT project_id, role_id FROM members WHERE entity_type = 'u' AND entity_id = ?1",
+    )?;
+    let roles: std::collections::HashMap<i64, u8> = roles
+        .query_map([user_id.unwrap_or(-1)], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(projects
+        .into_iter()
+        .map(|p| {
+            let role = roles.get(&p.id).copied();
+            (p, role)
+        })
+        .collect())
+}
+
+/// Bytes stored for a project: each blob linked into it counted once.
+pub fn storage_used(conn: &Connection, project_id: i64) -> DbResult<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN (
+             SELECT l.digest FROM repository_blobs l JOIN repositories r ON r.id = l.repository_id
+             WHERE r.project_id = ?1)",
+        [project_id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Members per role id.
+pub fn role_counts(conn: &Connection, project_id: i64) -> DbResult<Vec<(u8, i64)>> {
+    let mut stmt = conn
+        .prepare("SELECT role_id, COUNT(*) FROM members WHERE project_id = ?1 GROUP BY role_id")?;
+    let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -8,18 +8,29 @@ use super::{now, DbResult};
 pub struct UserRow {
     pub id: i64,
     pub username: String,
+    pub email: Option<String>,
+    pub realname: String,
+    pub comment: String,
     pub password_hash: Option<String>,
     pub sysadmin: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, username, password_hash, sysadmin";
+const COLUMNS: &str =
+    "id, username, email, realname, comment, password_hash, sysadmin, created_at, updated_at";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
         id: r.get(0)?,
         username: r.get(1)?,
-        password_hash: r.get(2)?,
-        sysadmin: r.get(3)?,
+        email: r.get(2)?,
+        realname: r.get(3)?,
+        comment: r.get(4)?,
+        password_hash: r.get(5)?,
+        sysadmin: r.get(6)?,
+        created_at: r.get(7)?,
+        updated_at: r.get(8)?,
     })
 }
 
@@ -33,18 +44,88 @@ pub fn by_name(conn: &Connection, username: &str) -> DbResult<Option<UserRow>> {
         .optional()?)
 }
 
-pub fn insert(
-    conn: &Connection,
-    username: &str,
-    email: Option<&str>,
-    password_hash: &str,
-    sysadmin: bool,
-) -> DbResult<i64> {
+pub fn by_id(conn: &Connection, id: i64) -> DbResult<Option<UserRow>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            [id],
+            row,
+        )
+        .optional()?)
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> DbResult<Option<UserRow>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+            [email],
+            row,
+        )
+        .optional()?)
+}
+
+/// Every user, by username.
+pub fn all(conn: &Connection) -> DbResult<Vec<UserRow>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY username"))?;
+    let rows = stmt.query_map([], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The fields a new user is created with.
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: Option<&'a str>,
+    pub realname: &'a str,
+    pub comment: &'a str,
+    pub password_hash: &'a str,
+    pub sysadmin: bool,
+}
+
+pub fn insert(conn: &Connection, u: &NewUser<'_>) -> DbResult<i64> {
     let t = now();
     conn.execute(
-        "INSERT INTO users (username, email, password_hash, sysadmin, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-        params![username, email, password_hash, sysadmin, t],
+        "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        params![u.username, u.email, u.realname, u.comment, u.password_hash, u.sysadmin, t],
     )?;
     Ok(conn.last_insert_rowid())
+}
+
+pub fn update_profile(
+    conn: &Connection,
+    id: i64,
+    email: Option<&str>,
+    realname: &str,
+    comment: &str,
+) -> DbResult<()> {
+    conn.execute(
+        "UPDATE users SET email = ?2, realname = ?3, comment = ?4, updated_at = ?5 WHERE id = ?1",
+        params![id, email, realname, comment, now()],
+    )?;
+    Ok(())
+}
+
+pub fn set_password_hash(conn: &Connection, id: i64, hash: &str) -> DbResult<()> {
+    conn.execute(
+        "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, hash, now()],
+    )?;
+    Ok(())
+}
+
+pub fn set_sysadmin(conn: &Connection, id: i64, sysadmin: bool) -> DbResult<()> {
+    conn.execute(
+        "UPDATE users SET sysadmin = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id, sysadmin, now()],
+    )?;
+    Ok(())
+}
+
+/// Deletes the user and their memberships. Projects they own keep them as owner of record.
+pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
+    conn.execute(
+        "DELETE FROM members WHERE entity_type = 'u' AND entity_id = ?1",
+        [id],
+    )?;
+    Ok(conn.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
 }

@@ -31,7 +31,17 @@ pub async fn ensure_defaults(
             .map_err(|e| DbError::Worker(e.to_string()))?;
         db.write(move |tx| {
             if db::users::by_name(tx, "admin")?.is_none() {
-                db::users::insert(tx, "admin", Some("admin@example.com"), &hash, true)?;
+                db::users::insert(
+                    tx,
+                    &db::users::NewUser {
+                        username: "admin",
+                        email: Some("admin@example.com"),
+                        realname: "system admin",
+                        comment: "admin user",
+                        password_hash: &hash,
+                        sysadmin: true,
+                    },
+                )?;
             }
             Ok::<_, DbError>(())
         })

@@ -5,3 +5,4 @@ pub mod bootstrap;
 pub mod projects;
 pub mod registry;
 pub mod uploads;
+pub mod users;

@@ -1,35 +1,76 @@
-//! Projects: the rules for creating and finding them.
+//! Projects and their members: the rules for creating, listing, changing and deleting them.
+//! Every decision about a caller goes through [`Auth`] and the permission table.
 
-use crate::auth::permissions::ProjectRole;
-use crate::auth::Principal;
-use crate::db::{self, projects::ProjectRow, Db, DbError};
+use std::sync::Arc;
+
+use crate::auth::permissions::{self, Operation, ProjectAccess, ProjectRole, Resource};
+use crate::auth::{Auth, AuthError, Principal};
+use crate::config::{Config, CreationRestriction};
+use crate::db::members::{EntityType, MemberRow};
+use crate::db::projects::ProjectRow;
+use crate::db::{self, Db, DbError};
 use crate::names::valid_project_name;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error("invalid project name {0:?}: use 1 to 255 lower-case letters, digits and single . _ - between them")]
     InvalidName(String),
-    #[error("project {0} already exists")]
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
     Conflict(String),
-    #[error("only a system administrator may create projects")]
-    Forbidden,
-    #[error("project {0} not found")]
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
     NotFound(String),
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error(transparent)]
     Db(#[from] DbError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+}
+
+/// A project as one caller sees it.
+pub struct ProjectView {
+    pub project: ProjectRow,
+    pub access: ProjectAccess,
+}
+
+impl ProjectView {
+    pub fn may(&self, resource: Resource, operation: Operation) -> bool {
+        permissions::allowed(&self.access, resource, operation)
+    }
+}
+
+pub struct Summary {
+    pub repo_count: i64,
+    pub role_counts: Vec<(ProjectRole, i64)>,
+    pub storage_used: i64,
+}
+
+/// Who to add as a member: by id or by name.
+pub enum MemberUser {
+    Id(i64),
+    Name(String),
 }
 
 #[derive(Clone)]
 pub struct Projects {
     db: Db,
+    auth: Auth,
+    config: Arc<Config>,
 }
 
 impl Projects {
-    pub fn new(db: Db) -> Projects {
-        Projects { db }
+    pub fn new(db: Db, auth: Auth, config: Arc<Config>) -> Projects {
+        Projects { db, auth, config }
     }
 
-    /// Creates a project; its creator becomes its project admin.
+    /// Creates a project; its creator becomes its project admin. Who may create is the
+    /// configuration's `project_creation_restriction`.
     pub async fn create(
         &self,
         by: &Principal,
@@ -42,10 +83,14 @@ impl Projects {
             ..
         } = by
         else {
-            return Err(ProjectError::Forbidden);
+            return Err(ProjectError::Unauthorized);
         };
-        if !sysadmin {
-            return Err(ProjectError::Forbidden);
+        if !sysadmin
+            && self.config.system.project_creation_restriction == CreationRestriction::AdminOnly
+        {
+            return Err(ProjectError::Forbidden(
+                "only a system administrator may create projects".into(),
+            ));
         }
         if !valid_project_name(name) {
             return Err(ProjectError::InvalidName(name.to_string()));
@@ -54,24 +99,318 @@ impl Projects {
         self.db
             .write(move |tx| {
                 if db::projects::by_name(tx, &name)?.is_some() {
-                    return Err(ProjectError::Conflict(name));
+                    return Err(ProjectError::Conflict(format!(
+                        "project {name} already exists"
+                    )));
                 }
                 let id =
                     db::projects::insert(tx, &name, public, owner, ProjectRole::ProjectAdmin.id())?;
-                db::projects::by_id(tx, id)?.ok_or(ProjectError::NotFound(name))
+                db::projects::by_id(tx, id)?
+                    .ok_or(ProjectError::NotFound(format!("project {name}")))
             })
             .await
     }
 
-    pub async fn get(&self, name_or_id: &str) -> Result<ProjectRow, ProjectError> {
+    /// Whether a project of that name exists (Harbor's `HEAD /projects?project_name=`).
+    pub async fn exists(&self, name: &str) -> Result<bool, ProjectError> {
+        let name = name.to_string();
+        Ok(self
+            .db
+            .read(move |c| db::projects::by_name(c, &name))
+            .await?
+            .is_some())
+    }
+
+    /// A project by name or numeric id, if the caller may read it. A project the caller may not
+    /// see is "not found" to a signed-in user and "authentication required" to anyone else.
+    pub async fn view(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+    ) -> Result<ProjectView, ProjectError> {
         let key = name_or_id.to_string();
-        let found = self
+        let row = self
             .db
             .read(move |c| match key.parse::<i64>() {
                 Ok(id) => db::projects::by_id(c, id),
                 Err(_) => db::projects::by_name(c, &key),
             })
             .await?;
-        found.ok_or_else(|| ProjectError::NotFound(name_or_id.to_string()))
+        let not_found = || ProjectError::NotFound(format!("project {name_or_id}"));
+        let row = row.ok_or_else(not_found)?;
+        let (project, access) = self
+            .auth
+            .project_access(by, &row.name)
+            .await?
+            .ok_or_else(not_found)?;
+        let view = ProjectView { project, access };
+        if view.may(Resource::Project, Operation::Read) {
+            Ok(view)
+        } else if *by == Principal::Anonymous {
+            Err(ProjectError::Unauthorized)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// A project the caller must be allowed `operation` on `resource` in.
+    pub async fn require(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        resource: Resource,
+        operation: Operation,
+    ) -> Result<ProjectView, ProjectError> {
+        let view = self.view(by, name_or_id).await?;
+        if view.may(resource, operation) {
+            Ok(view)
+        } else {
+            Err(ProjectError::Forbidden(format!(
+                "you may not {} {} in project {}",
+                operation.as_str(),
+                resource.as_str(),
+                view.project.name
+            )))
+        }
+    }
+
+    /// Every project the caller may read, with its view.
+    pub async fn list(&self, by: &Principal) -> Result<Vec<ProjectView>, ProjectError> {
+        let (user_id, sysadmin) = match by {
+            Principal::User { id, sysadmin, .. } => (Some(*id), *sysadmin),
+            Principal::Anonymous => (None, false),
+        };
+        let rows = self
+            .db
+            .read(move |c| db::projects::all_with_role(c, user_id))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(project, role)| {
+                let access = ProjectAccess {
+                    sysadmin,
+                    role: role.and_then(ProjectRole::from_id),
+                    public: project.public,
+                    robot: None,
+                };
+                ProjectView { project, access }
+            })
+            .filter(|v| v.may(Resource::Project, Operation::Read))
+            .collect())
+    }
+
+    pub async fn set_public(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        public: bool,
+    ) -> Result<(), ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Project, Operation::Update)
+            .await?;
+        let id = view.project.id;
+        self.db
+            .write(move |tx| Ok::<_, ProjectError>(db::projects::set_public(tx, id, public)?))
+            .await
+    }
+
+    /// Deletes a project, only when it holds no repositories (412 otherwise, as Harbor).
+    pub async fn delete(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+    ) -> Result<ProjectRow, ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Project, Operation::Delete)
+            .await?;
+        let project = view.project;
+        let id = project.id;
+        self.db
+            .write(move |tx| {
+                let current = db::projects::by_id(tx, id)?
+                    .ok_or(ProjectError::NotFound(format!("project {id}")))?;
+                if current.repo_count > 0 {
+                    return Err(ProjectError::PreconditionFailed(format!(
+                        "project {} still holds {} repositories: delete them first",
+                        current.name, current.repo_count
+                    )));
+                }
+                db::projects::delete(tx, id)?;
+                Ok(current)
+            })
+            .await?;
+        Ok(project)
+    }
+
+    pub async fn summary(&self, by: &Principal, name_or_id: &str) -> Result<Summary, ProjectError> {
+        let view = self.view(by, name_or_id).await?;
+        let id = view.project.id;
+        let (counts, storage_used) = self
+            .db
+            .read(move |c| {
+                Ok((
+                    db::projects::role_counts(c, id)?,
+                    db::projects::storage_used(c, id)?,
+                ))
+            })
+            .await?;
+        Ok(Summary {
+            repo_count: view.project.repo_count,
+            role_counts: counts
+                .into_iter()
+                .filter_map(|(r, n)| ProjectRole::from_id(r).map(|r| (r, n)))
+                .collect(),
+            storage_used,
+        })
+    }
+
+    pub async fn members(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+    ) -> Result<(ProjectView, Vec<MemberRow>), ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Member, Operation::List)
+            .await?;
+        let id = view.project.id;
+        let rows = self.db.read(move |c| db::members::list(c, id)).await?;
+        Ok((view, rows))
+    }
+
+    pub async fn member(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        member_id: i64,
+    ) -> Result<MemberRow, ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Member, Operation::Read)
+            .await?;
+        let id = view.project.id;
+        self.db
+            .read(move |c| db::members::get(c, id, member_id))
+            .await?
+            .ok_or(ProjectError::NotFound(format!("member {member_id}")))
+    }
+
+    fn role(role_id: i64) -> Result<ProjectRole, ProjectError> {
+        u8::try_from(role_id)
+            .ok()
+            .and_then(ProjectRole::from_id)
+            .ok_or_else(|| ProjectError::Invalid(format!("role_id must be 1 to 5, not {role_id}")))
+    }
+
+    pub async fn add_member(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        user: MemberUser,
+        role_id: i64,
+    ) -> Result<(ProjectView, MemberRow), ProjectError> {
+        let role = Self::role(role_id)?;
+        let view = self
+            .require(by, name_or_id, Resource::Member, Operation::Create)
+            .await?;
+        let project_id = view.project.id;
+        let member = self
+            .db
+            .write(move |tx| {
+                let found = match &user {
+                    MemberUser::Id(id) => db::users::by_id(tx, *id)?,
+                    MemberUser::Name(name) => db::users::by_name(tx, name)?,
+                };
+                let user = found.ok_or_else(|| {
+                    ProjectError::NotFound(match &user {
+                        MemberUser::Id(id) => format!("user {id}"),
+                        MemberUser::Name(n) => format!("user {n}"),
+                    })
+                })?;
+                if db::members::find(tx, project_id, EntityType::User, user.id)?.is_some() {
+                    return Err(ProjectError::Conflict(format!(
+                        "{} is already a member",
+                        user.username
+                    )));
+                }
+                let id = db::members::insert(tx, project_id, EntityType::User, user.id, role.id())?;
+                db::members::get(tx, project_id, id)?
+                    .ok_or(ProjectError::NotFound(format!("member {id}")))
+            })
+            .await?;
+        Ok((view, member))
+    }
+
+    /// Members other than oneself: a project admin cannot demote or remove themselves (a system
+    /// admin can), so no project is left without its admin by accident.
+    async fn changeable_member(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        member_id: i64,
+        operation: Operation,
+    ) -> Result<(ProjectView, MemberRow), ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Member, operation)
+            .await?;
+        let project_id = view.project.id;
+        let member = self
+            .db
+            .read(move |c| db::members::get(c, project_id, member_id))
+            .await?
+            .ok_or(ProjectError::NotFound(format!("member {member_id}")))?;
+        if let Principal::User {
+            id,
+            sysadmin: false,
+            ..
+        } = by
+        {
+            if member.entity_type == "u" && member.entity_id == *id {
+                return Err(ProjectError::Forbidden(
+                    "you cannot change your own membership".into(),
+                ));
+            }
+        }
+        Ok((view, member))
+    }
+
+    pub async fn update_member(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        member_id: i64,
+        role_id: i64,
+    ) -> Result<(ProjectView, MemberRow), ProjectError> {
+        let role = Self::role(role_id)?;
+        let (view, member) = self
+            .changeable_member(by, name_or_id, member_id, Operation::Update)
+            .await?;
+        let project_id = view.project.id;
+        self.db
+            .write(move |tx| {
+                Ok::<_, ProjectError>(db::members::set_role(tx, project_id, member_id, role.id())?)
+            })
+            .await?;
+        Ok((
+            view,
+            MemberRow {
+                role_id: role.id(),
+                ..member
+            },
+        ))
+    }
+
+    pub async fn remove_member(
+        &self,
+        by: &Principal,
+        name_or_id: &str,
+        member_id: i64,
+    ) -> Result<(ProjectView, MemberRow), ProjectError> {
+        let (view, member) = self
+            .changeable_member(by, name_or_id, member_id, Operation::Delete)
+            .await?;
+        let project_id = view.project.id;
+        self.db
+            .write(move |tx| Ok::<_, ProjectError>(db::members::delete(tx, project_id, member_id)?))
+            .await?;
+        Ok((view, member))
     }
 }
