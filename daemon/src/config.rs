@@ -49,6 +49,9 @@ pub struct SystemConfig {
     /// Prefix of every robot account's name.
     #[serde(default = "default_robot_prefix")]
     pub robot_name_prefix: String,
+    /// Audit log entries older than this many days are purged (daily).
+    #[serde(default = "default_audit_retention")]
+    pub audit_log_retention_days: u32,
 }
 
 impl Default for SystemConfig {
@@ -57,6 +60,7 @@ impl Default for SystemConfig {
             project_creation_restriction: CreationRestriction::default(),
             self_registration: false,
             robot_name_prefix: default_robot_prefix(),
+            audit_log_retention_days: default_audit_retention(),
         }
     }
 }
@@ -168,6 +172,9 @@ fn default_expiration() -> u32 {
 fn default_upload_max_age() -> u32 {
     24
 }
+fn default_audit_retention() -> u32 {
+    90
+}
 fn default_robot_prefix() -> String {
     "robot$".into()
 }
@@ -229,6 +236,9 @@ impl Config {
             problems.push(
                 "system.robot_name_prefix must be non-empty, without '/', ':' or spaces".into(),
             );
+        }
+        if self.system.audit_log_retention_days == 0 {
+            problems.push("system.audit_log_retention_days must be at least 1".into());
         }
         if self.storage.upload_max_age_hours == 0 {
             problems.push("storage.upload_max_age_hours must be at least 1".into());

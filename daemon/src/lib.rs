@@ -2,6 +2,7 @@
 //! and the installer links this crate for the configuration types.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

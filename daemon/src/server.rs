@@ -12,6 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 
+use crate::audit::AuditLog;
 use crate::auth::token::TokenKeys;
 use crate::auth::Auth;
 use crate::config::Config;
@@ -19,6 +20,7 @@ use crate::db::Db;
 use crate::service::bootstrap::{self, AdminBootstrap};
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
+use crate::service::repositories::Repositories;
 use crate::service::users::Users;
 use crate::storage::{BlobStore, FsBlobStore};
 
@@ -31,6 +33,8 @@ pub struct AppState {
     pub registry: Registry,
     pub projects: Projects,
     pub users: Users,
+    pub audit: AuditLog,
+    pub repositories: Repositories,
 }
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
@@ -88,11 +92,14 @@ pub async fn prepare(
         .await
         .context("creating defaults")?;
     let auth = Auth::new(db.clone(), keys, config.clone());
+    let projects = Projects::new(db.clone(), auth.clone(), config.clone());
     let state = AppState {
         auth: auth.clone(),
         registry: Registry::new(db.clone(), store),
-        projects: Projects::new(db.clone(), auth.clone(), config.clone()),
+        projects: projects.clone(),
         users: Users::new(db.clone(), config.clone()),
+        audit: AuditLog::start(db.clone()),
+        repositories: Repositories::new(db.clone(), projects.clone()),
         db,
         config,
     };
@@ -112,7 +119,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
             "removed upload files left by an earlier run"
         );
     }
-    let housekeeping = tokio::spawn(expire_uploads_forever(state.clone()));
+    let housekeeping = tokio::spawn(housekeeping_forever(state.clone()));
+    let audit = state.audit.clone();
     let handle = axum_server::Handle::new();
     let mut servers = tokio::task::JoinSet::new();
     let config = state.config.clone();
@@ -161,6 +169,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         }
     }
     housekeeping.abort();
+    audit.flush().await;
     tracing::info!("stopped");
     result
 }
@@ -180,16 +189,31 @@ async fn shutdown_signal() {
     }
 }
 
-/// Discards upload sessions abandoned for longer than the configured age.
-async fn expire_uploads_forever(state: AppState) {
+/// Every ten minutes, discards upload sessions abandoned for longer than the configured age;
+/// at start and then daily, purges audit entries older than their retention.
+async fn housekeeping_forever(state: AppState) {
     let max_age = Duration::from_secs(u64::from(state.config.storage.upload_max_age_hours) * 3600);
+    let retention = state.config.system.audit_log_retention_days;
     let mut tick = tokio::time::interval(Duration::from_secs(600));
+    let mut last_purge: Option<Instant> = None;
     loop {
         tick.tick().await;
         match state.registry.expire_uploads(max_age).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
             Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
+        }
+        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(86_400)) {
+            last_purge = Some(Instant::now());
+            match crate::audit::purge(&state.db, retention).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    entries = n,
+                    retention_days = retention,
+                    "purged old audit log entries"
+                ),
+                Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
+            }
         }
     }
 }

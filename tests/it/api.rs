@@ -606,3 +606,204 @@ fn paging_query_and_bad_input() {
         "a refused request changed something"
     );
 }
+
+/// Polls `check` until it holds or 10 s pass; for effects the daemon applies asynchronously.
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn repositories_artifacts_tags_pulls_and_audit() {
+    let berthd = Berthd::start();
+    let admin = Api::admin(&berthd);
+    assert_eq!(
+        admin.status(
+            Method::POST,
+            "/projects",
+            Some(json!({"project_name": "shop"}))
+        ),
+        201
+    );
+    let reg = berthd.registry(&["shop/app", "shop/team/api"]);
+    let (_, d1) = reg.push_image("shop/app", "v1", b"one");
+    let (_, _d2) = reg.push_image("shop/app", "v2", b"two");
+    let (_, d3) = reg.push_image("shop/app", "v3", b"three");
+    reg.push_image("shop/team/api", "1.0", b"nested");
+
+    let repos = admin.json("/projects/shop/repositories");
+    let names: Vec<&str> = repos
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["shop/app", "shop/team/api"]);
+    assert_eq!(repos[0]["artifact_count"], 3);
+    // Nested names, encoded once or twice as clients do.
+    assert_eq!(
+        admin.json("/projects/shop/repositories/team%2Fapi")["name"],
+        "shop/team/api"
+    );
+    assert_eq!(
+        admin.json("/projects/shop/repositories/team%252Fapi")["name"],
+        "shop/team/api"
+    );
+    assert_eq!(
+        admin.status(Method::GET, "/projects/shop/repositories/nope", None),
+        404
+    );
+
+    let artifacts = admin.json("/projects/shop/repositories/app/artifacts?with_tag=true");
+    assert_eq!(artifacts.as_array().map(Vec::len), Some(3));
+    let a1 = admin.json("/projects/shop/repositories/app/artifacts/v1");
+    assert_eq!(a1["digest"], d1.as_str());
+    assert_eq!(a1["type"], "IMAGE");
+    assert_eq!(a1["media_type"], "application/vnd.oci.image.config.v1+json");
+    assert_eq!(
+        a1["manifest_media_type"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(a1["tags"][0]["name"], "v1");
+    assert!(a1["size"].as_i64().unwrap_or(0) > 3, "{a1}");
+    assert!(a1["push_time"].as_str().unwrap_or("").ends_with('Z'));
+    assert_eq!(
+        admin.json(&format!("/projects/shop/repositories/app/artifacts/{d1}"))["tags"][0]["name"],
+        "v1"
+    );
+    let filtered = admin.json("/projects/shop/repositories/app/artifacts?q=tags%3Dv2");
+    assert_eq!(filtered.as_array().map(Vec::len), Some(1));
+
+    // Tags: add, refuse duplicates and bad names, list, delete.
+    let tags = format!("/projects/shop/repositories/app/artifacts/{d3}/tags");
+    assert_eq!(
+        admin.status(Method::POST, &tags, Some(json!({"name": "stable"}))),
+        201
+    );
+    assert_eq!(
+        admin.status(Method::POST, &tags, Some(json!({"name": "stable"}))),
+        409
+    );
+    assert_eq!(
+        admin.status(Method::POST, &tags, Some(json!({"name": "-bad"}))),
+        400
+    );
+    let listed: Vec<String> = admin
+        .json(&tags)
+        .as_array()
+        .expect("tags")
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    assert_eq!(listed, vec!["stable", "v3"]);
+    assert_eq!(
+        reg.get("/v2/shop/app/manifests/stable").status(),
+        200,
+        "a tag added by the API pulls"
+    );
+    assert_eq!(
+        admin.status(Method::DELETE, &format!("{tags}/stable"), None),
+        200
+    );
+    assert_eq!(
+        admin.status(Method::DELETE, &format!("{tags}/stable"), None),
+        404
+    );
+
+    // Pulls are counted (asynchronously, in batches).
+    for _ in 0..3 {
+        assert_eq!(reg.get("/v2/shop/app/manifests/v2").status(), 200);
+    }
+    // Three pulls of v2 and the one of `stable` above.
+    eventually("the pull count", || {
+        admin.json("/projects/shop/repositories/app")["pull_count"] == 4
+    });
+    let v2 = admin.json("/projects/shop/repositories/app/artifacts/v2");
+    assert!(
+        v2["pull_time"]
+            .as_str()
+            .is_some_and(|t| !t.starts_with("1970")),
+        "{v2}"
+    );
+
+    // Delete an artifact, then the repository.
+    assert_eq!(
+        admin.status(
+            Method::DELETE,
+            &format!("/projects/shop/repositories/app/artifacts/{d1}"),
+            None
+        ),
+        200
+    );
+    assert_eq!(reg.get("/v2/shop/app/manifests/v1").status(), 404);
+    assert_eq!(
+        admin.json("/projects/shop/repositories/app")["artifact_count"],
+        2
+    );
+    assert_eq!(
+        admin.status(Method::DELETE, "/projects/shop/repositories/app", None),
+        200
+    );
+    assert_eq!(reg.get("/v2/shop/app/tags/list").status(), 404);
+
+    // systeminfo, statistics, search.
+    let info = Api::anonymous(&berthd).json("/systeminfo");
+    assert_eq!(info["auth_mode"], "db_auth");
+    assert_eq!(info["registry_url"], berthd.host().as_str());
+    assert_eq!(info["project_creation_restriction"], "everyone");
+    assert_eq!(info["self_registration"], false);
+    let stats = admin.json("/statistics");
+    assert_eq!(stats["total_project_count"], 2);
+    assert_eq!(stats["total_repo_count"], 1);
+    let found = admin.json("/search?q=team");
+    assert_eq!(found["repository"][0]["repository_name"], "shop/team/api");
+    assert_eq!(
+        Api::anonymous(&berthd).json("/search?q=team")["repository"],
+        json!([])
+    );
+
+    // The audit log holds all of it, with who, what, result and client address.
+    let bad = http()
+        .get(format!("{}/api/v2.0/users/current", berthd.url()))
+        .basic_auth("mallory", Some("guess"))
+        .send()
+        .expect("GET");
+    assert_eq!(bad.status(), 401);
+    let pushes = admin.json("/audit-logs?q=operation%3Dpush,resource%3D~shop/app&page_size=50");
+    assert_eq!(pushes.as_array().map(Vec::len), Some(3), "{pushes}");
+    assert_eq!(pushes[0]["username"], "admin");
+    assert_eq!(pushes[0]["operation_result"], true);
+    assert_eq!(pushes[0]["client_ip"], "127.0.0.1");
+    let pulls = admin.json("/audit-logs?q=operation%3Dpull,resource%3Dshop/app:v2");
+    assert_eq!(pulls.as_array().map(Vec::len), Some(3));
+    let failed = admin.json("/audit-logs?q=operation%3Dlogin,username%3Dmallory");
+    assert_eq!(failed[0]["operation_result"], false, "{failed}");
+    let deletes = admin.json("/projects/shop/logs?q=operation%3Ddelete");
+    let kinds: Vec<&str> = deletes
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["resource_type"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"artifact") && kinds.contains(&"repository") && kinds.contains(&"tag"),
+        "{kinds:?}"
+    );
+    let none =
+        admin.json("/audit-logs?q=op_time%3D%5B2000-01-01%2000:00:00~2000-01-02%2000:00:00%5D");
+    assert_eq!(none, json!([]));
+    assert_eq!(
+        admin.status(Method::GET, "/audit-logs?q=op_time%3Dyesterday", None),
+        400
+    );
+    // Only system admins read the whole log; project logs need the project admin role.
+    admin.create_user("dora");
+    let dora = Api::as_user(&berthd, "dora");
+    assert_eq!(dora.status(Method::GET, "/audit-logs", None), 403);
+}

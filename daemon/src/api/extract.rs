@@ -1,17 +1,21 @@
 //! Extractors for the REST API, so a handler's signature says who may call it and what it
 //! takes; every rejection is an [`ApiError`] in Harbor's shape.
 
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::audit::Entry;
 use crate::auth::endpoint::basic_credentials;
 use crate::auth::Principal;
 use crate::server::AppState;
 
-/// The caller, anonymous when no credentials were sent. Wrong credentials are refused.
+/// The caller, anonymous when no credentials were sent. Wrong credentials are refused. Every
+/// credential check is a login in the audit log, successful or not.
 pub struct MaybeUser(pub Principal);
 
 impl FromRequestParts<AppState> for MaybeUser {
@@ -23,8 +27,36 @@ impl FromRequestParts<AppState> for MaybeUser {
     ) -> Result<Self, Self::Rejection> {
         match basic_credentials(&parts.headers) {
             None => Ok(MaybeUser(Principal::Anonymous)),
-            Some((user, pass)) => Ok(MaybeUser(state.auth.authenticate(&user, &pass).await?)),
+            Some((user, pass)) => {
+                let result = state.auth.authenticate(&user, &pass).await;
+                let ip = ClientIp::from_parts(parts).0;
+                state.audit.record(Entry::login(&user, result.is_ok(), ip));
+                Ok(MaybeUser(result?))
+            }
         }
+    }
+}
+
+/// The client's address, for the audit log.
+pub struct ClientIp(pub String);
+
+impl ClientIp {
+    fn from_parts(parts: &Parts) -> ClientIp {
+        ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp::from_parts(parts))
     }
 }
 

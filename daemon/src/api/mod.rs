@@ -1,16 +1,18 @@
 //! The Harbor-compatible REST API under `/api/v2.0`. Handlers extract, call a service and map
 //! the result; errors are rendered in Harbor's shape by `error.rs`.
 
+mod audit_logs;
 pub mod error;
-mod extract;
+pub mod extract;
 pub mod paging;
 mod projects;
 pub mod query;
+mod repositories;
 mod system;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, put};
+use axum::routing::{delete, get, put};
 use axum::Router;
 
 use crate::server::AppState;
@@ -21,7 +23,10 @@ const BODY_LIMIT: usize = 1024 * 1024;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2.0/ping", get(system::ping))
-        .route("/api/v2.0/health", get(system::health))
+                .route("/api/v2.0/health", get(system::health))
+        .route("/api/v2.0/systeminfo", get(system::systeminfo))
+        .route("/api/v2.0/statistics", get(system::statistics))
+        .route("/api/v2.0/search", get(system::search))
         .route(
             "/api/v2.0/projects",
             get(projects::list_projects)
@@ -49,6 +54,33 @@ pub fn router() -> Router<AppState> {
                 .delete(projects::delete_member),
         )
         .route(
+            "/api/v2.0/projects/{project_name_or_id}/logs",
+            get(audit_logs::list_project_logs),
+        )
+                .route("/api/v2.0/audit-logs", get(audit_logs::list_audit_logs))
+        .route("/api/v2.0/repositories", get(repositories::list_all_repositories))
+        .route("/api/v2.0/projects/{project_name}/repositories", get(repositories::list_repositories))
+        .route(
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
+            get(repositories::get_repository).delete(repositories::delete_repository),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
+            get(repositories::list_artifacts),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
+            get(repositories::get_artifact).delete(repositories::delete_artifact),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
+            get(repositories::list_tags).post(repositories::create_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
+            delete(repositories::delete_tag),
+        )
+        .route(
             "/api/v2.0/users",
             get(users::list_users).post(users::create_user),
         )
@@ -69,6 +101,29 @@ pub fn router() -> Router<AppState> {
             put(users::set_sysadmin),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// Records one REST operation and its result in the audit log.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn audit(
+    state: &AppState,
+    by: &crate::auth::Principal,
+    client_ip: &str,
+    project_id: Option<i64>,
+    operation: &'static str,
+    resource_type: &'static str,
+    resource: &str,
+    success: bool,
+) {
+    state.audit.record(crate::audit::Entry {
+        project_id,
+        operation,
+        resource_type,
+        resource: resource.to_string(),
+        username: by.username().to_string(),
+        success,
+        client_ip: client_ip.to_string(),
+    });
 }
 
 /// Harbor's time format in responses.

@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, MaybeUser, QueryPairs};
+use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, QueryPairs};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
 use crate::auth::permissions::ProjectRole;
+use crate::auth::permissions::{Operation, Resource};
 use crate::db::members::MemberRow;
 use crate::server::AppState;
 use crate::service::projects::{MemberUser, ProjectView};
@@ -119,6 +121,7 @@ impl From<&ProjectView> for ProjectWire {
 pub(super) async fn create_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<Response, ApiError> {
     req.check_unsupported()?;
@@ -127,8 +130,19 @@ pub(super) async fn create_project(
         .project_name
         .as_deref()
         .ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
-    let project = state.projects.create(&user, name, public).await?;
-    tracing::info!(project = %project.name, by = %user.username(), public, "project created");
+    let created = state.projects.create(&user, name, public).await;
+    let pid = created.as_ref().ok().map(|p| p.id);
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "create",
+        "project",
+        name,
+        created.is_ok(),
+    );
+    let project = created?;
     Ok((
         StatusCode::CREATED,
         [(
@@ -215,40 +229,62 @@ pub(super) async fn get_project(
 pub(super) async fn update_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(key): Path<String>,
     ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<StatusCode, ApiError> {
     req.check_unsupported()?;
-    if let Some(name) = &req.project_name {
-        let current = state.projects.view(&user, &key).await?;
-        if name != &current.project.name {
-            return Err(ApiError::BadRequest("a project cannot be renamed".into()));
+    let current = state
+        .projects
+        .require(&user, &key, Resource::Project, Operation::Update)
+        .await;
+    let result = match (&current, req.project_name.as_deref(), req.public()?) {
+        (Err(_), _, _) => Ok(()),
+        (Ok(view), Some(name), _) if name != view.project.name => {
+            Err(ApiError::BadRequest("a project cannot be renamed".into()))
         }
-    }
-    if let Some(public) = req.public()? {
-        state.projects.set_public(&user, &key, public).await?;
-    } else {
-        // Nothing to change, but the caller must still be allowed to change it.
-        state
+        (Ok(_), _, Some(public)) => state
             .projects
-            .require(
-                &user,
-                &key,
-                crate::auth::permissions::Resource::Project,
-                crate::auth::permissions::Operation::Update,
-            )
-            .await?;
-    }
+            .set_public(&user, &key, public)
+            .await
+            .map_err(ApiError::from),
+        (Ok(_), _, None) => Ok(()),
+    };
+    let pid = current.as_ref().ok().map(|v| v.project.id);
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "update",
+        "project",
+        &key,
+        current.is_ok() && result.is_ok(),
+    );
+    current?;
+    result?;
     Ok(StatusCode::OK)
 }
 
 pub(super) async fn delete_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(key): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let project = state.projects.delete(&user, &key).await?;
-    tracing::info!(project = %project.name, by = %user.username(), "project deleted");
+    let deleted = state.projects.delete(&user, &key).await;
+    let pid = deleted.as_ref().ok().map(|p| p.id);
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "delete",
+        "project",
+        &key,
+        deleted.is_ok(),
+    );
+    deleted?;
     Ok(StatusCode::OK)
 }
 
@@ -356,6 +392,7 @@ pub(super) struct MemberReq {
 pub(super) async fn add_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(key): Path<String>,
     ApiJson(req): ApiJson<MemberReq>,
 ) -> Result<Response, ApiError> {
@@ -378,11 +415,26 @@ pub(super) async fn add_member(
             ))
         }
     };
-    let (view, member) = state
+    let resource = match &who {
+        MemberUser::Id(id) => format!("{key}/user {id}"),
+        MemberUser::Name(n) => format!("{key}/{n}"),
+    };
+    let added = state
         .projects
         .add_member(&user, &key, who, req.role_id)
-        .await?;
-    tracing::info!(project = %view.project.name, member = %member.entity_name, role = member.role_id, by = %user.username(), "member added");
+        .await;
+    let pid = added.as_ref().ok().map(|(v, _)| v.project.id);
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "create",
+        "member",
+        &resource,
+        added.is_ok(),
+    );
+    let (view, member) = added?;
     let location = format!(
         "/api/v2.0/projects/{}/members/{}",
         view.project.id, member.id
@@ -411,26 +463,58 @@ pub(super) struct RoleReq {
 pub(super) async fn update_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     Path((key, mid)): Path<(String, String)>,
     ApiJson(req): ApiJson<RoleReq>,
 ) -> Result<StatusCode, ApiError> {
-    let (view, member) = state
+    let updated = state
         .projects
         .update_member(&user, &key, id(&mid, "member id")?, req.role_id)
-        .await?;
-    tracing::info!(project = %view.project.name, member = %member.entity_name, role = member.role_id, by = %user.username(), "member role changed");
+        .await;
+    let pid = updated.as_ref().ok().map(|(v, _)| v.project.id);
+    let resource = match &updated {
+        Ok((_, m)) => format!("{key}/{}", m.entity_name),
+        Err(_) => format!("{key}/member {mid}"),
+    };
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "update",
+        "member",
+        &resource,
+        updated.is_ok(),
+    );
+    updated?;
     Ok(StatusCode::OK)
 }
 
 pub(super) async fn delete_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    ClientIp(ip): ClientIp,
     Path((key, mid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let (view, member) = state
+    let removed = state
         .projects
         .remove_member(&user, &key, id(&mid, "member id")?)
-        .await?;
-    tracing::info!(project = %view.project.name, member = %member.entity_name, by = %user.username(), "member removed");
+        .await;
+    let pid = removed.as_ref().ok().map(|(v, _)| v.project.id);
+    let resource = match &removed {
+        Ok((_, m)) => format!("{key}/{}", m.entity_name),
+        Err(_) => format!("{key}/member {mid}"),
+    };
+    audit(
+        &state,
+        &user,
+        &ip,
+        pid,
+        "delete",
+        "member",
+        &resource,
+        removed.is_ok(),
+    );
+    removed?;
     Ok(StatusCode::OK)
 }

@@ -77,6 +77,28 @@ impl Query {
     }
 }
 
+/// A time in `q`: RFC 3339, `YYYY-MM-DD HH:MM:SS` (UTC, as Harbor's portal sends), or Unix seconds.
+pub fn parse_time(s: &str) -> Result<i64, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    use time::macros::format_description;
+    if let Ok(n) = s.parse::<i64>() {
+        return Ok(n);
+    }
+    if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    time::PrimitiveDateTime::parse(
+        s,
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    )
+    .map(|t| t.assume_utc().unix_timestamp())
+    .map_err(|_| {
+        ApiError::BadRequest(format!(
+            "invalid time {s:?}: use RFC 3339 or YYYY-MM-DD HH:MM:SS"
+        ))
+    })
+}
+
 /// Numbers compare as numbers, everything else as text (RFC 3339 times sort as text).
 fn compare(a: &str, b: &str) -> std::cmp::Ordering {
     match (a.parse::<f64>(), b.parse::<f64>()) {
@@ -133,6 +155,14 @@ mod tests {
         assert!(q.matches("name", "myapp") && !q.matches("name", "other"));
         assert!(q.matches("size", "11") && !q.matches("size", "9") && q.matches("size", "100"));
         assert!(q.matches("absent", "anything"));
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("0").ok(), Some(0));
+        assert_eq!(parse_time("1970-01-01T00:01:00Z").ok(), Some(60));
+        assert_eq!(parse_time("1970-01-01 00:02:00").ok(), Some(120));
+        assert!(parse_time("yesterday").is_err());
     }
 
     #[test]

@@ -5,6 +5,9 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 
+use super::error::ApiError;
+use super::extract::{AuthUser, MaybeUser, QueryPairs};
+use crate::auth::Principal;
 use crate::server::AppState;
 
 pub(super) async fn ping() -> &'static str {
@@ -40,4 +43,113 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<s
         },
         Json(body),
     )
+}
+
+/// Harbor's `GeneralInfo`; anyone may read it.
+pub(super) async fn systeminfo(
+    State(state): State<AppState>,
+    scheme: Option<axum::Extension<crate::server::Scheme>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Json<serde_json::Value> {
+    let scheme = scheme
+        .map(|axum::Extension(crate::server::Scheme(s))| s)
+        .unwrap_or("http");
+    let external = crate::registry::access::base_url(&state, &headers, &uri, scheme);
+    let registry_url = external
+        .split_once("://")
+        .map(|(_, h)| h.to_string())
+        .unwrap_or_default();
+    let sys = &state.config.system;
+    Json(json!({
+        "auth_mode": "db_auth",
+        "primary_auth_mode": false,
+        "registry_url": registry_url,
+        "external_url": external,
+        "project_creation_restriction": sys.project_creation_restriction.as_str(),
+        "self_registration": sys.self_registration,
+        "has_ca_root": false,
+        "harbor_version": format!("v{}-berth", crate::VERSION),
+        "registry_storage_provider_name": "filesystem",
+        "read_only": false,
+        "notification_enable": false,
+        "banner_message": "",
+        "current_time": super::rfc3339(crate::db::now()),
+    }))
+}
+
+/// Harbor's `Statistic`, over what the caller may see.
+pub(super) async fn statistics(
+    State(state): State<AppState>,
+    AuthUser(by): AuthUser,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let projects = state.projects.list(&by).await?;
+    let repos = state.repositories.list_all(&by).await?;
+    let public_ids: std::collections::HashSet<i64> = projects
+        .iter()
+        .filter(|v| v.project.public)
+        .map(|v| v.project.id)
+        .collect();
+    let public_projects = public_ids.len();
+    let public_repos = repos
+        .iter()
+        .filter(|r| public_ids.contains(&r.project_id))
+        .count();
+    let storage = if matches!(by, Principal::User { sysadmin: true, .. }) {
+        state
+            .db
+            .read(crate::db::artifacts::totals)
+            .await
+            .map(|t| t.3)
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+    } else {
+        0
+    };
+    Ok(Json(json!({
+        "public_project_count": public_projects,
+        "private_project_count": projects.len() - public_projects,
+        "total_project_count": projects.len(),
+        "public_repo_count": public_repos,
+        "private_repo_count": repos.len() - public_repos,
+        "total_repo_count": repos.len(),
+        "total_storage_consumption": storage,
+    })))
+}
+
+/// `GET /search?q=`: projects and repositories whose names contain the term, among those the
+/// caller may see.
+pub(super) async fn search(
+    State(state): State<AppState>,
+    MaybeUser(by): MaybeUser,
+    query: QueryPairs,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let term = query
+        .get("q")
+        .ok_or_else(|| ApiError::BadRequest("q is required".into()))?
+        .to_string();
+    let projects = state.projects.list(&by).await?;
+    let repos = state.repositories.list_all(&by).await?;
+    let by_id: std::collections::HashMap<i64, &crate::db::projects::ProjectRow> = projects
+        .iter()
+        .map(|v| (v.project.id, &v.project))
+        .collect();
+    let project_hits: Vec<serde_json::Value> = projects
+        .iter()
+        .filter(|v| v.project.name.contains(&term))
+        .map(|v| json!({"project_id": v.project.id, "name": v.project.name, "repo_count": v.project.repo_count,
+                        "metadata": {"public": v.project.public.to_string()}}))
+        .collect();
+    let repo_hits: Vec<serde_json::Value> = repos
+        .iter()
+        .filter(|r| r.name.contains(&term))
+        .filter_map(|r| {
+            by_id.get(&r.project_id).map(|p| {
+                json!({"project_id": p.id, "project_name": p.name, "project_public": p.public,
+                       "repository_name": r.name, "pull_count": r.pull_count, "artifact_count": r.artifact_count})
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"project": project_hits, "repository": repo_hits}),
+    ))
 }

@@ -6,8 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, MaybeUser, QueryPairs};
+use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, QueryPairs};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
@@ -61,9 +62,11 @@ pub(super) struct UserCreationReq {
 pub(super) async fn create_user(
     State(state): State<AppState>,
     MaybeUser(by): MaybeUser,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<UserCreationReq>,
 ) -> Result<Response, ApiError> {
-    let user = state
+    let name = req.username.clone();
+    let created = state
         .users
         .create(
             &by,
@@ -75,8 +78,18 @@ pub(super) async fn create_user(
                 password: req.password,
             },
         )
-        .await?;
-    tracing::info!(user = %user.username, by = %by.username(), "user created");
+        .await;
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "create",
+        "user",
+        &name,
+        created.is_ok(),
+    );
+    let user = created?;
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/api/v2.0/users/{}", user.id))],
@@ -170,10 +183,11 @@ pub(super) struct UserProfile {
 pub(super) async fn update_user(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<UserProfile>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state
+    let updated = state
         .users
         .update_profile(
             &by,
@@ -182,8 +196,22 @@ pub(super) async fn update_user(
             req.realname,
             req.comment,
         )
-        .await?;
-    tracing::info!(user = %user.username, by = %by.username(), "user profile updated");
+        .await;
+    let resource = updated
+        .as_ref()
+        .map(|u| u.username.clone())
+        .unwrap_or_else(|_| format!("user {user_id}"));
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "update",
+        "user",
+        &resource,
+        updated.is_ok(),
+    );
+    updated?;
     Ok(StatusCode::OK)
 }
 
@@ -198,15 +226,26 @@ pub(super) struct PasswordReq {
 pub(super) async fn change_password(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<PasswordReq>,
 ) -> Result<StatusCode, ApiError> {
     let target = id(&user_id, "user_id")?;
-    state
+    let changed = state
         .users
         .change_password(&by, target, req.old_password, req.new_password)
-        .await?;
-    tracing::info!(user_id = target, by = %by.username(), "password changed");
+        .await;
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "update",
+        "user",
+        &format!("user {target} password"),
+        changed.is_ok(),
+    );
+    changed?;
     Ok(StatusCode::OK)
 }
 
@@ -219,24 +258,51 @@ pub(super) struct SysAdminFlag {
 pub(super) async fn set_sysadmin(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<SysAdminFlag>,
 ) -> Result<StatusCode, ApiError> {
     let target = id(&user_id, "user_id")?;
-    state
+    let changed = state
         .users
         .set_sysadmin(&by, target, req.sysadmin_flag)
-        .await?;
-    tracing::info!(user_id = target, sysadmin = req.sysadmin_flag, by = %by.username(), "system admin flag changed");
+        .await;
+    let what = format!("user {target} sysadmin={}", req.sysadmin_flag);
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "update",
+        "user",
+        &what,
+        changed.is_ok(),
+    );
+    changed?;
     Ok(StatusCode::OK)
 }
 
 pub(super) async fn delete_user(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
+    ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let user = state.users.delete(&by, id(&user_id, "user_id")?).await?;
-    tracing::info!(user = %user.username, by = %by.username(), "user deleted");
+    let deleted = state.users.delete(&by, id(&user_id, "user_id")?).await;
+    let resource = deleted
+        .as_ref()
+        .map(|u| u.username.clone())
+        .unwrap_or_else(|_| format!("user {user_id}"));
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "delete",
+        "user",
+        &resource,
+        deleted.is_ok(),
+    );
+    deleted?;
     Ok(StatusCode::OK)
 }

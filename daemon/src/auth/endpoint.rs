@@ -11,6 +11,8 @@ use serde_json::json;
 
 use super::{AuthError, Principal};
 use crate::api::error::ApiError;
+use crate::api::extract::ClientIp;
+use crate::audit::Entry;
 use crate::server::AppState;
 
 /// `(username, password)` from an `Authorization: Basic` header, when present and well formed.
@@ -41,6 +43,7 @@ pub async fn get_token(
     Query(q): Query<TokenQuery>,
     uri: axum::http::Uri,
     headers: HeaderMap,
+    ClientIp(client_ip): ClientIp,
 ) -> Response {
     // `scope` may repeat, so it is read from the raw query rather than into the struct.
     let scopes: Vec<String> = uri
@@ -52,15 +55,21 @@ pub async fn get_token(
         .map(|(_, v)| v)
         .collect();
     let principal = match basic_credentials(&headers) {
-        Some((user, pass)) => match state.auth.authenticate(&user, &pass).await {
-            Ok(p) => p,
-            Err(AuthError::BadCredentials) => {
-                tracing::warn!(username = %user, "token request with bad credentials");
-                return ApiError::Unauthorized("invalid username or password".into())
-                    .into_response();
+        Some((user, pass)) => {
+            let result = state.auth.authenticate(&user, &pass).await;
+            state
+                .audit
+                .record(Entry::login(&user, result.is_ok(), client_ip.clone()));
+            match result {
+                Ok(p) => p,
+                Err(AuthError::BadCredentials) => {
+                    tracing::warn!(username = %user, client = %client_ip, "token request with bad credentials");
+                    return ApiError::Unauthorized("invalid username or password".into())
+                        .into_response();
+                }
+                Err(e) => return ApiError::from(e).into_response(),
             }
-            Err(e) => return ApiError::from(e).into_response(),
-        },
+        }
         None if scopes.is_empty() => {
             return ApiError::Unauthorized("authentication required".into()).into_response();
         }

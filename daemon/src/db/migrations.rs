@@ -123,6 +123,22 @@ const MIGRATIONS: &[&str] = &[
         updated_at  INTEGER NOT NULL
     );
     "#,
+    // 3: the audit log.
+    r#"
+    CREATE TABLE audit_log (
+        id            INTEGER PRIMARY KEY,
+        project_id    INTEGER,
+        operation     TEXT NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource      TEXT NOT NULL,
+        username      TEXT NOT NULL,
+        success       INTEGER NOT NULL,
+        client_ip     TEXT NOT NULL DEFAULT '',
+        op_time       INTEGER NOT NULL
+    );
+    CREATE INDEX audit_log_time ON audit_log(op_time);
+    CREATE INDEX audit_log_project ON audit_log(project_id, op_time);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -2,6 +2,8 @@
 //! and a few read-only ones; all calls are blocking, so they run on `spawn_blocking`, never on
 //! the reactor. Row structs here are plain data: no serde, no axum.
 
+pub mod artifacts;
+pub mod audit;
 pub mod members;
 mod migrations;
 pub mod projects;

@@ -198,6 +198,9 @@ pub fn put_tag(
 
 #[derive(Debug, Clone)]
 pub struct ManifestRow {
+    pub id: i64,
+    pub repository_id: i64,
+    pub project_id: i64,
     pub digest: String,
     pub media_type: String,
     pub subject_digest: Option<String>,
@@ -210,6 +213,9 @@ fn manifest_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ManifestRow> {
         media_type: r.get(1)?,
         subject_digest: r.get(2)?,
         content: r.get(3)?,
+        id: r.get(4)?,
+        repository_id: r.get(5)?,
+        project_id: r.get(6)?,
     })
 }
 
@@ -220,7 +226,7 @@ pub fn manifest_by_digest(
 ) -> DbResult<Option<ManifestRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT m.digest, m.media_type, m.subject_digest, m.content FROM manifests m
+            "SELECT m.digest, m.media_type, m.subject_digest, m.content, m.id, r.id, r.project_id FROM manifests m
              JOIN repositories r ON r.id = m.repository_id WHERE r.name = ?1 AND m.digest = ?2",
         )?
         .query_row([repository, digest], manifest_row)
@@ -234,7 +240,7 @@ pub fn manifest_by_tag(
 ) -> DbResult<Option<ManifestRow>> {
     Ok(conn
         .prepare_cached(
-            "SELECT m.digest, m.media_type, m.subject_digest, m.content FROM tags t
+            "SELECT m.digest, m.media_type, m.subject_digest, m.content, m.id, r.id, r.project_id FROM tags t
              JOIN repositories r ON r.id = t.repository_id
              JOIN manifests m ON m.id = t.manifest_id
              WHERE r.name = ?1 AND t.name = ?2",

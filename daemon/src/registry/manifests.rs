@@ -6,9 +6,37 @@ use axum::response::Response;
 
 use super::error::OciError;
 use super::{response, Ctx};
+use crate::audit::Entry;
 use crate::manifest::MAX_MANIFEST_BYTES;
 use crate::names::RepoName;
 use crate::service::registry::RegistryError;
+
+/// What the audit log calls an artifact: `repo:tag` or `repo@digest`.
+fn artifact(name: &RepoName, reference: &str) -> String {
+    if reference.contains(':') {
+        format!("{name}@{reference}")
+    } else {
+        format!("{name}:{reference}")
+    }
+}
+
+fn audit(
+    ctx: &Ctx,
+    project_id: Option<i64>,
+    operation: &'static str,
+    resource: String,
+    success: bool,
+) {
+    ctx.state.audit.record(Entry {
+        project_id,
+        operation,
+        resource_type: "artifact",
+        resource,
+        username: ctx.username.clone(),
+        success,
+        client_ip: ctx.client_ip.clone(),
+    });
+}
 
 pub(super) async fn get(
     ctx: &Ctx,
@@ -16,7 +44,22 @@ pub(super) async fn get(
     reference: &str,
     head: bool,
 ) -> Result<Response, OciError> {
-    let m = ctx.state.registry.get_manifest(name, reference).await?;
+    let found = ctx.state.registry.get_manifest(name, reference).await;
+    // HEAD is how clients check for updates; only GET is a pull.
+    if !head {
+        let project_id = found.as_ref().ok().map(|m| m.project_id);
+        audit(
+            ctx,
+            project_id,
+            "pull",
+            artifact(name, reference),
+            found.is_ok(),
+        );
+        if let Ok(m) = &found {
+            ctx.state.audit.pulled(m.repository_id, m.id);
+        }
+    }
+    let m = found?;
     let headers = [
         ("content-type", m.media_type.clone()),
         ("content-length", m.content.len().to_string()),
@@ -49,11 +92,20 @@ pub(super) async fn put(
         .await
         .map_err(|_| too_large())?;
     let content_type = ctx.header("content-type").map(str::to_string);
-    let out = ctx
+    let pushed = ctx
         .state
         .registry
         .put_manifest(name, reference, content_type.as_deref(), bytes)
-        .await?;
+        .await;
+    let project_id = pushed.as_ref().ok().map(|o| o.project_id);
+    audit(
+        ctx,
+        project_id,
+        "push",
+        artifact(name, reference),
+        pushed.is_ok(),
+    );
+    let out = pushed?;
     let mut headers = vec![
         ("location", format!("/v2/{name}/manifests/{}", out.digest)),
         ("docker-content-digest", out.digest.to_string()),
@@ -70,7 +122,15 @@ pub(super) async fn delete(
     name: &RepoName,
     reference: &str,
 ) -> Result<Response, OciError> {
-    ctx.state.registry.delete_manifest(name, reference).await?;
+    let deleted = ctx.state.registry.delete_manifest(name, reference).await;
+    audit(
+        ctx,
+        deleted.as_ref().ok().copied(),
+        "delete",
+        artifact(name, reference),
+        deleted.is_ok(),
+    );
+    deleted?;
     Ok(response(
         StatusCode::ACCEPTED,
         &[("content-length", "0".into())],

@@ -11,7 +11,9 @@ pub mod path;
 mod uploads;
 
 use axum::body::Body;
-use axum::extract::{Extension, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Extension, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -47,6 +49,9 @@ pub(crate) struct Ctx {
     pub headers: HeaderMap,
     pub query: Vec<(String, String)>,
     pub base: String,
+    pub client_ip: String,
+    /// The token's subject once authorized: who the audit log names.
+    pub username: String,
 }
 
 impl Ctx {
@@ -91,6 +96,7 @@ async fn base(
 async fn dispatch(
     State(state): State<AppState>,
     scheme: Option<Extension<Scheme>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -106,6 +112,10 @@ async fn dispatch(
         headers,
         query,
         base,
+        client_ip: connect
+            .map(|Extension(ConnectInfo(a))| a.ip().to_string())
+            .unwrap_or_default(),
+        username: String::new(),
     };
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
     match route(ctx, method, rest, body).await {
@@ -126,7 +136,7 @@ fn repo(name: &str) -> Result<RepoName, OciError> {
     RepoName::parse(name).map_err(|e| OciError::Registry(RegistryError::NameInvalid(e.to_string())))
 }
 
-async fn route(ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Response, OciError> {
+async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Response, OciError> {
     let Some(route) = path::parse(rest) else {
         return Err(OciError::NotFound);
     };
@@ -146,11 +156,13 @@ async fn route(ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Respo
         | Route::Referrers { name, .. } => repo(name)?,
         Route::Catalog => return Err(OciError::NotFound),
     };
-    ctx.authorize(Needed::Repository {
-        name: name.as_str(),
-        action: action_for(&method),
-    })
-    .await?;
+    let claims = ctx
+        .authorize(Needed::Repository {
+            name: name.as_str(),
+            action: action_for(&method),
+        })
+        .await?;
+    ctx.username = claims.sub;
     match (route, method) {
         (Route::Tags { .. }, Method::GET) => listing::tags(&ctx, &name).await,
         (Route::Referrers { digest, .. }, Method::GET) => {

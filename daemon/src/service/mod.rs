@@ -4,5 +4,6 @@
 pub mod bootstrap;
 pub mod projects;
 pub mod registry;
+pub mod repositories;
 pub mod uploads;
 pub mod users;

@@ -122,6 +122,7 @@ impl Reference {
 pub struct PutManifestOutcome {
     pub digest: Digest,
     pub subject: Option<String>,
+    pub project_id: i64,
 }
 
 #[derive(Clone)]
@@ -437,7 +438,11 @@ impl Registry {
                 Ok(())
             })
             .await?;
-        Ok(PutManifestOutcome { digest, subject })
+        Ok(PutManifestOutcome {
+            digest,
+            subject,
+            project_id,
+        })
     }
 
     pub async fn get_manifest(&self, repo: &RepoName, reference: &str) -> Result<ManifestRow> {
@@ -473,8 +478,10 @@ impl Registry {
     }
 
     /// By digest: the manifest and its tags go. By tag: only the tag goes.
-    pub async fn delete_manifest(&self, repo: &RepoName, reference: &str) -> Result<()> {
+    /// Returns the project's id, for the audit log.
+    pub async fn delete_manifest(&self, repo: &RepoName, reference: &str) -> Result<i64> {
         let reference = Reference::parse(reference)?;
+        let project_id = self.project_id(repo).await?;
         let r = repo.to_string();
         let removed = self
             .db
@@ -484,7 +491,7 @@ impl Registry {
             })
             .await?;
         if removed {
-            Ok(())
+            Ok(project_id)
         } else {
             Err(self.unknown_manifest_or_name(repo).await)
         }
