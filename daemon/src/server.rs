@@ -21,6 +21,7 @@ use crate::service::bootstrap::{self, AdminBootstrap};
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
 use crate::service::repositories::Repositories;
+use crate::service::robots::Robots;
 use crate::service::users::Users;
 use crate::storage::{BlobStore, FsBlobStore};
 
@@ -35,6 +36,7 @@ pub struct AppState {
     pub users: Users,
     pub audit: AuditLog,
     pub repositories: Repositories,
+    pub robots: Robots,
 }
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
@@ -100,6 +102,7 @@ pub async fn prepare(
         users: Users::new(db.clone(), config.clone()),
         audit: AuditLog::start(db.clone()),
         repositories: Repositories::new(db.clone(), projects.clone()),
+        robots: Robots::new(db.clone(), projects.clone(), config.clone()),
         db,
         config,
     };

@@ -7,5 +7,6 @@ mod api;
 mod docker;
 mod durability;
 mod protocol;
+mod robots;
 mod server;
 mod skopeo;

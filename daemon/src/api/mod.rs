@@ -8,6 +8,7 @@ pub mod paging;
 mod projects;
 pub mod query;
 mod repositories;
+mod robots;
 mod system;
 mod users;
 
@@ -58,7 +59,15 @@ pub fn router() -> Router<AppState> {
             get(audit_logs::list_project_logs),
         )
                 .route("/api/v2.0/audit-logs", get(audit_logs::list_audit_logs))
-        .route("/api/v2.0/repositories", get(repositories::list_all_repositories))
+                .route("/api/v2.0/repositories", get(repositories::list_all_repositories))
+        .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
+        .route(
+            "/api/v2.0/robots/{robot_id}",
+            get(robots::get_robot)
+                .put(robots::update_robot)
+                .patch(robots::refresh_secret)
+                .delete(robots::delete_robot),
+        )
         .route("/api/v2.0/projects/{project_name}/repositories", get(repositories::list_repositories))
         .route(
             "/api/v2.0/projects/{project_name}/repositories/{repository_name}",

@@ -4,6 +4,7 @@
 pub mod endpoint;
 pub mod password;
 pub mod permissions;
+pub mod robot;
 pub mod token;
 
 use std::sync::Arc;
@@ -24,6 +25,12 @@ pub enum Principal {
         username: String,
         sysadmin: bool,
     },
+    /// A robot account: exactly its grants, never a role.
+    Robot {
+        id: i64,
+        name: String,
+        grants: Arc<Vec<robot::Grant>>,
+    },
 }
 
 impl Principal {
@@ -31,6 +38,33 @@ impl Principal {
         match self {
             Principal::Anonymous => "",
             Principal::User { username, .. } => username,
+            Principal::Robot { name, .. } => name,
+        }
+    }
+
+    /// The user id, for membership look-ups (robots and anonymous callers have none).
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Principal::User { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+
+    pub fn is_sysadmin(&self) -> bool {
+        matches!(self, Principal::User { sysadmin: true, .. })
+    }
+
+    /// What the permission table needs about this caller in one project, given the caller's
+    /// membership role there (if any).
+    pub fn access_in(&self, project: &ProjectRow, role_id: Option<u8>) -> ProjectAccess {
+        ProjectAccess {
+            sysadmin: self.is_sysadmin(),
+            role: role_id.and_then(ProjectRole::from_id),
+            public: project.public,
+            robot: match self {
+                Principal::Robot { grants, .. } => Some(robot::in_project(grants, &project.name)),
+                _ => None,
+            },
         }
     }
 }
@@ -61,6 +95,23 @@ pub struct Auth {
 /// that a login's timing does not reveal which usernames exist.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// Verifies `password` against `hash`, or against a dummy hash when there is none, off the
+/// reactor. `false` whenever there was no hash.
+async fn verify_or_dummy(password: &str, hash: Option<String>) -> Result<bool, AuthError> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || {
+        let real = hash.is_some();
+        let hash = hash.unwrap_or_else(|| {
+            DUMMY_HASH
+                .get_or_init(|| password::hash(&password::generate()))
+                .clone()
+        });
+        password::verify(&password, &hash) && real
+    })
+    .await
+    .map_err(|e| AuthError::Internal(e.to_string()))
+}
+
 impl Auth {
     pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Auth {
         Auth { db, keys, config }
@@ -70,36 +121,58 @@ impl Auth {
         &self.keys
     }
 
-    /// Checks a username and password against the local database.
+    /// Checks a username and password: robot accounts (by their name prefix) against their
+    /// secret, everyone else against the local database.
     pub async fn authenticate(
         &self,
         username: &str,
         password: &str,
     ) -> Result<Principal, AuthError> {
+        if username.starts_with(&self.config.system.robot_name_prefix) {
+            return self.authenticate_robot(username, password).await;
+        }
         let name = username.to_string();
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
-        let password = password.to_string();
-        let (ok, user) = tokio::task::spawn_blocking(move || {
-            let hash = user
-                .as_ref()
-                .and_then(|u| u.password_hash.clone())
-                .unwrap_or_else(|| {
-                    DUMMY_HASH
-                        .get_or_init(|| password::hash("not-a-password"))
-                        .clone()
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        if verify_or_dummy(password, hash).await? {
+            if let Some(u) = user {
+                return Ok(Principal::User {
+                    id: u.id,
+                    username: u.username,
+                    sysadmin: u.sysadmin,
                 });
-            (password::verify(&password, &hash) && user.is_some(), user)
-        })
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
-        match (ok, user) {
-            (true, Some(u)) => Ok(Principal::User {
-                id: u.id,
-                username: u.username,
-                sysadmin: u.sysadmin,
-            }),
-            _ => Err(AuthError::BadCredentials),
+            }
         }
+        Err(AuthError::BadCredentials)
+    }
+
+    /// A robot logs in with its secret while it exists, is enabled and has not expired.
+    async fn authenticate_robot(&self, name: &str, secret: &str) -> Result<Principal, AuthError> {
+        let key = name.to_string();
+        let found = self.db.read(move |c| db::robots::by_name(c, &key)).await?;
+        let hash = found.as_ref().map(|r| r.secret_hash.clone());
+        let secret_ok = verify_or_dummy(secret, hash).await?;
+        let Some(r) = found.filter(|_| secret_ok) else {
+            return Err(AuthError::BadCredentials);
+        };
+        self.robot_principal(r)
+    }
+
+    fn robot_principal(&self, r: db::robots::RobotRow) -> Result<Principal, AuthError> {
+        let now = db::now();
+        if r.disabled || (r.expires_at != -1 && r.expires_at <= now) {
+            tracing::warn!(robot = %r.name, disabled = r.disabled, "refused a disabled or expired robot account");
+            return Err(AuthError::BadCredentials);
+        }
+        let permissions: Vec<robot::RobotPermission> = serde_json::from_str(&r.permissions)
+            .map_err(|e| AuthError::Internal(format!("robot {}: {e}", r.name)))?;
+        let grants = robot::grants(&permissions)
+            .map_err(|e| AuthError::Internal(format!("robot {}: {e}", r.name)))?;
+        Ok(Principal::Robot {
+            id: r.id,
+            name: r.name,
+            grants: Arc::new(grants),
+        })
     }
 
     /// Everything the permission table needs about the principal and one project, or `None`
@@ -110,11 +183,8 @@ impl Auth {
         project: &str,
     ) -> Result<Option<(ProjectRow, ProjectAccess)>, AuthError> {
         let project_name = project.to_string();
-        let (user_id, sysadmin) = match principal {
-            Principal::User { id, sysadmin, .. } => (Some(*id), *sysadmin),
-            Principal::Anonymous => (None, false),
-        };
-        Ok(self
+        let user_id = principal.user_id();
+        let found = self
             .db
             .read(move |c| {
                 let Some(p) = db::projects::by_name(c, &project_name)? else {
@@ -126,16 +196,11 @@ impl Auth {
                 };
                 Ok(Some((p, role)))
             })
-            .await?
-            .map(|(p, role)| {
-                let access = ProjectAccess {
-                    sysadmin,
-                    role: role.and_then(ProjectRole::from_id),
-                    public: p.public,
-                    robot: None,
-                };
-                (p, access)
-            }))
+            .await?;
+        Ok(found.map(|(p, role)| {
+            let access = principal.access_in(&p, role);
+            (p, access)
+        }))
     }
 
     /// Whether the principal may do `operation` on `resource` in `project`.
@@ -168,10 +233,7 @@ impl Auth {
 
     /// Ids of the projects whose repositories the principal may pull: what `_catalog` lists.
     pub async fn visible_projects(&self, principal: &Principal) -> Result<Vec<i64>, AuthError> {
-        let (user_id, sysadmin) = match principal {
-            Principal::User { id, sysadmin, .. } => (Some(*id), *sysadmin),
-            Principal::Anonymous => (None, false),
-        };
+        let user_id = principal.user_id();
         let rows = self
             .db
             .read(move |c| db::projects::all_with_role(c, user_id))
@@ -179,25 +241,30 @@ impl Auth {
         Ok(rows
             .into_iter()
             .filter(|(p, role)| {
-                let access = ProjectAccess {
-                    sysadmin,
-                    role: role.and_then(ProjectRole::from_id),
-                    public: p.public,
-                    robot: None,
-                };
-                permissions::allowed(&access, Resource::Repository, Operation::Pull)
+                permissions::allowed(
+                    &principal.access_in(p, *role),
+                    Resource::Repository,
+                    Operation::Pull,
+                )
             })
             .map(|(p, _)| p.id)
             .collect())
     }
 
     /// Looks a token's subject up again, for decisions that depend on the caller rather than on
-    /// the token's `access` claim (the catalog).
+    /// the token's `access` claim (the catalog, and telling 401 from 403). A robot or user that
+    /// is gone, disabled or expired since the token was issued counts as anonymous.
     pub async fn principal_for_subject(&self, subject: &str) -> Result<Principal, AuthError> {
         if subject.is_empty() {
             return Ok(Principal::Anonymous);
         }
         let name = subject.to_string();
+        if subject.starts_with(&self.config.system.robot_name_prefix) {
+            let robot = self.db.read(move |c| db::robots::by_name(c, &name)).await?;
+            return Ok(robot
+                .and_then(|r| self.robot_principal(r).ok())
+                .unwrap_or(Principal::Anonymous));
+        }
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
         Ok(match user {
             Some(u) => Principal::User {

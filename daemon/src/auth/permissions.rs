@@ -241,7 +241,9 @@ pub fn allowed(access: &ProjectAccess, resource: Resource, operation: Operation)
         return true;
     }
     if let Some(grants) = &access.robot {
-        return grants.contains(&(resource, operation));
+        // A robot may do what it was granted, and what anyone may do in a public project.
+        return grants.contains(&(resource, operation))
+            || (access.public && PUBLIC.contains(&(resource, operation)));
     }
     let by_role = access.role.is_some_and(|role| {
         MATRIX.iter().any(|(r, o, cols)| {

@@ -8,6 +8,7 @@ pub mod members;
 mod migrations;
 pub mod projects;
 pub mod registry;
+pub mod robots;
 pub mod users;
 
 use std::path::Path;

@@ -5,5 +5,6 @@ pub mod bootstrap;
 pub mod projects;
 pub mod registry;
 pub mod repositories;
+pub mod robots;
 pub mod uploads;
 pub mod users;

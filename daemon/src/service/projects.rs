@@ -77,6 +77,11 @@ impl Projects {
         name: &str,
         public: bool,
     ) -> Result<ProjectRow, ProjectError> {
+        if let Principal::Robot { .. } = by {
+            return Err(ProjectError::Forbidden(
+                "robot accounts cannot create projects".into(),
+            ));
+        }
         let Principal::User {
             id: owner,
             sysadmin,
@@ -176,10 +181,7 @@ impl Projects {
 
     /// Every project the caller may read, with its view.
     pub async fn list(&self, by: &Principal) -> Result<Vec<ProjectView>, ProjectError> {
-        let (user_id, sysadmin) = match by {
-            Principal::User { id, sysadmin, .. } => (Some(*id), *sysadmin),
-            Principal::Anonymous => (None, false),
-        };
+        let user_id = by.user_id();
         let rows = self
             .db
             .read(move |c| db::projects::all_with_role(c, user_id))
@@ -187,12 +189,7 @@ impl Projects {
         Ok(rows
             .into_iter()
             .map(|(project, role)| {
-                let access = ProjectAccess {
-                    sysadmin,
-                    role: role.and_then(ProjectRole::from_id),
-                    public: project.public,
-                    robot: None,
-                };
+                let access = by.access_in(&project, role);
                 ProjectView { project, access }
             })
             .filter(|v| v.may(Resource::Project, Operation::Read))

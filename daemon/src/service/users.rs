@@ -89,6 +89,9 @@ fn caller(by: &Principal) -> Result<(i64, bool), UserError> {
     match by {
         Principal::User { id, sysadmin, .. } => Ok((*id, *sysadmin)),
         Principal::Anonymous => Err(UserError::Unauthorized),
+        Principal::Robot { .. } => Err(UserError::Forbidden(
+            "robot accounts cannot manage users".into(),
+        )),
     }
 }
 
@@ -118,7 +121,7 @@ impl Users {
             Principal::User { sysadmin: true, .. } => {}
             Principal::Anonymous if self.config.system.self_registration => {}
             Principal::Anonymous => return Err(UserError::Unauthorized),
-            Principal::User { .. } => {
+            Principal::User { .. } | Principal::Robot { .. } => {
                 return Err(UserError::Forbidden(
                     "only a system administrator may create users".into(),
                 ))
