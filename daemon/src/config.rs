@@ -52,6 +52,13 @@ pub struct SystemConfig {
     /// Audit log entries older than this many days are purged (daily).
     #[serde(default = "default_audit_retention")]
     pub audit_log_retention_days: u32,
+    /// Failed logins for one account before it is refused for a while (an address gets four
+    /// times as many, across accounts).
+    #[serde(default = "default_login_max_failures")]
+    pub login_max_failures: u32,
+    /// How long a throttled account or address is refused.
+    #[serde(default = "default_login_lockout")]
+    pub login_lockout_seconds: u64,
 }
 
 impl Default for SystemConfig {
@@ -61,6 +68,8 @@ impl Default for SystemConfig {
             self_registration: false,
             robot_name_prefix: default_robot_prefix(),
             audit_log_retention_days: default_audit_retention(),
+            login_max_failures: default_login_max_failures(),
+            login_lockout_seconds: default_login_lockout(),
         }
     }
 }
@@ -172,6 +181,12 @@ fn default_expiration() -> u32 {
 fn default_upload_max_age() -> u32 {
     24
 }
+fn default_login_max_failures() -> u32 {
+    5
+}
+fn default_login_lockout() -> u64 {
+    300
+}
 fn default_audit_retention() -> u32 {
     90
 }
@@ -236,6 +251,9 @@ impl Config {
             problems.push(
                 "system.robot_name_prefix must be non-empty, without '/', ':' or spaces".into(),
             );
+        }
+        if self.system.login_max_failures == 0 {
+            problems.push("system.login_max_failures must be at least 1".into());
         }
         if self.system.audit_log_retention_days == 0 {
             problems.push("system.audit_log_retention_days must be at least 1".into());

@@ -163,3 +163,96 @@ fn bad_configuration_is_refused_with_every_problem_named() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("listen_everywhere"));
 }
+
+/// Repeated failures slow logins down, then refuse them with 429 across the token service and
+/// the REST API alike; a lockout ends by itself, so the admin is never locked out for good.
+#[test]
+fn failed_logins_are_throttled_then_refused_for_a_while() {
+    let berthd = Berthd::start_with_config(|dir, http_port| {
+        format!(
+            "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [system]\nlogin_max_failures = 3\nlogin_lockout_seconds = 2\n",
+            dir.display()
+        )
+    });
+    let client = crate::harness::http();
+    let user = serde_json::json!({"username": "victim", "email": "v@example.com", "password": "Passw0rdOK"});
+    let r = client
+        .post(format!("{}/api/v2.0/users", berthd.url()))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&user)
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 201);
+    let token = |u: &str, p: &str| {
+        client
+            .get(format!(
+                "{}/service/token?service=harbor-registry",
+                berthd.url()
+            ))
+            .basic_auth(u, Some(p))
+            .send()
+            .expect("token")
+    };
+    for _ in 0..3 {
+        assert_eq!(token("victim", "wrong").status(), 401);
+    }
+    // Locked: even the right password is refused, with Retry-After, on both doors.
+    let r = token("victim", "Passw0rdOK");
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    let r = client
+        .get(format!("{}/api/v2.0/users/current", berthd.url()))
+        .basic_auth("victim", Some("Passw0rdOK"))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 429);
+    let body: serde_json::Value = r.json().expect("json");
+    assert_eq!(body["errors"][0]["code"], "TOO_MANY_REQUESTS");
+    // Other accounts from the same address are unaffected.
+    assert_eq!(token("admin", ADMIN_PASSWORD).status(), 200);
+
+    // The admin locks out too, but only for the lockout period.
+    for _ in 0..3 {
+        assert_eq!(token("admin", "wrong").status(), 401);
+    }
+    assert_eq!(token("admin", ADMIN_PASSWORD).status(), 429);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while token("admin", ADMIN_PASSWORD).status() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the admin stayed locked out"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(
+        token("victim", "Passw0rdOK").status(),
+        200,
+        "the victim's lockout ended too"
+    );
+    assert!(
+        berthd
+            .log()
+            .contains("login locked out after repeated failures"),
+        "{}",
+        berthd.log()
+    );
+    // Every failure is in the audit log.
+    let logs: serde_json::Value = client
+        .get(format!(
+            "{}/api/v2.0/audit-logs?q=operation%3Dlogin,username%3Dvictim&page_size=50",
+            berthd.url()
+        ))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    let failures = logs
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["operation_result"] == false)
+        .count();
+    assert!(failures >= 3, "{logs}");
+}

@@ -25,6 +25,9 @@ pub enum ApiError {
     PreconditionFailed(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// With the seconds to wait, for `Retry-After`.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
     #[error("internal error")]
     Internal(String),
 }
@@ -33,6 +36,9 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::BadCredentials => ApiError::Unauthorized(e.to_string()),
+            AuthError::Throttled(retry) => {
+                ApiError::TooManyRequests(e.to_string(), retry.as_secs().max(1))
+            }
             AuthError::UnknownService(_) | AuthError::BadScope(_) => {
                 ApiError::BadRequest(e.to_string())
             }
@@ -81,6 +87,16 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PRECONDITION"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::TooManyRequests(_, retry) => {
+                let body =
+                    json!({"errors": [{"code": "TOO_MANY_REQUESTS", "message": self.to_string()}]});
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, retry.to_string())],
+                    axum::Json(body),
+                )
+                    .into_response();
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "api request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR")

@@ -28,8 +28,8 @@ impl FromRequestParts<AppState> for MaybeUser {
         match basic_credentials(&parts.headers) {
             None => Ok(MaybeUser(Principal::Anonymous)),
             Some((user, pass)) => {
-                let result = state.auth.authenticate(&user, &pass).await;
                 let ip = ClientIp::from_parts(parts).0;
+                let result = state.auth.login(&user, &pass, &ip).await;
                 state.audit.record(Entry::login(&user, result.is_ok(), ip));
                 Ok(MaybeUser(result?))
             }

@@ -56,7 +56,7 @@ pub async fn get_token(
         .collect();
     let principal = match basic_credentials(&headers) {
         Some((user, pass)) => {
-            let result = state.auth.authenticate(&user, &pass).await;
+            let result = state.auth.login(&user, &pass, &client_ip).await;
             state
                 .audit
                 .record(Entry::login(&user, result.is_ok(), client_ip.clone()));

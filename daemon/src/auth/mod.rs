@@ -5,6 +5,7 @@ pub mod endpoint;
 pub mod password;
 pub mod permissions;
 pub mod robot;
+pub mod throttle;
 pub mod token;
 
 use std::sync::Arc;
@@ -73,6 +74,8 @@ impl Principal {
 pub enum AuthError {
     #[error("invalid username or password")]
     BadCredentials,
+    #[error("too many failed logins: try again in {} seconds", .0.as_secs().max(1))]
+    Throttled(std::time::Duration),
     #[error("unsupported service {0:?}")]
     UnknownService(String),
     #[error("invalid scope {0:?}")]
@@ -89,6 +92,7 @@ pub struct Auth {
     db: Db,
     keys: Arc<TokenKeys>,
     config: Arc<Config>,
+    throttle: Arc<throttle::Throttle>,
 }
 
 /// An argon2id hash of a random password, verified against when the user does not exist so
@@ -114,11 +118,61 @@ async fn verify_or_dummy(password: &str, hash: Option<String>) -> Result<bool, A
 
 impl Auth {
     pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Auth {
-        Auth { db, keys, config }
+        Auth {
+            db,
+            keys,
+            config,
+            throttle: Arc::default(),
+        }
     }
 
     pub fn keys(&self) -> &TokenKeys {
         &self.keys
+    }
+
+    /// A login attempt from `client`: refused at once while throttled, otherwise checked, with
+    /// failures counted (and answered more slowly) and successes clearing the account's count.
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<Principal, AuthError> {
+        let sys = &self.config.system;
+        let limits = throttle::Limits {
+            max_failures_per_user: sys.login_max_failures,
+            max_failures_per_address: sys.login_max_failures.saturating_mul(4),
+            lockout: std::time::Duration::from_secs(sys.login_lockout_seconds),
+        };
+        if let Err(retry) = self.throttle.check(username, client) {
+            tracing::warn!(
+                username,
+                client,
+                retry_after_s = retry.as_secs(),
+                "login refused: throttled"
+            );
+            return Err(AuthError::Throttled(retry));
+        }
+        match self.authenticate(username, password).await {
+            Ok(p) => {
+                self.throttle.succeeded(username, client);
+                Ok(p)
+            }
+            Err(AuthError::BadCredentials) => {
+                let (delay, locked) = self.throttle.failed(username, client, &limits);
+                if locked {
+                    tracing::warn!(
+                        username,
+                        client,
+                        lockout_s = limits.lockout.as_secs(),
+                        "login locked out after repeated failures"
+                    );
+                }
+                tokio::time::sleep(delay).await;
+                Err(AuthError::BadCredentials)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Checks a username and password: robot accounts (by their name prefix) against their
