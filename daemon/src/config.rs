@@ -59,6 +59,9 @@ pub struct SystemConfig {
     /// How long a throttled account or address is refused.
     #[serde(default = "default_login_lockout")]
     pub login_lockout_seconds: u64,
+    /// Idle time after which a browser session ends (Harbor's `session_timeout`).
+    #[serde(default = "default_session_timeout")]
+    pub session_timeout_minutes: u32,
 }
 
 impl Default for SystemConfig {
@@ -70,6 +73,7 @@ impl Default for SystemConfig {
             audit_log_retention_days: default_audit_retention(),
             login_max_failures: default_login_max_failures(),
             login_lockout_seconds: default_login_lockout(),
+            session_timeout_minutes: default_session_timeout(),
         }
     }
 }
@@ -180,6 +184,9 @@ fn default_expiration() -> u32 {
 }
 fn default_upload_max_age() -> u32 {
     24
+}
+fn default_session_timeout() -> u32 {
+    60
 }
 fn default_login_max_failures() -> u32 {
     5

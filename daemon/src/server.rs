@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::{Extension, Router};
 
 use crate::audit::AuditLog;
+use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
 use crate::auth::Auth;
 use crate::config::Config;
@@ -37,6 +38,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub repositories: Repositories,
     pub robots: Robots,
+    pub sessions: Arc<Sessions>,
 }
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
@@ -103,6 +105,9 @@ pub async fn prepare(
         audit: AuditLog::start(db.clone()),
         repositories: Repositories::new(db.clone(), projects.clone()),
         robots: Robots::new(db.clone(), projects.clone(), config.clone()),
+        sessions: Arc::new(Sessions::new(Duration::from_secs(
+            u64::from(config.system.session_timeout_minutes) * 60,
+        ))),
         db,
         config,
     };

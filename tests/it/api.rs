@@ -807,3 +807,89 @@ fn repositories_artifacts_tags_pulls_and_audit() {
     let dora = Api::as_user(&berthd, "dora");
     assert_eq!(dora.status(Method::GET, "/audit-logs", None), 403);
 }
+
+/// `POST /c/login`: an HttpOnly, SameSite cookie, and a CSRF token required on every mutating
+/// request made with it.
+#[test]
+fn session_login_with_csrf() {
+    let berthd = Berthd::start();
+    let url = |p: &str| format!("{}{p}", berthd.url());
+    let r = http()
+        .post(url("/c/login"))
+        .form(&[("principal", "admin"), ("password", "wrong")])
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 401);
+    let r = http()
+        .post(url("/c/login"))
+        .form(&[("principal", "admin"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .expect("POST");
+    assert_eq!(r.status(), 200);
+    let set_cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let csrf = r.headers()["x-harbor-csrf-token"]
+        .to_str()
+        .expect("csrf")
+        .to_string();
+    let cookie = set_cookie.split(';').next().expect("pair").to_string();
+
+    let me: Value = http()
+        .get(url("/api/v2.0/users/current"))
+        .header("cookie", &cookie)
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    assert_eq!(me["username"], "admin");
+    let create = |csrf: Option<&str>, name: &str| {
+        let mut r = http()
+            .post(url("/api/v2.0/projects"))
+            .header("cookie", &cookie)
+            .json(&json!({"project_name": name}));
+        if let Some(t) = csrf {
+            r = r.header("X-Harbor-CSRF-Token", t);
+        }
+        r.send().expect("POST").status().as_u16()
+    };
+    assert_eq!(create(None, "nocsrf"), 403);
+    assert_eq!(create(Some("forged"), "forged"), 403);
+    assert_eq!(create(Some(&csrf), "withcsrf"), 201);
+    let names: Vec<String> = Api::admin(&berthd)
+        .json("/projects")
+        .as_array()
+        .expect("a")
+        .iter()
+        .filter_map(|p| p["name"].as_str().map(String::from))
+        .collect();
+    assert_eq!(
+        names,
+        vec!["library", "withcsrf"],
+        "a refused request created something"
+    );
+
+    assert_eq!(
+        http()
+            .get(url("/c/log_out"))
+            .header("cookie", &cookie)
+            .send()
+            .expect("GET")
+            .status(),
+        200
+    );
+    assert_eq!(
+        http()
+            .get(url("/api/v2.0/users/current"))
+            .header("cookie", &cookie)
+            .send()
+            .expect("GET")
+            .status(),
+        401
+    );
+}

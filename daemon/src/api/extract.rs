@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -26,7 +26,7 @@ impl FromRequestParts<AppState> for MaybeUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match basic_credentials(&parts.headers) {
-            None => Ok(MaybeUser(Principal::Anonymous)),
+            None => session_user(parts, state).await.map(MaybeUser),
             Some((user, pass)) => {
                 let ip = ClientIp::from_parts(parts).0;
                 let result = state.auth.login(&user, &pass, &ip).await;
@@ -35,6 +35,39 @@ impl FromRequestParts<AppState> for MaybeUser {
             }
         }
     }
+}
+
+/// The user behind a session cookie, if any. A mutating request made with the cookie must
+/// echo the session's CSRF token in `X-Harbor-CSRF-Token`.
+async fn session_user(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    use crate::auth::session;
+    let sid = parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|h| session::cookie(h, session::COOKIE));
+    let Some(s) = sid.and_then(|sid| state.sessions.get(sid)) else {
+        return Ok(Principal::Anonymous);
+    };
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let sent = parts
+            .headers
+            .get(session::CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !session::same_token(sent, &s.csrf_token) {
+            return Err(ApiError::Forbidden(
+                "CSRF token missing or invalid: send X-Harbor-CSRF-Token".into(),
+            ));
+        }
+    }
+    Ok(state
+        .auth
+        .user_by_id(s.user_id)
+        .await?
+        .unwrap_or(Principal::Anonymous))
 }
 
 /// The client's address, for the audit log.

@@ -9,6 +9,7 @@ mod projects;
 pub mod query;
 mod repositories;
 mod robots;
+mod session;
 mod system;
 mod users;
 
@@ -23,6 +24,8 @@ const BODY_LIMIT: usize = 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+                .route("/c/login", axum::routing::post(session::login))
+        .route("/c/log_out", get(session::log_out))
         .route("/api/v2.0/ping", get(system::ping))
                 .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))

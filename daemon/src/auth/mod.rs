@@ -5,6 +5,7 @@ pub mod endpoint;
 pub mod password;
 pub mod permissions;
 pub mod robot;
+pub mod session;
 pub mod throttle;
 pub mod token;
 
@@ -303,6 +304,16 @@ impl Auth {
             })
             .map(|(p, _)| p.id)
             .collect())
+    }
+
+    /// The user with this id, as a principal (a session's owner).
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<Principal>, AuthError> {
+        let user = self.db.read(move |c| db::users::by_id(c, id)).await?;
+        Ok(user.map(|u| Principal::User {
+            id: u.id,
+            username: u.username,
+            sysadmin: u.sysadmin,
+        }))
     }
 
     /// Looks a token's subject up again, for decisions that depend on the caller rather than on

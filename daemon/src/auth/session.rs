@@ -1,0 +1,127 @@
+//! Browser sessions: `POST /c/login` makes one, the `sid` cookie (HttpOnly, SameSite=Strict)
+//! carries it, and a CSRF token that must come back in `X-Harbor-CSRF-Token` guards every
+//! mutating request made with it. Sessions live in memory: a restart signs browsers out.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::RngCore;
+
+pub const COOKIE: &str = "sid";
+pub const CSRF_HEADER: &str = "x-harbor-csrf-token";
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: i64,
+    pub csrf_token: String,
+    last_used: Instant,
+}
+
+#[derive(Debug)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Session>>,
+    idle_timeout: Duration,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Sessions {
+    pub fn new(idle_timeout: Duration) -> Sessions {
+        Sessions {
+            map: Mutex::default(),
+            idle_timeout,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A new session for the user: `(session id, CSRF token)`.
+    pub fn create(&self, user_id: i64) -> (String, String) {
+        let (sid, csrf) = (random_token(), random_token());
+        let mut map = self.lock();
+        let timeout = self.idle_timeout;
+        map.retain(|_, s| s.last_used.elapsed() <= timeout);
+        map.insert(
+            sid.clone(),
+            Session {
+                user_id,
+                csrf_token: csrf.clone(),
+                last_used: Instant::now(),
+            },
+        );
+        (sid, csrf)
+    }
+
+    /// The live session for an id, refreshed; expired ones are dropped.
+    pub fn get(&self, sid: &str) -> Option<Session> {
+        let mut map = self.lock();
+        match map.get_mut(sid) {
+            Some(s) if s.last_used.elapsed() <= self.idle_timeout => {
+                s.last_used = Instant::now();
+                Some(s.clone())
+            }
+            Some(_) => {
+                map.remove(sid);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub fn remove(&self, sid: &str) {
+        self.lock().remove(sid);
+    }
+}
+
+/// The value of one cookie in a `Cookie` header.
+pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Constant-time comparison for tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_expire_and_go() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let (sid, csrf) = s.create(7);
+        assert_eq!(
+            s.get(&sid).map(|x| (x.user_id, x.csrf_token)),
+            Some((7, csrf))
+        );
+        s.remove(&sid);
+        assert!(s.get(&sid).is_none());
+        let short = Sessions::new(Duration::ZERO);
+        let (sid, _) = short.create(1);
+        std::thread::yield_now();
+        assert!(short.get(&sid).is_none() || short.get(&sid).is_none());
+    }
+
+    #[test]
+    fn cookies_and_tokens() {
+        assert_eq!(cookie("a=1; sid=abc; b=2", "sid"), Some("abc"));
+        assert_eq!(cookie("a=1", "sid"), None);
+        assert!(same_token("abc", "abc") && !same_token("abc", "abd") && !same_token("abc", "ab"));
+    }
+}
