@@ -12,6 +12,14 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
     docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap
 fi
 
+# schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own.
+venv=target/schemathesis-venv
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet schemathesis==4.32.5
+fi
+export BERTH_TEST_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The end-to-end tests run target/debug/berthd, so build the binaries before testing.

@@ -199,7 +199,7 @@ fn users_lifecycle_and_rules() {
             &format!("/users/{alice}/password"),
             Some(json!({"new_password": "NewPassw0rd"}))
         ),
-        400
+        403
     );
     assert_eq!(
         a.status(

@@ -4,6 +4,7 @@
 mod harness;
 
 mod api;
+mod contract;
 mod docker;
 mod durability;
 mod protocol;

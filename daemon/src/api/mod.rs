@@ -4,6 +4,7 @@
 mod audit_logs;
 pub mod error;
 pub mod extract;
+mod openapi;
 pub mod paging;
 mod projects;
 pub mod query;
@@ -14,7 +15,8 @@ mod system;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, put};
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 
 use crate::server::AppState;
@@ -22,97 +24,72 @@ use crate::server::AppState;
 /// Request bodies of the REST API are small JSON documents.
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// One entry per REST operation: method, Harbor's path, handler. The router is built from this
+/// list and nothing else, and a test checks it against the OpenAPI document both ways.
+pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    macro_rules! op {
+        ($m:ident $path:literal => $h:expr) => {
+            (Method::$m, $path, on(MethodFilter::$m, $h))
+        };
+    }
+    vec![
+        op!(GET "/api/v2.0/ping" => system::ping),
+        op!(GET "/api/v2.0/health" => system::health),
+        op!(GET "/api/v2.0/systeminfo" => system::systeminfo),
+        op!(GET "/api/v2.0/statistics" => system::statistics),
+        op!(GET "/api/v2.0/search" => system::search),
+        op!(GET "/api/v2.0/projects" => projects::list_projects),
+        op!(HEAD "/api/v2.0/projects" => projects::head_project),
+        op!(POST "/api/v2.0/projects" => projects::create_project),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}" => projects::get_project),
+        op!(PUT "/api/v2.0/projects/{project_name_or_id}" => projects::update_project),
+        op!(DELETE "/api/v2.0/projects/{project_name_or_id}" => projects::delete_project),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}/summary" => projects::project_summary),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}/members" => projects::list_members),
+        op!(POST "/api/v2.0/projects/{project_name_or_id}/members" => projects::add_member),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}/members/{mid}" => projects::get_member),
+        op!(PUT "/api/v2.0/projects/{project_name_or_id}/members/{mid}" => projects::update_member),
+        op!(DELETE "/api/v2.0/projects/{project_name_or_id}/members/{mid}" => projects::delete_member),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}/logs" => audit_logs::list_project_logs),
+        op!(GET "/api/v2.0/audit-logs" => audit_logs::list_audit_logs),
+        op!(GET "/api/v2.0/repositories" => repositories::list_all_repositories),
+        op!(GET "/api/v2.0/projects/{project_name}/repositories" => repositories::list_repositories),
+        op!(GET "/api/v2.0/projects/{project_name}/repositories/{repository_name}" => repositories::get_repository),
+        op!(DELETE "/api/v2.0/projects/{project_name}/repositories/{repository_name}" => repositories::delete_repository),
+        op!(GET "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts" => repositories::list_artifacts),
+        op!(GET "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::get_artifact),
+        op!(DELETE "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}" => repositories::delete_artifact),
+        op!(GET "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::list_tags),
+        op!(POST "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags" => repositories::create_tag),
+        op!(DELETE "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}" => repositories::delete_tag),
+        op!(GET "/api/v2.0/robots" => robots::list_robots),
+        op!(POST "/api/v2.0/robots" => robots::create_robot),
+        op!(GET "/api/v2.0/robots/{robot_id}" => robots::get_robot),
+        op!(PUT "/api/v2.0/robots/{robot_id}" => robots::update_robot),
+        op!(PATCH "/api/v2.0/robots/{robot_id}" => robots::refresh_secret),
+        op!(DELETE "/api/v2.0/robots/{robot_id}" => robots::delete_robot),
+        op!(GET "/api/v2.0/users" => users::list_users),
+        op!(POST "/api/v2.0/users" => users::create_user),
+        op!(GET "/api/v2.0/users/current" => users::current_user),
+        op!(GET "/api/v2.0/users/search" => users::search_users),
+        op!(GET "/api/v2.0/users/{user_id}" => users::get_user),
+        op!(PUT "/api/v2.0/users/{user_id}" => users::update_user),
+        op!(DELETE "/api/v2.0/users/{user_id}" => users::delete_user),
+        op!(PUT "/api/v2.0/users/{user_id}/password" => users::change_password),
+        op!(PUT "/api/v2.0/users/{user_id}/sysadmin" => users::set_sysadmin),
+    ]
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-                .route("/c/login", axum::routing::post(session::login))
-        .route("/c/log_out", get(session::log_out))
-        .route("/api/v2.0/ping", get(system::ping))
-                .route("/api/v2.0/health", get(system::health))
-        .route("/api/v2.0/systeminfo", get(system::systeminfo))
-        .route("/api/v2.0/statistics", get(system::statistics))
-        .route("/api/v2.0/search", get(system::search))
-        .route(
-            "/api/v2.0/projects",
-            get(projects::list_projects)
-                .head(projects::head_project)
-                .post(projects::create_project),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name_or_id}",
-            get(projects::get_project)
-                .put(projects::update_project)
-                .delete(projects::delete_project),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name_or_id}/summary",
-            get(projects::project_summary),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name_or_id}/members",
-            get(projects::list_members).post(projects::add_member),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
-            get(projects::get_member)
-                .put(projects::update_member)
-                .delete(projects::delete_member),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name_or_id}/logs",
-            get(audit_logs::list_project_logs),
-        )
-                .route("/api/v2.0/audit-logs", get(audit_logs::list_audit_logs))
-                .route("/api/v2.0/repositories", get(repositories::list_all_repositories))
-        .route("/api/v2.0/robots", get(robots::list_robots).post(robots::create_robot))
-        .route(
-            "/api/v2.0/robots/{robot_id}",
-            get(robots::get_robot)
-                .put(robots::update_robot)
-                .patch(robots::refresh_secret)
-                .delete(robots::delete_robot),
-        )
-        .route("/api/v2.0/projects/{project_name}/repositories", get(repositories::list_repositories))
-        .route(
-            "/api/v2.0/projects/{project_name}/repositories/{repository_name}",
-            get(repositories::get_repository).delete(repositories::delete_repository),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts",
-            get(repositories::list_artifacts),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}",
-            get(repositories::get_artifact).delete(repositories::delete_artifact),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags",
-            get(repositories::list_tags).post(repositories::create_tag),
-        )
-        .route(
-            "/api/v2.0/projects/{project_name}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
-            delete(repositories::delete_tag),
-        )
-        .route(
-            "/api/v2.0/users",
-            get(users::list_users).post(users::create_user),
-        )
-        .route("/api/v2.0/users/current", get(users::current_user))
-        .route("/api/v2.0/users/search", get(users::search_users))
-        .route(
-            "/api/v2.0/users/{user_id}",
-            get(users::get_user)
-                .put(users::update_user)
-                .delete(users::delete_user),
-        )
-        .route(
-            "/api/v2.0/users/{user_id}/password",
-            put(users::change_password),
-        )
-        .route(
-            "/api/v2.0/users/{user_id}/sysadmin",
-            put(users::set_sysadmin),
-        )
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+    let mut router = Router::new()
+        // The portal's session endpoints, outside the REST API proper (and its document).
+        .route("/c/login", axum::routing::post(session::login))
+        .route("/c/log_out", axum::routing::get(session::log_out))
+        .route("/api/v2.0/openapi.json", axum::routing::get(openapi::serve));
+    for (_, path, handler) in operations() {
+        router = router.route(path, handler);
+    }
+    router.layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
 /// Records one REST operation and its result in the audit log.

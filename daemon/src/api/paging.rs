@@ -44,8 +44,9 @@ impl Page {
         Ok(Page { page, page_size })
     }
 
+    /// Saturates rather than overflows: a page past the end is simply empty.
     pub fn offset(&self) -> i64 {
-        ((self.page - 1) * self.page_size) as i64
+        i64::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(i64::MAX)
     }
 
     pub fn limit(&self) -> i64 {
@@ -74,7 +75,7 @@ impl Page {
         if self.page > 1 {
             links.push(link(self.page - 1, "prev"));
         }
-        if self.page * self.page_size < total {
+        if self.page.saturating_mul(self.page_size) < total {
             links.push(link(self.page + 1, "next"));
         }
         if let Ok(v) = HeaderValue::from_str(&links.join(" , ")) {

@@ -238,17 +238,14 @@ pub(super) async fn update_project(
         .projects
         .require(&user, &key, Resource::Project, Operation::Update)
         .await;
-    let result = match (&current, req.project_name.as_deref(), req.public()?) {
-        (Err(_), _, _) => Ok(()),
-        (Ok(view), Some(name), _) if name != view.project.name => {
-            Err(ApiError::BadRequest("a project cannot be renamed".into()))
-        }
-        (Ok(_), _, Some(public)) => state
+    // Projects cannot be renamed; as in Harbor, a project_name in the body is ignored.
+    let result = match (&current, req.public()?) {
+        (Ok(_), Some(public)) => state
             .projects
             .set_public(&user, &key, public)
             .await
             .map_err(ApiError::from),
-        (Ok(_), _, None) => Ok(()),
+        _ => Ok(()),
     };
     let pid = current.as_ref().ok().map(|v| v.project.id);
     audit(

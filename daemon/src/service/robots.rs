@@ -227,26 +227,22 @@ impl Robots {
 
     pub async fn update(&self, by: &Principal, id: i64, req: RobotRequest) -> Result<RobotRow> {
         let current = self.robot(by, id, Operation::Update).await?;
+        // The request may be well formed and still disagree with the robot as it is: 409.
+        // Its name is ignored, as Harbor does: robots cannot be renamed.
         if req.level != current.level {
-            return Err(ProjectError::Invalid(
-                "a robot's level cannot change".into(),
-            ));
-        }
-        let short = current
-            .name
-            .strip_prefix(&self.config.system.robot_name_prefix)
-            .map(|n| n.rsplit('+').next().unwrap_or(n))
-            .unwrap_or(&current.name);
-        if req.name != short && req.name != current.name {
-            return Err(ProjectError::Invalid("a robot cannot be renamed".into()));
+            return Err(ProjectError::Conflict(format!(
+                "robot {} is a {} robot; its level cannot change",
+                current.name, current.level
+            )));
         }
         let project_id = self
             .authorize(by, &req.level, &req.permissions, Operation::Update)
             .await?;
         if project_id != current.project_id {
-            return Err(ProjectError::Invalid(
-                "a project robot stays in its project".into(),
-            ));
+            return Err(ProjectError::Conflict(format!(
+                "robot {} belongs to another project",
+                current.name
+            )));
         }
         let expires_at = if req.duration == current.duration {
             current.expires_at

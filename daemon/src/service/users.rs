@@ -252,7 +252,9 @@ impl Users {
         let target = self.get(by, id).await?;
         check_password(&new)?;
         if me == id {
-            let old = old.ok_or_else(|| UserError::Invalid("old_password is required".into()))?;
+            let old = old.ok_or_else(|| {
+                UserError::Forbidden("changing your own password needs old_password".into())
+            })?;
             let stored = target.password_hash.clone().unwrap_or_default();
             let candidate = new.clone();
             let (old_ok, same) = tokio::task::spawn_blocking(move || {

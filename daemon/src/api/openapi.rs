@@ -1,0 +1,761 @@
+//! The OpenAPI 3 document of exactly the REST operations Berth implements, in Harbor's paths
+//! and shapes, served at `/api/v2.0/openapi.json`. A test checks it against [`super::operations`]
+//! both ways, and the contract test runs schemathesis against it.
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+pub(super) async fn serve() -> Json<Value> {
+    Json(document())
+}
+
+fn r(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// Harbor's project (and robot) name rule, `^[a-z0-9]+(?:[._-][a-z0-9]+)*$`, with a length
+/// bound written into the pattern (a subset; generators handle it far better than `maxLength`).
+const NAME: &str = "^[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,3}$";
+/// A repository name inside its project: up to three path components of the OCI spec's form
+/// (a subset: the spec allows more components, and `__` or runs of `-` as separators).
+const REPOSITORY: &str = "^[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,2}(?:/[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,2}){0,2}$";
+const TAG: &str = "^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$";
+const REFERENCE: &str =
+    "^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}|[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})$";
+/// Passwords and robot secrets must hold an upper-case letter, a lower-case letter and a digit,
+/// in 8 to 128 characters. JSON Schema has no look-ahead that every tool supports, so the
+/// document declares a strict subset of what is accepted: those three first, then the rest.
+const PASSWORD: &str = "^[A-Z][a-z][0-9][A-Za-z0-9]{5,125}$";
+/// Usernames and e-mail addresses: subsets of what is accepted, for the same reason.
+const USERNAME: &str = "^[a-z][a-z0-9._-]{0,63}$";
+const EMAIL: &str = "^[a-z0-9]{1,32}@[a-z0-9]{1,32}\\.[a-z]{2,8}$";
+
+fn path_param(name: &str) -> Value {
+    let schema = match name {
+        "project_name" | "project_name_or_id" => json!({"type": "string", "pattern": NAME}),
+        "repository_name" => json!({"type": "string", "pattern": REPOSITORY}),
+        "reference" => json!({"type": "string", "pattern": REFERENCE}),
+        "tag_name" => json!({"type": "string", "pattern": TAG}),
+        _ => json!({"type": "integer", "minimum": 1, "maximum": 9_007_199_254_740_991i64}),
+    };
+    json!({"name": name, "in": "path", "required": true, "schema": schema})
+}
+
+/// A `q` whose terms use only these keys, each `k=v` or `k=~v`. (Ranges, `{a b}` sets and the
+/// time keys are accepted too, and described, but not generated.)
+fn q_param(keys: &[&str]) -> Value {
+    let key = format!("(?:{})", keys.join("|"));
+    let term = format!("{key}=~?[a-zA-Z0-9._/:-]*");
+    query(
+        "q",
+        json!({"type": "string", "pattern": format!("^{term}(?:,{term})*$")}),
+        "Harbor's query: k=v, k=~v (fuzzy), k=[a~b] (range), k={a b} (any of).",
+    )
+}
+
+fn query(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+fn paging() -> Vec<Value> {
+    vec![
+        query(
+            "page",
+            json!({"type": "integer", "minimum": 1, "maximum": 1_000_000_000i64, "default": 1}),
+            "Page number, from 1.",
+        ),
+        query(
+            "page_size",
+            json!({"type": "integer", "minimum": 1, "maximum": 100, "default": 10}),
+            "Items per page, at most 100.",
+        ),
+    ]
+}
+
+fn paging_q(keys: &[&str]) -> Vec<Value> {
+    let mut p = paging();
+    p.push(q_param(keys));
+    p
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+fn ok(code: &str, schema: Option<Value>) -> Value {
+    let mut responses = Map::new();
+    let mut ok = json!({"description": "Success."});
+    if let Some(s) = schema {
+        ok["content"] = json!({"application/json": {"schema": s}});
+    }
+    responses.insert(code.into(), ok);
+    responses.insert(
+        "default".into(),
+        json!({"description": "An error, in Harbor's shape.", "content": {"application/json": {"schema": r("Errors")}}}),
+    );
+    Value::Object(responses)
+}
+
+fn listing(item: &str) -> Value {
+    let mut responses = ok("200", Some(json!({"type": "array", "items": r(item)})));
+    responses["200"]["headers"] = json!({
+        "X-Total-Count": {"schema": {"type": "integer"}, "description": "Items in all pages."},
+        "Link": {"schema": {"type": "string"}, "description": "Links to the previous and next pages."},
+    });
+    responses
+}
+
+fn created() -> Value {
+    let mut responses = ok("201", None);
+    responses["201"]["headers"] =
+        json!({"Location": {"schema": {"type": "string"}, "description": "The new resource."}});
+    responses
+}
+
+fn op(summary: &str, parameters: Vec<Value>, body: Option<Value>, responses: Value) -> Value {
+    let mut o = json!({"summary": summary, "parameters": parameters, "responses": responses});
+    if let Some(b) = body {
+        o["requestBody"] = b;
+    }
+    o
+}
+
+const PROJECT: &str = "/api/v2.0/projects/{project_name_or_id}";
+const REPO: &str = "/api/v2.0/projects/{project_name}/repositories/{repository_name}";
+
+fn paths() -> Value {
+    let p = path_param;
+    let project = || p("project_name_or_id");
+    let repo = || vec![p("project_name"), p("repository_name")];
+    let artifact = || vec![p("project_name"), p("repository_name"), p("reference")];
+    let mut paths = Map::new();
+    let mut add = |path: String, method: &str, o: Value| {
+        let entry = paths.entry(path).or_insert_with(|| json!({}));
+        entry[method] = o;
+    };
+    let text = json!({"200": {"description": "Pong", "content": {"text/plain": {"schema": {"type": "string"}}}}});
+    add(
+        "/api/v2.0/ping".into(),
+        "get",
+        op("Check that the API serves.", vec![], None, text),
+    );
+    let mut health = ok("200", Some(r("Health")));
+    health["503"] = json!({"description": "A component is unhealthy.", "content": {"application/json": {"schema": r("Health")}}});
+    add(
+        "/api/v2.0/health".into(),
+        "get",
+        op("The health of each component.", vec![], None, health),
+    );
+    add(
+        "/api/v2.0/systeminfo".into(),
+        "get",
+        op(
+            "General information about this registry.",
+            vec![],
+            None,
+            ok("200", Some(r("GeneralInfo"))),
+        ),
+    );
+    add(
+        "/api/v2.0/statistics".into(),
+        "get",
+        op(
+            "Counts of projects, repositories and storage.",
+            vec![],
+            None,
+            ok("200", Some(r("Statistic"))),
+        ),
+    );
+    add(
+        "/api/v2.0/search".into(),
+        "get",
+        op(
+            "Projects and repositories whose names contain q.",
+            vec![
+                json!({"name": "q", "in": "query", "required": true, "schema": {"type": "string"}}),
+            ],
+            None,
+            ok("200", Some(r("Search"))),
+        ),
+    );
+
+    let mut list_params = paging();
+    list_params.push(query(
+        "name",
+        json!({"type": "string"}),
+        "Part of the project name.",
+    ));
+    list_params.push(query(
+        "public",
+        json!({"type": "boolean"}),
+        "Only public, or only private, projects.",
+    ));
+    list_params.push(query(
+        "owner",
+        json!({"type": "string"}),
+        "The owner's username.",
+    ));
+    add(
+        "/api/v2.0/projects".into(),
+        "get",
+        op(
+            "List the projects the caller may see.",
+            list_params,
+            None,
+            listing("Project"),
+        ),
+    );
+    add(
+        "/api/v2.0/projects".into(),
+        "head",
+        op(
+            "Check whether a project name is taken.",
+            vec![
+                json!({"name": "project_name", "in": "query", "required": true, "schema": {"type": "string"}}),
+            ],
+            None,
+            json!({"200": {"description": "Taken."}, "404": {"description": "Free."}, "default": {"description": "An error."}}),
+        ),
+    );
+    add(
+        "/api/v2.0/projects".into(),
+        "post",
+        op(
+            "Create a project.",
+            vec![],
+            Some(json_body(r("ProjectReq"))),
+            created(),
+        ),
+    );
+    add(
+        PROJECT.into(),
+        "get",
+        op(
+            "Get a project.",
+            vec![project()],
+            None,
+            ok("200", Some(r("Project"))),
+        ),
+    );
+    add(
+        PROJECT.into(),
+        "put",
+        op(
+            "Update a project's settings.",
+            vec![project()],
+            Some(json_body(r("ProjectReq"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        PROJECT.into(),
+        "delete",
+        op(
+            "Delete an empty project.",
+            vec![project()],
+            None,
+            ok("200", None),
+        ),
+    );
+    add(
+        format!("{PROJECT}/summary"),
+        "get",
+        op(
+            "A project's figures.",
+            vec![project()],
+            None,
+            ok("200", Some(r("ProjectSummary"))),
+        ),
+    );
+    let mut member_params = vec![project()];
+    member_params.extend(paging());
+    member_params.push(query(
+        "entityname",
+        json!({"type": "string"}),
+        "Part of the member's name.",
+    ));
+    add(
+        format!("{PROJECT}/members"),
+        "get",
+        op(
+            "List a project's members.",
+            member_params,
+            None,
+            listing("ProjectMemberEntity"),
+        ),
+    );
+    add(
+        format!("{PROJECT}/members"),
+        "post",
+        op(
+            "Add a member.",
+            vec![project()],
+            Some(json_body(r("ProjectMember"))),
+            created(),
+        ),
+    );
+    let member = || vec![project(), p("mid")];
+    add(
+        format!("{PROJECT}/members/{{mid}}"),
+        "get",
+        op(
+            "Get a member.",
+            member(),
+            None,
+            ok("200", Some(r("ProjectMemberEntity"))),
+        ),
+    );
+    add(
+        format!("{PROJECT}/members/{{mid}}"),
+        "put",
+        op(
+            "Change a member's role.",
+            member(),
+            Some(json_body(r("RoleRequest"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        format!("{PROJECT}/members/{{mid}}"),
+        "delete",
+        op("Remove a member.", member(), None, ok("200", None)),
+    );
+    let mut logs = vec![project()];
+    logs.extend(paging());
+    add(
+        format!("{PROJECT}/logs"),
+        "get",
+        op("A project's audit log.", logs, None, listing("AuditLog")),
+    );
+    add(
+        "/api/v2.0/audit-logs".into(),
+        "get",
+        op(
+            "The whole audit log (system admins).",
+            paging(),
+            None,
+            listing("AuditLog"),
+        ),
+    );
+
+    let mut repo_list = paging_q(&["name", "project_id"]);
+    repo_list.push(query("sort", json!({"type": "string", "enum": ["name", "-name", "creation_time", "-creation_time", "update_time", "-update_time", "pull_count", "-pull_count"]}), "Sort order."));
+    add(
+        "/api/v2.0/repositories".into(),
+        "get",
+        op(
+            "List repositories the caller may see.",
+            repo_list.clone(),
+            None,
+            listing("Repository"),
+        ),
+    );
+    let mut in_project = vec![p("project_name")];
+    in_project.extend(repo_list);
+    add(
+        "/api/v2.0/projects/{project_name}/repositories".into(),
+        "get",
+        op(
+            "List a project's repositories.",
+            in_project,
+            None,
+            listing("Repository"),
+        ),
+    );
+    add(
+        REPO.into(),
+        "get",
+        op(
+            "Get a repository.",
+            repo(),
+            None,
+            ok("200", Some(r("Repository"))),
+        ),
+    );
+    add(
+        REPO.into(),
+        "delete",
+        op(
+            "Delete a repository with its artifacts.",
+            repo(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut artifacts = repo();
+    artifacts.extend(paging_q(&["digest", "tags", "media_type", "type"]));
+    artifacts.push(query(
+        "with_tag",
+        json!({"type": "boolean", "default": true}),
+        "Include tags.",
+    ));
+    artifacts.push(query(
+        "sort",
+        json!({"type": "string", "enum": ["push_time", "-push_time", "pull_time", "-pull_time"]}),
+        "Sort order.",
+    ));
+    add(
+        format!("{REPO}/artifacts"),
+        "get",
+        op(
+            "List a repository's artifacts.",
+            artifacts,
+            None,
+            listing("Artifact"),
+        ),
+    );
+    add(
+        format!("{REPO}/artifacts/{{reference}}"),
+        "get",
+        op(
+            "Get an artifact by digest or tag.",
+            artifact(),
+            None,
+            ok("200", Some(r("Artifact"))),
+        ),
+    );
+    add(
+        format!("{REPO}/artifacts/{{reference}}"),
+        "delete",
+        op(
+            "Delete an artifact and its tags.",
+            artifact(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut tags = artifact();
+    tags.extend(paging_q(&["name"]));
+    add(
+        format!("{REPO}/artifacts/{{reference}}/tags"),
+        "get",
+        op("List an artifact's tags.", tags, None, listing("Tag")),
+    );
+    add(
+        format!("{REPO}/artifacts/{{reference}}/tags"),
+        "post",
+        op(
+            "Tag an artifact.",
+            artifact(),
+            Some(json_body(r("TagReq"))),
+            created(),
+        ),
+    );
+    let mut tag = artifact();
+    tag.push(p("tag_name"));
+    add(
+        format!("{REPO}/artifacts/{{reference}}/tags/{{tag_name}}"),
+        "delete",
+        op("Remove a tag.", tag, None, ok("200", None)),
+    );
+
+    add(
+        "/api/v2.0/robots".into(),
+        "get",
+        op("List robot accounts.", paging(), None, listing("Robot")),
+    );
+    let mut robot_created = created();
+    robot_created["201"]["content"] = json!({"application/json": {"schema": r("RobotCreated")}});
+    add(
+        "/api/v2.0/robots".into(),
+        "post",
+        op(
+            "Create a robot account.",
+            vec![],
+            Some(json_body(r("RobotCreate"))),
+            robot_created,
+        ),
+    );
+    let robot = || vec![p("robot_id")];
+    add(
+        "/api/v2.0/robots/{robot_id}".into(),
+        "get",
+        op(
+            "Get a robot account.",
+            robot(),
+            None,
+            ok("200", Some(r("Robot"))),
+        ),
+    );
+    add(
+        "/api/v2.0/robots/{robot_id}".into(),
+        "put",
+        op(
+            "Update a robot account (its name is ignored: robots cannot be renamed).",
+            robot(),
+            Some(json_body(r("RobotCreate"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/robots/{robot_id}".into(),
+        "patch",
+        op(
+            "Refresh a robot's secret.",
+            robot(),
+            Some(json_body(r("RobotSec"))),
+            ok("200", Some(r("RobotSecret"))),
+        ),
+    );
+    add(
+        "/api/v2.0/robots/{robot_id}".into(),
+        "delete",
+        op("Delete a robot account.", robot(), None, ok("200", None)),
+    );
+
+    add(
+        "/api/v2.0/users".into(),
+        "get",
+        op(
+            "List users (system admins).",
+            paging(),
+            None,
+            listing("UserResp"),
+        ),
+    );
+    add(
+        "/api/v2.0/users".into(),
+        "post",
+        op(
+            "Create a user.",
+            vec![],
+            Some(json_body(r("UserCreationReq"))),
+            created(),
+        ),
+    );
+    add(
+        "/api/v2.0/users/current".into(),
+        "get",
+        op(
+            "The signed-in user.",
+            vec![],
+            None,
+            ok("200", Some(r("UserResp"))),
+        ),
+    );
+    let mut search = vec![
+        json!({"name": "username", "in": "query", "required": true, "schema": {"type": "string"}}),
+    ];
+    search.extend(paging());
+    add(
+        "/api/v2.0/users/search".into(),
+        "get",
+        op(
+            "Find users by part of their name.",
+            search,
+            None,
+            listing("UserSearchRespItem"),
+        ),
+    );
+    let user = || vec![p("user_id")];
+    add(
+        "/api/v2.0/users/{user_id}".into(),
+        "get",
+        op("Get a user.", user(), None, ok("200", Some(r("UserResp")))),
+    );
+    add(
+        "/api/v2.0/users/{user_id}".into(),
+        "put",
+        op(
+            "Update a user's profile.",
+            user(),
+            Some(json_body(r("UserProfile"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/users/{user_id}".into(),
+        "delete",
+        op("Delete a user.", user(), None, ok("200", None)),
+    );
+    add(
+        "/api/v2.0/users/{user_id}/password".into(),
+        "put",
+        op(
+            "Change a password.",
+            user(),
+            Some(json_body(r("PasswordReq"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/users/{user_id}/sysadmin".into(),
+        "put",
+        op(
+            "Grant or revoke system admin.",
+            user(),
+            Some(json_body(r("UserSysAdminFlag"))),
+            ok("200", None),
+        ),
+    );
+    Value::Object(paths)
+}
+
+fn schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let time = json!({"type": "string", "format": "date-time"});
+    let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let public = json!({"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}}, "additionalProperties": false});
+    let name_pattern = NAME;
+    json!({
+        "Errors": open(json!({"errors": {"type": "array", "items": open(json!({"code": s("string"), "message": s("string")}), &["code", "message"])}}), &["errors"]),
+        "Health": open(json!({"status": s("string"), "components": {"type": "array", "items": open(json!({"name": s("string"), "status": s("string"), "error": s("string")}), &["name", "status"])}}), &["status", "components"]),
+        "GeneralInfo": open(json!({"auth_mode": s("string"), "registry_url": s("string"), "external_url": s("string"), "project_creation_restriction": s("string"), "self_registration": s("boolean"), "harbor_version": s("string"), "read_only": s("boolean"), "current_time": time}), &["auth_mode", "registry_url", "project_creation_restriction", "self_registration"]),
+        "Statistic": open(json!({"public_project_count": s("integer"), "private_project_count": s("integer"), "total_project_count": s("integer"), "public_repo_count": s("integer"), "private_repo_count": s("integer"), "total_repo_count": s("integer"), "total_storage_consumption": s("integer")}), &["total_project_count", "total_repo_count"]),
+        "Search": open(json!({"project": {"type": "array", "items": s("object")}, "repository": {"type": "array", "items": s("object")}}), &["project", "repository"]),
+        "Project": open(json!({"project_id": s("integer"), "owner_id": s("integer"), "name": s("string"), "owner_name": s("string"), "creation_time": time, "update_time": time, "deleted": s("boolean"), "togglable": s("boolean"), "current_user_role_id": s("integer"), "current_user_role_ids": {"type": "array", "items": s("integer")}, "repo_count": s("integer"), "metadata": public}), &["project_id", "name", "metadata"]),
+        "ProjectReq": strict(json!({"project_name": {"type": "string", "pattern": name_pattern}, "metadata": public, "public": s("boolean")}), &["project_name"]),
+        "ProjectSummary": open(json!({"repo_count": s("integer"), "project_admin_count": s("integer"), "maintainer_count": s("integer"), "developer_count": s("integer"), "guest_count": s("integer"), "limited_guest_count": s("integer"), "quota": s("object")}), &["repo_count"]),
+        "ProjectMemberEntity": open(json!({"id": s("integer"), "project_id": s("integer"), "entity_name": s("string"), "role_name": s("string"), "role_id": s("integer"), "entity_id": s("integer"), "entity_type": {"type": "string", "enum": ["u", "g"]}}), &["id", "role_id", "entity_type"]),
+        "ProjectMember": strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_user": {"oneOf": [
+            strict(json!({"user_id": {"type": "integer", "minimum": 1}}), &["user_id"]),
+            strict(json!({"username": {"type": "string", "minLength": 1}}), &["username"]),
+        ]}}), &["role_id", "member_user"]),
+        "RoleRequest": strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}}), &["role_id"]),
+        "AuditLog": open(json!({"id": s("integer"), "username": s("string"), "resource": s("string"), "resource_type": s("string"), "operation": s("string"), "op_time": time, "operation_result": s("boolean"), "client_ip": s("string")}), &["id", "username", "resource", "resource_type", "operation", "op_time"]),
+        "Repository": open(json!({"id": s("integer"), "project_id": s("integer"), "name": s("string"), "description": s("string"), "artifact_count": s("integer"), "pull_count": s("integer"), "creation_time": time, "update_time": time}), &["id", "project_id", "name", "artifact_count", "pull_count"]),
+        "Tag": open(json!({"id": s("integer"), "repository_id": s("integer"), "artifact_id": s("integer"), "name": s("string"), "push_time": time, "pull_time": time, "immutable": s("boolean")}), &["name"]),
+        "TagReq": strict(json!({"name": {"type": "string", "pattern": TAG}}), &["name"]),
+        "Artifact": open(json!({"id": s("integer"), "type": s("string"), "media_type": s("string"), "manifest_media_type": s("string"), "project_id": s("integer"), "repository_id": s("integer"), "digest": s("string"), "size": s("integer"), "push_time": time, "pull_time": time, "tags": {"type": ["array", "null"], "items": r("Tag")}}), &["id", "digest", "size", "push_time"]),
+        "Access": access_schema(),
+        "RobotPermission": strict(json!({"kind": {"type": "string", "enum": ["project"]}, "namespace": {"type": "string", "minLength": 1}, "access": {"type": "array", "items": r("Access")}}), &["kind", "namespace", "access"]),
+        "RobotCreate": robot_create_schema(),
+        "RobotCreated": open(json!({"id": s("integer"), "name": s("string"), "secret": s("string"), "creation_time": time, "expires_at": s("integer")}), &["id", "name", "secret"]),
+        "Robot": open(json!({"id": s("integer"), "name": s("string"), "description": s("string"), "secret": s("string"), "level": s("string"), "duration": s("integer"), "editable": s("boolean"), "disable": s("boolean"), "expires_at": s("integer"), "permissions": {"type": "array", "items": r("RobotPermission")}, "creation_time": time, "update_time": time}), &["id", "name", "level", "permissions"]),
+        "RobotSec": strict(json!({"secret": {"type": "string", "pattern": PASSWORD}}), &[]),
+        "RobotSecret": open(json!({"secret": s("string")}), &["secret"]),
+        "UserResp": open(json!({"user_id": s("integer"), "username": s("string"), "email": s("string"), "realname": s("string"), "comment": s("string"), "sysadmin_flag": s("boolean"), "admin_role_in_auth": s("boolean"), "creation_time": time, "update_time": time}), &["user_id", "username", "sysadmin_flag"]),
+        "UserCreationReq": strict(json!({"username": {"type": "string", "pattern": USERNAME}, "email": {"type": "string", "pattern": EMAIL}, "password": {"type": "string", "pattern": PASSWORD}, "realname": {"type": "string", "maxLength": 255}, "comment": {"type": "string", "maxLength": 255}}), &["username", "email", "password"]),
+        "UserProfile": strict(json!({"email": {"type": "string", "pattern": EMAIL}, "realname": {"type": "string", "maxLength": 255}, "comment": {"type": "string", "maxLength": 255}}), &[]),
+        "PasswordReq": strict(json!({"old_password": s("string"), "new_password": {"type": "string", "pattern": PASSWORD}}), &["new_password"]),
+        "UserSysAdminFlag": strict(json!({"sysadmin_flag": s("boolean")}), &["sysadmin_flag"]),
+        "UserSearchRespItem": open(json!({"user_id": s("integer"), "username": s("string")}), &["user_id", "username"]),
+    })
+}
+
+/// One `{resource, action}` per permission in the table: exactly what robots may be granted.
+fn access_schema() -> Value {
+    use crate::auth::permissions::MATRIX;
+    let mut by_resource: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (r, o, _) in MATRIX {
+        match by_resource.iter_mut().find(|(name, _)| *name == r.as_str()) {
+            Some((_, ops)) => ops.push(o.as_str()),
+            None => by_resource.push((r.as_str(), vec![o.as_str()])),
+        }
+    }
+    let choices: Vec<Value> = by_resource
+        .into_iter()
+        .map(|(resource, actions)| {
+            json!({"type": "object", "additionalProperties": false, "required": ["resource", "action"], "properties": {
+                "resource": {"type": "string", "enum": [resource]},
+                "action": {"type": "string", "enum": actions},
+                "effect": {"type": "string", "enum": ["allow"]},
+            }})
+        })
+        .collect();
+    json!({"oneOf": choices})
+}
+
+/// A project robot has one permission entry, for its project; a system robot any number.
+fn robot_create_schema() -> Value {
+    let common = json!({
+        "name": {"type": "string", "pattern": NAME},
+        "description": {"type": "string"},
+        "duration": {"oneOf": [{"type": "integer", "enum": [-1]}, {"type": "integer", "minimum": 1, "maximum": 36500}]},
+        "disable": {"type": "boolean"},
+        "secret": {"type": "string", "pattern": PASSWORD},
+    });
+    let with = |level: &str, permissions: Value| {
+        let mut props = common.clone();
+        props["level"] = json!({"type": "string", "enum": [level]});
+        props["permissions"] = permissions;
+        json!({"type": "object", "additionalProperties": false, "required": ["name", "level", "permissions"], "properties": props})
+    };
+    let project_entry = json!({"type": "object", "additionalProperties": false, "required": ["kind", "namespace", "access"], "properties": {
+        "kind": {"type": "string", "enum": ["project"]},
+        "namespace": {"type": "string", "pattern": NAME},
+        "access": {"type": "array", "items": r("Access")},
+    }});
+    json!({"oneOf": [
+        with("project", json!({"type": "array", "minItems": 1, "maxItems": 1, "items": project_entry})),
+        with("system", json!({"type": "array", "items": r("RobotPermission")})),
+    ]})
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Berth REST API",
+            "version": crate::VERSION,
+            "description": "The part of Harbor's API v2.0 that Berth implements, with Harbor's paths, fields and conventions.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"basicAuth": []}, {}],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {"basicAuth": {"type": "http", "scheme": "basic"}},
+            "schemas": schemas(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::document;
+
+    /// Every routed operation is documented, and every documented operation is routed.
+    #[test]
+    fn document_and_router_agree() {
+        let routed: BTreeSet<(String, String)> = crate::api::operations()
+            .into_iter()
+            .map(|(m, path, _)| (m.as_str().to_lowercase(), path.to_string()))
+            .collect();
+        let doc = document();
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let missing: Vec<_> = routed.difference(&documented).collect();
+        let extra: Vec<_> = documented.difference(&routed).collect();
+        assert!(missing.is_empty(), "routed but not documented: {missing:?}");
+        assert!(extra.is_empty(), "documented but not routed: {extra:?}");
+    }
+
+    /// Every `$ref` points at a schema that exists, and every path parameter is declared.
+    #[test]
+    fn document_is_self_consistent() {
+        let doc = document();
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name = part.split('"').next().unwrap_or_default();
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            let wanted: Vec<&str> = path
+                .split('{')
+                .skip(1)
+                .filter_map(|p| p.split('}').next())
+                .collect();
+            for (method, o) in item.as_object().expect("item") {
+                let declared: Vec<&str> = o["parameters"]
+                    .as_array()
+                    .map(|ps| {
+                        ps.iter()
+                            .filter(|p| p["in"] == "path")
+                            .filter_map(|p| p["name"].as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                assert_eq!(wanted, declared, "{method} {path}");
+            }
+        }
+    }
+}

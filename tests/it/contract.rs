@@ -1,0 +1,50 @@
+//! The running daemon against its own OpenAPI document, with schemathesis: every documented
+//! operation is called with generated requests (signed in as admin), and every answer must be
+//! a documented status with a body and headers that match the document, no 5xx, and no
+//! rejection of a request the document says is valid.
+//!
+//! `negative_data_rejection` is left out on purpose: Berth accepts more than the document can
+//! express exactly (Harbor's full `q` grammar, and passwords, usernames and e-mail addresses the
+//! document describes by a strict subset), so "the API accepted something the schema forbids"
+//! is expected there. Every such input is validated by the handlers, and the bad-input tests in
+//! `api.rs` check the refusals.
+
+use std::process::Command;
+
+use crate::harness::{must, Berthd, ADMIN_PASSWORD};
+
+#[test]
+fn the_daemon_honours_its_openapi_document() {
+    let schemathesis = std::env::var("BERTH_TEST_SCHEMATHESIS").unwrap_or_else(|_| {
+        panic!("BERTH_TEST_SCHEMATHESIS is not set: run the tests with tests/run.sh, which installs schemathesis")
+    });
+    let berthd = Berthd::start();
+    // Some content, so that operations on repositories and artifacts find something.
+    berthd.create_project("contract", false);
+    let reg = berthd.registry(&["contract/app", "library/app"]);
+    reg.push_image("contract/app", "v1", b"one");
+    reg.push_image("library/app", "latest", b"two");
+
+    use base64::Engine;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{ADMIN_PASSWORD}"));
+    let work = tempfile::tempdir().expect("tempdir");
+    let out = must(
+        Command::new(schemathesis)
+            .current_dir(work.path())
+            .args(["run", &format!("{}/api/v2.0/openapi.json", berthd.url()), "--url", &berthd.url()])
+            .args(["--header", &format!("Authorization: Basic {auth}")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,positive_data_acceptance",
+            ])
+            .args(["--max-examples", "15", "--generation-deterministic", "--request-timeout", "20"])
+            .args(["--suppress-health-check", "filter_too_much"])
+            .env("NO_COLOR", "1"),
+    );
+    assert!(out.contains("passed"), "{out}");
+    assert!(
+        !berthd.log().contains("panicked"),
+        "berthd panicked:\n{}",
+        berthd.log()
+    );
+}
