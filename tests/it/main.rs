@@ -10,5 +10,6 @@ mod durability;
 mod matrix;
 mod protocol;
 mod robots;
+mod scripts;
 mod server;
 mod skopeo;
