@@ -53,3 +53,23 @@ wait_up "http://127.0.0.1:$berth_port/api/v2.0/ping"
   --target "distribution=http://127.0.0.1:$dist_port" \
   --target "berth=http://127.0.0.1:$berth_port,admin,$password" \
   --rss-pid "berth=$berth_pid" "$@"
+
+# What the audit log costs a pull: the same berthd build with pull auditing off (Harbor's
+# pull_audit_log_disable) as the baseline, against the default with every pull recorded.
+quiet_port=$(free_port)
+mkdir -p "$work/quiet"
+cat >"$work/quiet/berth.toml" <<TOML
+data_dir = "$work/quiet/data"
+[http]
+listen = "127.0.0.1:$quiet_port"
+[system]
+pull_audit_log_disable = true
+TOML
+BERTH_ADMIN_PASSWORD="$password" ./target/release/berthd --config "$work/quiet/berth.toml" >"$work/quiet.log" 2>&1 &
+pids+=($!)
+wait_up "http://127.0.0.1:$quiet_port/api/v2.0/ping"
+echo
+echo "Audit log overhead on pulls (baseline: pull auditing off):"
+./target/release/berth-bench --cases manifests \
+  --target "berth-no-pull-audit=http://127.0.0.1:$quiet_port,admin,$password" \
+  --target "berth-audited=http://127.0.0.1:$berth_port,admin,$password"

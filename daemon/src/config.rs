@@ -62,6 +62,9 @@ pub struct SystemConfig {
     /// Idle time after which a browser session ends (Harbor's `session_timeout`).
     #[serde(default = "default_session_timeout")]
     pub session_timeout_minutes: u32,
+    /// Harbor's switch to stop recording pulls in the audit log (pull counts are kept).
+    #[serde(default)]
+    pub pull_audit_log_disable: bool,
 }
 
 impl Default for SystemConfig {
@@ -74,6 +77,7 @@ impl Default for SystemConfig {
             login_max_failures: default_login_max_failures(),
             login_lockout_seconds: default_login_lockout(),
             session_timeout_minutes: default_session_timeout(),
+            pull_audit_log_disable: false,
         }
     }
 }

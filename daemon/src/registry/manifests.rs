@@ -47,14 +47,16 @@ pub(super) async fn get(
     let found = ctx.state.registry.get_manifest(name, reference).await;
     // HEAD is how clients check for updates; only GET is a pull.
     if !head {
-        let project_id = found.as_ref().ok().map(|m| m.project_id);
-        audit(
-            ctx,
-            project_id,
-            "pull",
-            artifact(name, reference),
-            found.is_ok(),
-        );
+        if !ctx.state.config.system.pull_audit_log_disable {
+            let project_id = found.as_ref().ok().map(|m| m.project_id);
+            audit(
+                ctx,
+                project_id,
+                "pull",
+                artifact(name, reference),
+                found.is_ok(),
+            );
+        }
         if let Ok(m) = &found {
             ctx.state.audit.pulled(m.repository_id, m.id);
         }
