@@ -893,3 +893,28 @@ fn session_login_with_csrf() {
         401
     );
 }
+
+/// `project_creation_restriction = "adminonly"` and `self_registration = true`, from the
+/// configuration file, as `systeminfo` reports them.
+#[test]
+fn creation_restriction_and_self_registration() {
+    let berthd = Berthd::start_with_config(|dir, port| {
+        format!(
+            "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [system]\nproject_creation_restriction = \"adminonly\"\nself_registration = true\n",
+            dir.display()
+        )
+    });
+    let anonymous = Api::anonymous(&berthd);
+    let info = anonymous.json("/systeminfo");
+    assert_eq!(info["project_creation_restriction"], "adminonly");
+    assert_eq!(info["self_registration"], true);
+    // Anyone may sign up...
+    let signup = json!({"username": "newbie", "email": "newbie@example.com", "password": PASSWORD});
+    assert_eq!(anonymous.status(Method::POST, "/users", Some(signup)), 201);
+    let newbie = Api::as_user(&berthd, "newbie");
+    assert_eq!(newbie.json("/users/current")["sysadmin_flag"], false);
+    // ... but only the admin creates projects.
+    assert_eq!(newbie.status(Method::POST, "/projects", Some(json!({"project_name": "mine"}))), 403);
+    assert_eq!(Api::admin(&berthd).status(Method::POST, "/projects", Some(json!({"project_name": "mine"}))), 201);
+}
