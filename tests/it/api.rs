@@ -915,6 +915,101 @@ fn creation_restriction_and_self_registration() {
     let newbie = Api::as_user(&berthd, "newbie");
     assert_eq!(newbie.json("/users/current")["sysadmin_flag"], false);
     // ... but only the admin creates projects.
-    assert_eq!(newbie.status(Method::POST, "/projects", Some(json!({"project_name": "mine"}))), 403);
-    assert_eq!(Api::admin(&berthd).status(Method::POST, "/projects", Some(json!({"project_name": "mine"}))), 201);
+    assert_eq!(
+        newbie.status(
+            Method::POST,
+            "/projects",
+            Some(json!({"project_name": "mine"}))
+        ),
+        403
+    );
+    assert_eq!(
+        Api::admin(&berthd).status(
+            Method::POST,
+            "/projects",
+            Some(json!({"project_name": "mine"}))
+        ),
+        201
+    );
+}
+
+/// SQL metacharacters (and other nasty text) in the string parameters of every listing: a 200
+/// with no match or a clear 400, never a 500, and nothing changes.
+#[test]
+fn nasty_strings_in_every_listing_parameter() {
+    let berthd = Berthd::start();
+    let admin = Api::admin(&berthd);
+    assert_eq!(
+        admin.status(
+            Method::POST,
+            "/projects",
+            Some(json!({"project_name": "nasty"}))
+        ),
+        201
+    );
+    let reg = berthd.registry(&["nasty/app"]);
+    reg.push_image("nasty/app", "v1", b"x");
+    let before = (
+        admin.json("/projects?page_size=100"),
+        admin.json("/users?page_size=100"),
+        admin.json("/robots"),
+    );
+    let nasty = [
+        "'; DROP TABLE users; --",
+        "\" OR 1=1 --",
+        "') OR ('a'='a",
+        "%",
+        "_",
+        "\\",
+        "\u{0}",
+        "∑é漢",
+        "*",
+        "../..",
+    ];
+    let listings: &[(&str, &[&str])] = &[
+        ("/projects", &["name", "owner", "q"]),
+        ("/users", &["q"]),
+        ("/users/search", &["username"]),
+        ("/search", &["q"]),
+        ("/repositories", &["q", "sort"]),
+        ("/projects/nasty/repositories", &["q", "sort"]),
+        ("/projects/nasty/repositories/app/artifacts", &["q", "sort"]),
+        ("/projects/nasty/repositories/app/artifacts/v1/tags", &["q"]),
+        ("/projects/nasty/members", &["entityname"]),
+        ("/projects/nasty/logs", &["q"]),
+        ("/audit-logs", &["q"]),
+        ("/robots", &["q"]),
+    ];
+    for (path, params) in listings {
+        for param in *params {
+            for n in nasty {
+                for value in [n.to_string(), format!("name={n}"), format!("name=~{n}")] {
+                    let q =
+                        serde_urlencoded::to_string([(*param, value.as_str())]).expect("encode");
+                    let status = admin.status(Method::GET, &format!("{path}?{q}"), None);
+                    assert!(matches!(status, 200 | 400), "{path}?{q} answered {status}");
+                }
+            }
+        }
+    }
+    // Nasty path segments too.
+    for n in nasty {
+        let seg: String = n.bytes().map(|b| format!("%{b:02X}")).collect();
+        for path in [
+            format!("/projects/{seg}"),
+            format!("/projects/nasty/repositories/{seg}"),
+            format!("/users/{seg}"),
+            format!("/robots/{seg}"),
+        ] {
+            let status = admin.status(Method::GET, &path, None);
+            assert!(matches!(status, 400 | 404), "{path} answered {status}");
+        }
+    }
+    let after = (
+        admin.json("/projects?page_size=100"),
+        admin.json("/users?page_size=100"),
+        admin.json("/robots"),
+    );
+    assert_eq!(before, after, "a query changed something");
+    assert!(!berthd.log().contains("panicked"));
 }

@@ -209,6 +209,12 @@ fn failed_logins_are_throttled_then_refused_for_a_while() {
     assert_eq!(r.status(), 429);
     let body: serde_json::Value = r.json().expect("json");
     assert_eq!(body["errors"][0]["code"], "TOO_MANY_REQUESTS");
+    let login = client
+        .post(format!("{}/c/login", berthd.url()))
+        .form(&[("principal", "victim"), ("password", "Passw0rdOK")])
+        .send()
+        .expect("POST");
+    assert_eq!(login.status(), 429, "the portal login is throttled too");
     // Other accounts from the same address are unaffected.
     assert_eq!(token("admin", ADMIN_PASSWORD).status(), 200);
 

@@ -728,7 +728,7 @@ mod tests {
         assert!(extra.is_empty(), "documented but not routed: {extra:?}");
     }
 
-        /// `docs/api.md` lists every operation, so the coverage written for people stays true.
+    /// `docs/api.md` lists every operation, so the coverage written for people stays true.
     #[test]
     fn api_docs_list_every_operation() {
         let doc = include_str!("../../../docs/api.md");

@@ -125,3 +125,47 @@ pub fn search(
 pub fn purge(tx: &Transaction<'_>, before: i64) -> DbResult<usize> {
     Ok(tx.execute("DELETE FROM audit_log WHERE op_time < ?1", [before])?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(op_time: i64, username: &str) -> AuditRow {
+        AuditRow {
+            id: 0,
+            project_id: Some(1),
+            operation: "pull".into(),
+            resource_type: "artifact".into(),
+            resource: "p/r:1".into(),
+            username: username.into(),
+            success: true,
+            client_ip: "127.0.0.1".into(),
+            op_time,
+        }
+    }
+
+    #[test]
+    fn purge_removes_only_old_entries_and_search_binds_values() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        super::super::migrations::apply(&mut conn).expect("schema");
+        let tx = conn.transaction().expect("tx");
+        for (t, u) in [
+            (100, "old"),
+            (200, "old"),
+            (1000, "new"),
+            (2000, "x' OR '1'='1"),
+        ] {
+            insert(&tx, &row(t, u)).expect("insert");
+        }
+        assert_eq!(purge(&tx, 500).expect("purge"), 2);
+        tx.commit().expect("commit");
+        let (rows, total) = search(&conn, None, &[], 0, 10).expect("search");
+        assert_eq!((rows.len(), total), (2, 2));
+        assert_eq!(rows[0].op_time, 2000, "newest first");
+        let f = [("username", Filter::Exact("x' OR '1'='1".into()))];
+        assert_eq!(search(&conn, Some(1), &f, 0, 10).expect("search").1, 1);
+        let f = [("op_time", Filter::Range(Some(1500), None))];
+        assert_eq!(search(&conn, None, &f, 0, 10).expect("search").1, 1);
+        assert_eq!(search(&conn, Some(2), &[], 0, 10).expect("search").1, 0);
+    }
+}
