@@ -50,7 +50,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::registry::router())
         .merge(crate::api::router())
-        .route("/service/token", get(crate::auth::endpoint::get_token))
+        .route("/service/token", get(crate::api::token::get_token))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }

@@ -9,8 +9,8 @@ use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::api::token::basic_credentials;
 use crate::audit::Entry;
-use crate::auth::endpoint::basic_credentials;
 use crate::auth::Principal;
 use crate::server::AppState;
 

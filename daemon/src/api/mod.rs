@@ -12,6 +12,7 @@ mod repositories;
 mod robots;
 mod session;
 mod system;
+pub mod token;
 mod users;
 
 use axum::extract::DefaultBodyLimit;

@@ -1,7 +1,6 @@
 //! Who the caller is and what they may do: password checks, the one permission table, and the
 //! registry tokens that carry a decision from the token service to `/v2/`.
 
-pub mod endpoint;
 pub mod password;
 pub mod permissions;
 pub mod robot;

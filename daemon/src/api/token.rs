@@ -9,10 +9,10 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AuthError, Principal};
 use crate::api::error::ApiError;
 use crate::api::extract::ClientIp;
 use crate::audit::Entry;
+use crate::auth::{AuthError, Principal};
 use crate::server::AppState;
 
 /// `(username, password)` from an `Authorization: Basic` header, when present and well formed.
