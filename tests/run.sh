@@ -30,8 +30,9 @@ work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)
 exec_root=$(mktemp -d /tmp/bdx.XXXXXX)   # short: containerd puts a socket in it
 cleanup() {
   if [ -f "$work/dockerd.pid" ]; then
-    kill "$(cat "$work/dockerd.pid")" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$(cat "$work/dockerd.pid")" 2>/dev/null || break; sleep 0.1; done
+    pid=$(cat "$work/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -rf "$work" "$exec_root" 2>/dev/null || true
 }

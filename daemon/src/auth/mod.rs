@@ -285,8 +285,12 @@ impl Auth {
         )
     }
 
-    /// Ids of the projects whose repositories the principal may pull: what `_catalog` lists.
-    pub async fn visible_projects(&self, principal: &Principal) -> Result<Vec<i64>, AuthError> {
+    /// Every project with what the principal may do in it: the one place that computes it for
+    /// all projects at once (listings, the catalog).
+    pub async fn all_project_access(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<(ProjectRow, ProjectAccess)>, AuthError> {
         let user_id = principal.user_id();
         let rows = self
             .db
@@ -294,12 +298,21 @@ impl Auth {
             .await?;
         Ok(rows
             .into_iter()
-            .filter(|(p, role)| {
-                permissions::allowed(
-                    &principal.access_in(p, *role),
-                    Resource::Repository,
-                    Operation::Pull,
-                )
+            .map(|(p, role)| {
+                let access = principal.access_in(&p, role);
+                (p, access)
+            })
+            .collect())
+    }
+
+    /// Ids of the projects whose repositories the principal may pull: what `_catalog` lists.
+    pub async fn visible_projects(&self, principal: &Principal) -> Result<Vec<i64>, AuthError> {
+        Ok(self
+            .all_project_access(principal)
+            .await?
+            .into_iter()
+            .filter(|(_, access)| {
+                permissions::allowed(access, Resource::Repository, Operation::Pull)
             })
             .map(|(p, _)| p.id)
             .collect())

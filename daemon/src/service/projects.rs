@@ -181,17 +181,12 @@ impl Projects {
 
     /// Every project the caller may read, with its view.
     pub async fn list(&self, by: &Principal) -> Result<Vec<ProjectView>, ProjectError> {
-        let user_id = by.user_id();
-        let rows = self
-            .db
-            .read(move |c| db::projects::all_with_role(c, user_id))
-            .await?;
-        Ok(rows
+        Ok(self
+            .auth
+            .all_project_access(by)
+            .await?
             .into_iter()
-            .map(|(project, role)| {
-                let access = by.access_in(&project, role);
-                ProjectView { project, access }
-            })
+            .map(|(project, access)| ProjectView { project, access })
             .filter(|v| v.may(Resource::Project, Operation::Read))
             .collect())
     }
