@@ -34,6 +34,120 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub system: SystemConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Directory settings, under Harbor's `ldap_*` names; required when `auth.mode = "ldap"`.
+    #[serde(default)]
+    pub ldap: Option<LdapConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Where users log in: the local database, or an LDAP / Active Directory server. The
+    /// built-in `admin` and robot accounts always use the local database.
+    #[serde(default)]
+    pub mode: AuthMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    #[default]
+    Db,
+    Ldap,
+}
+
+impl AuthMode {
+    /// Harbor's name for the mode, as `systeminfo` reports it.
+    pub fn harbor_name(self) -> &'static str {
+        match self {
+            AuthMode::Db => "db_auth",
+            AuthMode::Ldap => "ldap_auth",
+        }
+    }
+}
+
+/// A secret from the configuration file: never printed, never logged.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Harbor's LDAP settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub ldap_url: String,
+    /// The DN to bind as for searching; anonymous search when empty.
+    #[serde(default)]
+    pub ldap_search_dn: String,
+    #[serde(default)]
+    pub ldap_search_password: Secret,
+    /// Where users are searched for.
+    pub ldap_base_dn: String,
+    /// An extra filter users must match, e.g. `(objectClass=person)`.
+    #[serde(default)]
+    pub ldap_filter: String,
+    /// The attribute that holds the login name: `uid`, `cn`, or `sAMAccountName` for AD.
+    #[serde(default = "default_ldap_uid")]
+    pub ldap_uid: String,
+    /// 0 base, 1 one level, 2 subtree.
+    #[serde(default = "default_ldap_scope")]
+    pub ldap_scope: u8,
+    /// Seconds to wait for the directory, per connection and per operation.
+    #[serde(default = "default_ldap_timeout")]
+    pub ldap_timeout: u64,
+    /// Verify the server's certificate (ldaps and StartTLS). Off only when said explicitly.
+    #[serde(default = "default_true")]
+    pub ldap_verify_cert: bool,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    #[serde(default)]
+    pub ldap_starttls: bool,
+    /// A PEM file of CA certificates to trust for the directory, instead of the system's.
+    #[serde(default)]
+    pub ldap_ca_certificate: Option<PathBuf>,
+    /// Where groups are searched for (groups found by their `member` attribute).
+    #[serde(default)]
+    pub ldap_group_base_dn: String,
+    #[serde(default)]
+    pub ldap_group_search_filter: String,
+    /// The attribute that names a group, e.g. `cn`.
+    #[serde(default = "default_group_attribute")]
+    pub ldap_group_attribute_name: String,
+    #[serde(default = "default_ldap_scope")]
+    pub ldap_group_search_scope: u8,
+    /// Members of this group are system administrators.
+    #[serde(default)]
+    pub ldap_group_admin_dn: String,
+    /// The user attribute that lists the user's groups, as Active Directory's `memberOf`.
+    #[serde(default = "default_membership_attribute")]
+    pub ldap_group_membership_attribute: String,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_ldap_uid() -> String {
+    "cn".into()
+}
+fn default_ldap_scope() -> u8 {
+    2
+}
+fn default_ldap_timeout() -> u64 {
+    5
+}
+fn default_group_attribute() -> String {
+    "cn".into()
+}
+fn default_membership_attribute() -> String {
+    "memberof".into()
 }
 
 /// Harbor's system settings, under their Harbor names.
@@ -223,6 +337,8 @@ impl Config {
             storage: StorageConfig::default(),
             log: LogConfig::default(),
             system: SystemConfig::default(),
+            auth: AuthConfig::default(),
+            ldap: None,
         }
     }
 
@@ -262,6 +378,51 @@ impl Config {
             problems.push(
                 "system.robot_name_prefix must be non-empty, without '/', ':' or spaces".into(),
             );
+        }
+        match (&self.auth.mode, &self.ldap) {
+            (AuthMode::Ldap, None) => {
+                problems.push("auth.mode is \"ldap\" but there is no [ldap] section".into())
+            }
+            (_, Some(l)) => {
+                if !(l.ldap_url.starts_with("ldap://") || l.ldap_url.starts_with("ldaps://")) {
+                    problems.push(format!(
+                        "ldap.ldap_url must start with ldap:// or ldaps://: {}",
+                        l.ldap_url
+                    ));
+                }
+                if l.ldap_starttls && l.ldap_url.starts_with("ldaps://") {
+                    problems
+                        .push("ldap.ldap_starttls applies to ldap:// URLs, not ldaps://".into());
+                }
+                if l.ldap_base_dn.is_empty() {
+                    problems.push("ldap.ldap_base_dn must not be empty".into());
+                }
+                if l.ldap_uid.is_empty() {
+                    problems.push("ldap.ldap_uid must not be empty".into());
+                }
+                for (what, scope) in [
+                    ("ldap_scope", l.ldap_scope),
+                    ("ldap_group_search_scope", l.ldap_group_search_scope),
+                ] {
+                    if scope > 2 {
+                        problems.push(format!(
+                            "ldap.{what} must be 0 (base), 1 (one level) or 2 (subtree)"
+                        ));
+                    }
+                }
+                if l.ldap_timeout == 0 {
+                    problems.push("ldap.ldap_timeout must be at least 1 second".into());
+                }
+                if let Some(ca) = &l.ldap_ca_certificate {
+                    if !ca.is_file() {
+                        problems.push(format!(
+                            "ldap.ldap_ca_certificate: no file at {}",
+                            ca.display()
+                        ));
+                    }
+                }
+            }
+            _ => {}
         }
         if self.system.login_max_failures == 0 {
             problems.push("system.login_max_failures must be at least 1".into());
@@ -312,6 +473,25 @@ mod tests {
         assert_eq!(c.token.expiration_minutes, 30);
         assert_eq!(c.token.service, "harbor-registry");
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn ldap_settings_use_harbors_names_and_hide_the_password() {
+        let c = Config::from_toml(
+            "[http]\nlisten = \"127.0.0.1:1\"\n[auth]\nmode = \"ldap\"\n[ldap]\nldap_url = \"ldap://dc:389\"\n\
+             ldap_base_dn = \"dc=example,dc=com\"\nldap_search_password = \"s3cret\"\nldap_uid = \"sAMAccountName\"\n",
+        )
+        .expect("parses");
+        assert!(c.validate().is_ok());
+        let l = c.ldap.expect("ldap");
+        assert_eq!(
+            (l.ldap_scope, l.ldap_timeout, l.ldap_verify_cert),
+            (2, 5, true)
+        );
+        assert!(!format!("{l:?}").contains("s3cret"));
+        let bad = Config::from_toml("[http]\nlisten = \"127.0.0.1:1\"\n[auth]\nmode = \"ldap\"\n")
+            .expect("parses");
+        assert!(bad.validate().is_err());
     }
 
     #[test]

@@ -95,7 +95,9 @@ pub async fn prepare(
     let admin = bootstrap::ensure_defaults(&db, admin_password)
         .await
         .context("creating defaults")?;
-    let auth = Auth::new(db.clone(), keys, config.clone());
+    // One TLS provider for everything that speaks TLS: the listener and the LDAP client.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let auth = Auth::new(db.clone(), keys, config.clone()).context("setting up login")?;
     let projects = Projects::new(db.clone(), auth.clone(), config.clone());
     let state = AppState {
         auth: auth.clone(),
@@ -144,7 +146,6 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         });
     }
     if let Some(tls) = &config.tls {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
             &tls.certificate,
             &tls.private_key,

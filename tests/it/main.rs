@@ -7,6 +7,7 @@ mod api;
 mod contract;
 mod docker;
 mod durability;
+mod ldap;
 mod matrix;
 mod protocol;
 mod robots;

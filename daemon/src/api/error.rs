@@ -36,6 +36,7 @@ impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         match e {
             AuthError::BadCredentials => ApiError::Unauthorized(e.to_string()),
+            AuthError::DirectoryUnavailable => ApiError::Unauthorized(e.to_string()),
             AuthError::Throttled(retry) => {
                 ApiError::TooManyRequests(e.to_string(), retry.as_secs().max(1))
             }

@@ -62,7 +62,7 @@ pub(super) async fn systeminfo(
         .unwrap_or_default();
     let sys = &state.config.system;
     Json(json!({
-        "auth_mode": "db_auth",
+                "auth_mode": state.config.auth.mode.harbor_name(),
         "primary_auth_mode": false,
         "registry_url": registry_url,
         "external_url": external,

@@ -1,6 +1,7 @@
 //! Who the caller is and what they may do: password checks, the one permission table, and the
 //! registry tokens that carry a decision from the token service to `/v2/`.
 
+pub mod ldap;
 pub mod password;
 pub mod permissions;
 pub mod robot;
@@ -74,6 +75,8 @@ impl Principal {
 pub enum AuthError {
     #[error("invalid username or password")]
     BadCredentials,
+    #[error("login failed: the directory is unavailable")]
+    DirectoryUnavailable,
     #[error("too many failed logins: try again in {} seconds", .0.as_secs().max(1))]
     Throttled(std::time::Duration),
     #[error("unsupported service {0:?}")]
@@ -93,6 +96,8 @@ pub struct Auth {
     keys: Arc<TokenKeys>,
     config: Arc<Config>,
     throttle: Arc<throttle::Throttle>,
+    /// The directory, when `auth.mode = "ldap"`.
+    directory: Option<Arc<ldap::Directory>>,
 }
 
 /// An argon2id hash of a random password, verified against when the user does not exist so
@@ -117,13 +122,21 @@ async fn verify_or_dummy(password: &str, hash: Option<String>) -> Result<bool, A
 }
 
 impl Auth {
-    pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Auth {
-        Auth {
+    pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Result<Auth, AuthError> {
+        let directory = match (&config.auth.mode, &config.ldap) {
+            (crate::config::AuthMode::Ldap, Some(cfg)) => Some(Arc::new(
+                ldap::Directory::new(cfg.clone())
+                    .map_err(|e| AuthError::Internal(format!("LDAP settings: {e}")))?,
+            )),
+            _ => None,
+        };
+        Ok(Auth {
             db,
             keys,
             config,
             throttle: Arc::default(),
-        }
+            directory,
+        })
     }
 
     pub fn keys(&self) -> &TokenKeys {
@@ -185,6 +198,13 @@ impl Auth {
         if username.starts_with(&self.config.system.robot_name_prefix) {
             return self.authenticate_robot(username, password).await;
         }
+        // The built-in admin always logs in locally, so a broken directory never locks the
+        // operator out.
+        if let (Some(directory), false) = (&self.directory, username == "admin") {
+            return self
+                .authenticate_directory(directory, username, password)
+                .await;
+        }
         let name = username.to_string();
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -198,6 +218,44 @@ impl Auth {
             }
         }
         Err(AuthError::BadCredentials)
+    }
+
+    /// A directory login: on success the local record is created or refreshed (e-mail and
+    /// display name from the directory), and members of the admin group are system admins.
+    async fn authenticate_directory(
+        &self,
+        directory: &ldap::Directory,
+        username: &str,
+        password: &str,
+    ) -> Result<Principal, AuthError> {
+        let found = match directory.authenticate(username, password).await {
+            Ok(u) => u,
+            Err(e) if e.is_credentials() => {
+                tracing::info!(username, reason = %e, "directory login refused");
+                return Err(AuthError::BadCredentials);
+            }
+            Err(e) => {
+                tracing::error!(username, error = %e, "directory login failed: the directory is unavailable");
+                return Err(AuthError::DirectoryUnavailable);
+            }
+        };
+        let admin = directory.is_admin(&found);
+        let (name, email, display) = (
+            found.username.clone(),
+            found.email.clone(),
+            found.display_name.clone(),
+        );
+        let row = self
+            .db
+            .write(move |tx| {
+                db::users::upsert_directory_user(tx, &name, email.as_deref(), &display)
+            })
+            .await?;
+        Ok(Principal::User {
+            id: row.id,
+            username: row.username,
+            sysadmin: row.sysadmin || admin,
+        })
     }
 
     /// A robot logs in with its secret while it exists, is enabled and has not expired.

@@ -129,3 +129,32 @@ pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
     )?;
     Ok(conn.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
 }
+
+/// Creates or refreshes the local record of a directory user (no local password), keeping the
+/// existing e-mail when the directory's belongs to another account.
+pub fn upsert_directory_user(
+    conn: &Connection,
+    username: &str,
+    email: Option<&str>,
+    realname: &str,
+) -> DbResult<UserRow> {
+    let email = match email {
+        Some(e) if by_email(conn, e)?.is_some_and(|other| other.username != username) => None,
+        other => other,
+    };
+    match by_name(conn, username)? {
+        Some(u) => {
+            let email = email.or(u.email.as_deref());
+            update_profile(conn, u.id, email, realname, &u.comment)?;
+        }
+        None => {
+            let t = now();
+            conn.execute(
+                "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, '', NULL, 0, ?4, ?4)",
+                params![username, email, realname, t],
+            )?;
+        }
+    }
+    by_name(conn, username)?.ok_or(super::DbError::Worker(format!("user {username} vanished")))
+}
