@@ -16,11 +16,31 @@ const BASE: &str = "dc=example,dc=com";
 pub struct Slapd {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The ldaps:// port, when started with TLS.
+    pub tls_port: Option<u16>,
     child: Option<Child>,
 }
 
 impl Slapd {
     pub fn start() -> Slapd {
+        Slapd::start_with(false)
+    }
+
+    /// With a certificate from a CA of the test's own (`ca.crt` in its directory), serving
+    /// StartTLS on the ldap:// port and TLS on an ldaps:// port.
+    pub fn start_tls() -> Slapd {
+        Slapd::start_with(true)
+    }
+
+    pub fn ca(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.crt")
+    }
+
+    pub fn ldaps_url(&self) -> String {
+        format!("ldaps://127.0.0.1:{}/", self.tls_port.unwrap_or(0))
+    }
+
+    fn start_with(tls: bool) -> Slapd {
         let dir = tempfile::tempdir().expect("tempdir");
         let d = dir.path();
         std::fs::create_dir_all(d.join("db")).expect("db dir");
@@ -32,10 +52,21 @@ impl Slapd {
              rootpw secret\ndirectory {d}/db\noverlay memberof\n",
             d = d.display()
         );
+        let conf = if tls {
+            make_certificates(d);
+            format!(
+                "TLSCACertificateFile {d}/ca.crt\nTLSCertificateFile {d}/server.crt\nTLSCertificateKeyFile {d}/server.key\n{conf}",
+                d = d.display()
+            )
+        } else {
+            conf
+        };
         std::fs::write(d.join("slapd.conf"), conf).expect("slapd.conf");
+        let tls_port = tls.then(free_port);
         let mut s = Slapd {
             dir,
             port: free_port(),
+            tls_port,
             child: None,
         };
         s.spawn();
@@ -49,8 +80,12 @@ impl Slapd {
 
     fn spawn(&mut self) {
         let conf = self.dir.path().join("slapd.conf");
+        let urls = match self.tls_port {
+            Some(_) => format!("{} {}", self.url(), self.ldaps_url()),
+            None => self.url(),
+        };
         let child = Command::new("slapd")
-            .args(["-d", "0", "-h", &self.url(), "-f"])
+            .args(["-d", "0", "-h", &urls, "-f"])
             .arg(&conf)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -104,6 +139,29 @@ impl Drop for Slapd {
     }
 }
 
+/// A private CA and a server certificate for 127.0.0.1, as PEM files in `dir`.
+fn make_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Berth test directory CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let key = KeyPair::generate().expect("server key");
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = server
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .expect("server cert");
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).expect("write");
+    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+}
+
 /// People, a reader for searching, two groups, a non-ASCII login and two entries that share a
 /// login name (an ambiguous match).
 static TREE: &str = concat!(
@@ -122,14 +180,18 @@ static TREE: &str = concat!(
 );
 
 fn berthd_with_directory(slapd: &Slapd) -> Berthd {
-    let url = slapd.url();
+    berthd_with(&slapd.url(), "")
+}
+
+/// A berthd whose directory is at `url`, with `extra` LDAP settings.
+fn berthd_with(url: &str, extra: &str) -> Berthd {
     Berthd::start_with_config(|dir: &Path, port| {
         format!(
             "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n[auth]\nmode = \"ldap\"\n[ldap]\n\
              ldap_url = \"{url}\"\nldap_search_dn = \"uid=reader,ou=people,{BASE}\"\nldap_search_password = \"readerpw\"\n\
              ldap_base_dn = \"{BASE}\"\nldap_filter = \"(objectClass=inetOrgPerson)\"\nldap_uid = \"uid\"\nldap_timeout = 2\n\
              ldap_group_base_dn = \"ou=groups,{BASE}\"\nldap_group_search_filter = \"(objectClass=groupOfNames)\"\n\
-             ldap_group_admin_dn = \"cn=admins,ou=groups,{BASE}\"\n",
+                          ldap_group_admin_dn = \"cn=admins,ou=groups,{BASE}\"\n{extra}\n",
             dir.display()
         )
     })
@@ -265,4 +327,43 @@ fn a_stopped_directory_fails_logins_quickly_and_breaks_nothing_else() {
     );
     assert_eq!(token_status(&berthd, "admin", ADMIN_PASSWORD), 200);
     assert_eq!(reg.get("/v2/library/up/manifests/v1").status(), 200);
+}
+
+/// ldaps:// and StartTLS with the directory's CA trusted; refused without it unless
+/// verification is turned off explicitly.
+#[test]
+fn ldaps_and_starttls() {
+    let slapd = Slapd::start_tls();
+    let ca = format!("ldap_ca_certificate = \"{}\"", slapd.ca().display());
+    let ldaps = berthd_with(&slapd.ldaps_url(), &ca);
+    assert_eq!(
+        token_status(&ldaps, "alice", "alicepw"),
+        200,
+        "ldaps with the CA:\n{}",
+        ldaps.log()
+    );
+    assert_eq!(token_status(&ldaps, "alice", "wrong"), 401);
+    let starttls = berthd_with(&slapd.url(), &format!("{ca}\nldap_starttls = true"));
+    assert_eq!(
+        token_status(&starttls, "alice", "alicepw"),
+        200,
+        "StartTLS with the CA:\n{}",
+        starttls.log()
+    );
+    // Without the CA the certificate is not trusted, and the log says what failed.
+    let untrusted = berthd_with(&slapd.ldaps_url(), "");
+    assert_eq!(token_status(&untrusted, "alice", "alicepw"), 401);
+    let log = untrusted.log();
+    assert!(
+        log.contains("the directory is unavailable") && log.to_lowercase().contains("tls"),
+        "{log}"
+    );
+    // ... unless verification is off, which only an explicit setting does.
+    let unverified = berthd_with(&slapd.ldaps_url(), "ldap_verify_cert = false");
+    assert_eq!(
+        token_status(&unverified, "alice", "alicepw"),
+        200,
+        "{}",
+        unverified.log()
+    );
 }
