@@ -425,3 +425,27 @@ impl Docker {
         .to_string()
     }
 }
+
+/// A private CA (`ca.crt`) and a server certificate for 127.0.0.1 (`server.crt`,
+/// `server.key`), written as PEM files into `dir`.
+pub fn make_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "Berth test CA");
+    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
+    let key = KeyPair::generate().expect("server key");
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("params");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = server
+        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
+        .expect("server cert");
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).expect("write");
+    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
+}

@@ -2,30 +2,7 @@
 
 use std::process::Command;
 
-use crate::harness::{free_port, must, Berthd, Docker, ADMIN_PASSWORD};
-
-/// A private CA and a server certificate for 127.0.0.1, written as PEM files into `dir`.
-fn make_certificates(dir: &std::path::Path) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().expect("CA key");
-    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Berth test CA");
-    let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
-    let key = KeyPair::generate().expect("server key");
-    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .expect("params");
-    server
-        .distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let cert = server
-        .signed_by(&key, &Issuer::from_params(&ca, &ca_key))
-        .expect("server cert");
-    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).expect("write");
-    std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
-    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
-}
+use crate::harness::{free_port, make_certificates, must, Berthd, Docker, ADMIN_PASSWORD};
 
 /// HTTPS from the configuration file: the CA verifies the certificate, the token realm is
 /// https, and skopeo pushes and reads back over it with only the CA to trust.
