@@ -131,6 +131,74 @@ pub struct LdapConfig {
     pub ldap_group_membership_attribute: String,
 }
 
+impl LdapConfig {
+    /// Settings for a directory at `url` with users under `base_dn`, everything else at its
+    /// default.
+    pub fn new(url: &str, base_dn: &str) -> LdapConfig {
+        LdapConfig {
+            ldap_url: url.to_string(),
+            ldap_search_dn: String::new(),
+            ldap_search_password: Secret::default(),
+            ldap_base_dn: base_dn.to_string(),
+            ldap_filter: String::new(),
+            ldap_uid: default_ldap_uid(),
+            ldap_scope: default_ldap_scope(),
+            ldap_timeout: default_ldap_timeout(),
+            ldap_verify_cert: true,
+            ldap_starttls: false,
+            ldap_ca_certificate: None,
+            ldap_group_base_dn: String::new(),
+            ldap_group_search_filter: String::new(),
+            ldap_group_attribute_name: default_group_attribute(),
+            ldap_group_search_scope: default_ldap_scope(),
+            ldap_group_admin_dn: String::new(),
+            ldap_group_membership_attribute: default_membership_attribute(),
+        }
+    }
+
+    /// What is wrong with these settings, one sentence each; empty when they are usable.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !(self.ldap_url.starts_with("ldap://") || self.ldap_url.starts_with("ldaps://")) {
+            problems.push(format!(
+                "ldap.ldap_url must start with ldap:// or ldaps://: {}",
+                self.ldap_url
+            ));
+        }
+        if self.ldap_starttls && self.ldap_url.starts_with("ldaps://") {
+            problems.push("ldap.ldap_starttls applies to ldap:// URLs, not ldaps://".into());
+        }
+        if self.ldap_base_dn.is_empty() {
+            problems.push("ldap.ldap_base_dn must not be empty".into());
+        }
+        if self.ldap_uid.is_empty() {
+            problems.push("ldap.ldap_uid must not be empty".into());
+        }
+        for (what, scope) in [
+            ("ldap_scope", self.ldap_scope),
+            ("ldap_group_search_scope", self.ldap_group_search_scope),
+        ] {
+            if scope > 2 {
+                problems.push(format!(
+                    "ldap.{what} must be 0 (base), 1 (one level) or 2 (subtree)"
+                ));
+            }
+        }
+        if self.ldap_timeout == 0 {
+            problems.push("ldap.ldap_timeout must be at least 1 second".into());
+        }
+        if let Some(ca) = &self.ldap_ca_certificate {
+            if !ca.is_file() {
+                problems.push(format!(
+                    "ldap.ldap_ca_certificate: no file at {}",
+                    ca.display()
+                ));
+            }
+        }
+        problems
+    }
+}
+
 fn default_true() -> bool {
     true
 }
@@ -383,45 +451,7 @@ impl Config {
             (AuthMode::Ldap, None) => {
                 problems.push("auth.mode is \"ldap\" but there is no [ldap] section".into())
             }
-            (_, Some(l)) => {
-                if !(l.ldap_url.starts_with("ldap://") || l.ldap_url.starts_with("ldaps://")) {
-                    problems.push(format!(
-                        "ldap.ldap_url must start with ldap:// or ldaps://: {}",
-                        l.ldap_url
-                    ));
-                }
-                if l.ldap_starttls && l.ldap_url.starts_with("ldaps://") {
-                    problems
-                        .push("ldap.ldap_starttls applies to ldap:// URLs, not ldaps://".into());
-                }
-                if l.ldap_base_dn.is_empty() {
-                    problems.push("ldap.ldap_base_dn must not be empty".into());
-                }
-                if l.ldap_uid.is_empty() {
-                    problems.push("ldap.ldap_uid must not be empty".into());
-                }
-                for (what, scope) in [
-                    ("ldap_scope", l.ldap_scope),
-                    ("ldap_group_search_scope", l.ldap_group_search_scope),
-                ] {
-                    if scope > 2 {
-                        problems.push(format!(
-                            "ldap.{what} must be 0 (base), 1 (one level) or 2 (subtree)"
-                        ));
-                    }
-                }
-                if l.ldap_timeout == 0 {
-                    problems.push("ldap.ldap_timeout must be at least 1 second".into());
-                }
-                if let Some(ca) = &l.ldap_ca_certificate {
-                    if !ca.is_file() {
-                        problems.push(format!(
-                            "ldap.ldap_ca_certificate: no file at {}",
-                            ca.display()
-                        ));
-                    }
-                }
-            }
+            (_, Some(l)) => problems.extend(l.problems()),
             _ => {}
         }
         if self.system.login_max_failures == 0 {

@@ -19,6 +19,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
 use crate::service::bootstrap::{self, AdminBootstrap};
+use crate::service::directory::DirectoryService;
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
 use crate::service::repositories::Repositories;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub audit: AuditLog,
     pub repositories: Repositories,
     pub robots: Robots,
+    pub directory: DirectoryService,
     pub sessions: Arc<Sessions>,
 }
 
@@ -98,7 +100,9 @@ pub async fn prepare(
     // One TLS provider for everything that speaks TLS: the listener and the LDAP client.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let auth = Auth::new(db.clone(), keys, config.clone()).context("setting up login")?;
-    let projects = Projects::new(db.clone(), auth.clone(), config.clone());
+    let directory = DirectoryService::new(db.clone(), auth.clone(), config.clone())
+        .context("setting up the LDAP helpers")?;
+    let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
     let state = AppState {
         auth: auth.clone(),
         registry: Registry::new(db.clone(), store),
@@ -107,6 +111,7 @@ pub async fn prepare(
         audit: AuditLog::start(db.clone()),
         repositories: Repositories::new(db.clone(), projects.clone()),
         robots: Robots::new(db.clone(), projects.clone(), config.clone()),
+        directory,
         sessions: Arc::new(Sessions::new(Duration::from_secs(
             u64::from(config.system.session_timeout_minutes) * 60,
         ))),

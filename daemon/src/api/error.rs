@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::auth::AuthError;
+use crate::service::directory::DirectoryError;
 use crate::service::projects::ProjectError;
 use crate::service::users::UserError;
 
@@ -28,6 +29,9 @@ pub enum ApiError {
     /// With the seconds to wait, for `Retry-After`.
     #[error("{0}")]
     TooManyRequests(String, u64),
+    /// A service Berth depends on (the directory) could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -61,6 +65,27 @@ impl From<ProjectError> for ApiError {
             ProjectError::PreconditionFailed(_) => ApiError::PreconditionFailed(e.to_string()),
             ProjectError::Db(_) => ApiError::Internal(e.to_string()),
             ProjectError::Auth(e) => e.into(),
+            ProjectError::Directory(e) => e.into(),
+        }
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::Invalid(_) | DirectoryError::NotConfigured => {
+                ApiError::BadRequest(e.to_string())
+            }
+            DirectoryError::Unauthorized => ApiError::Unauthorized(e.to_string()),
+            DirectoryError::Forbidden(_) => ApiError::Forbidden(e.to_string()),
+            DirectoryError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            DirectoryError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            DirectoryError::Unavailable(_) => {
+                tracing::warn!(error = %e, "LDAP helper failed");
+                ApiError::Unavailable(e.to_string())
+            }
+            DirectoryError::Db(_) => ApiError::Internal(e.to_string()),
+            DirectoryError::Auth(e) => e.into(),
         }
     }
 }
@@ -88,6 +113,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "CONFLICT"),
             ApiError::PreconditionFailed(_) => (StatusCode::PRECONDITION_FAILED, "PRECONDITION"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             ApiError::TooManyRequests(_, retry) => {
                 let body =
                     json!({"errors": [{"code": "TOO_MANY_REQUESTS", "message": self.to_string()}]});

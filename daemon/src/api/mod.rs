@@ -4,6 +4,7 @@
 mod audit_logs;
 pub mod error;
 pub mod extract;
+mod ldap;
 mod openapi;
 pub mod paging;
 mod projects;
@@ -13,6 +14,7 @@ mod robots;
 mod session;
 mod system;
 pub mod token;
+mod usergroups;
 mod users;
 
 use axum::extract::DefaultBodyLimit;
@@ -78,6 +80,16 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(DELETE "/api/v2.0/users/{user_id}" => users::delete_user),
         op!(PUT "/api/v2.0/users/{user_id}/password" => users::change_password),
         op!(PUT "/api/v2.0/users/{user_id}/sysadmin" => users::set_sysadmin),
+        op!(GET "/api/v2.0/usergroups" => usergroups::list_groups),
+        op!(POST "/api/v2.0/usergroups" => usergroups::create_group),
+        op!(GET "/api/v2.0/usergroups/search" => usergroups::search_groups),
+        op!(GET "/api/v2.0/usergroups/{group_id}" => usergroups::get_group),
+        op!(PUT "/api/v2.0/usergroups/{group_id}" => usergroups::update_group),
+        op!(DELETE "/api/v2.0/usergroups/{group_id}" => usergroups::delete_group),
+        op!(POST "/api/v2.0/ldap/ping" => ldap::ping),
+        op!(GET "/api/v2.0/ldap/users/search" => ldap::search_users),
+        op!(POST "/api/v2.0/ldap/users/import" => ldap::import_users),
+        op!(GET "/api/v2.0/ldap/groups/search" => ldap::search_groups),
     ]
 }
 

@@ -588,6 +588,143 @@ fn paths() -> Value {
             ok("200", None),
         ),
     );
+    let group = || vec![p("group_id")];
+    let mut group_list = paging();
+    group_list.push(query(
+        "group_name",
+        json!({"type": "string"}),
+        "Only groups whose name contains this.",
+    ));
+    group_list.push(query(
+        "ldap_group_dn",
+        json!({"type": "string"}),
+        "Only the group with this DN.",
+    ));
+    add(
+        "/api/v2.0/usergroups".into(),
+        "get",
+        op(
+            "List user groups (system admins).",
+            group_list,
+            None,
+            listing("UserGroup"),
+        ),
+    );
+    add(
+        "/api/v2.0/usergroups".into(),
+        "post",
+        op(
+            "Create a user group for an LDAP group the directory has.",
+            vec![],
+            Some(json_body(r("UserGroupReq"))),
+            created(),
+        ),
+    );
+    let mut group_search = vec![
+        json!({"name": "groupname", "in": "query", "required": true, "schema": {"type": "string"}}),
+    ];
+    group_search.extend(paging());
+    add(
+        "/api/v2.0/usergroups/search".into(),
+        "get",
+        op(
+            "Find user groups by part of their name.",
+            group_search,
+            None,
+            listing("UserGroupSearchItem"),
+        ),
+    );
+    add(
+        "/api/v2.0/usergroups/{group_id}".into(),
+        "get",
+        op(
+            "Get a user group.",
+            group(),
+            None,
+            ok("200", Some(r("UserGroup"))),
+        ),
+    );
+    add(
+        "/api/v2.0/usergroups/{group_id}".into(),
+        "put",
+        op(
+            "Rename a user group.",
+            group(),
+            Some(json_body(r("UserGroupRename"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/usergroups/{group_id}".into(),
+        "delete",
+        op(
+            "Delete a user group and its memberships.",
+            group(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut ping_body = json_body(r("LdapConf"));
+    ping_body["required"] = json!(false);
+    add(
+        "/api/v2.0/ldap/ping".into(),
+        "post",
+        op(
+            "Test LDAP settings (the saved ones, or the given ones over them); the message names the step that failed.",
+            vec![],
+            Some(ping_body),
+            ok("200", Some(r("LdapPingResult"))),
+        ),
+    );
+    add(
+        "/api/v2.0/ldap/users/search".into(),
+        "get",
+        op(
+            "Find directory users by part of their login name.",
+            vec![query(
+                "username",
+                json!({"type": "string"}),
+                "Part of a login name.",
+            )],
+            None,
+            ok(
+                "200",
+                Some(json!({"type": "array", "items": r("LdapUser")})),
+            ),
+        ),
+    );
+    let mut import = ok("200", None);
+    import["404"] = json!({"description": "Some users could not be imported.", "content": {"application/json": {"schema": {"type": "array", "items": r("LdapFailedImportUser")}}}});
+    add(
+        "/api/v2.0/ldap/users/import".into(),
+        "post",
+        op(
+            "Import directory users (create their local records).",
+            vec![],
+            Some(json_body(r("LdapImportUsers"))),
+            import,
+        ),
+    );
+    add(
+        "/api/v2.0/ldap/groups/search".into(),
+        "get",
+        op(
+            "Find directory groups by part of their name, or by DN.",
+            vec![
+                query(
+                    "groupname",
+                    json!({"type": "string"}),
+                    "Part of a group name.",
+                ),
+                query("groupdn", json!({"type": "string"}), "A group's DN."),
+            ],
+            None,
+            ok(
+                "200",
+                Some(json!({"type": "array", "items": r("LdapGroup")})),
+            ),
+        ),
+    );
     Value::Object(paths)
 }
 
@@ -598,7 +735,7 @@ fn schemas() -> Value {
     let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
     let public = json!({"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}}, "additionalProperties": false});
     let name_pattern = NAME;
-    json!({
+    let mut all = json!({
         "Errors": open(json!({"errors": {"type": "array", "items": open(json!({"code": s("string"), "message": s("string")}), &["code", "message"])}}), &["errors"]),
         "Health": open(json!({"status": s("string"), "components": {"type": "array", "items": open(json!({"name": s("string"), "status": s("string"), "error": s("string")}), &["name", "status"])}}), &["status", "components"]),
         "GeneralInfo": open(json!({"auth_mode": s("string"), "registry_url": s("string"), "external_url": s("string"), "project_creation_restriction": s("string"), "self_registration": s("boolean"), "harbor_version": s("string"), "read_only": s("boolean"), "current_time": time}), &["auth_mode", "registry_url", "project_creation_restriction", "self_registration"]),
@@ -608,10 +745,16 @@ fn schemas() -> Value {
         "ProjectReq": strict(json!({"project_name": {"type": "string", "pattern": name_pattern}, "metadata": public, "public": s("boolean")}), &["project_name"]),
         "ProjectSummary": open(json!({"repo_count": s("integer"), "project_admin_count": s("integer"), "maintainer_count": s("integer"), "developer_count": s("integer"), "guest_count": s("integer"), "limited_guest_count": s("integer"), "quota": s("object")}), &["repo_count"]),
         "ProjectMemberEntity": open(json!({"id": s("integer"), "project_id": s("integer"), "entity_name": s("string"), "role_name": s("string"), "role_id": s("integer"), "entity_id": s("integer"), "entity_type": {"type": "string", "enum": ["u", "g"]}}), &["id", "role_id", "entity_type"]),
-        "ProjectMember": strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_user": {"oneOf": [
-            strict(json!({"user_id": {"type": "integer", "minimum": 1}}), &["user_id"]),
-            strict(json!({"username": {"type": "string", "minLength": 1}}), &["username"]),
-        ]}}), &["role_id", "member_user"]),
+        "ProjectMember": {"oneOf": [
+            strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_user": {"oneOf": [
+                strict(json!({"user_id": {"type": "integer", "minimum": 1}}), &["user_id"]),
+                strict(json!({"username": {"type": "string", "minLength": 1}}), &["username"]),
+            ]}}), &["role_id", "member_user"]),
+            strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}, "member_group": {"oneOf": [
+                strict(json!({"id": {"type": "integer", "minimum": 1}}), &["id"]),
+                strict(json!({"ldap_group_dn": {"type": "string", "minLength": 1}, "group_type": {"type": "integer", "enum": [1]}, "group_name": s("string")}), &["ldap_group_dn"]),
+            ]}}), &["role_id", "member_group"]),
+        ]},
         "RoleRequest": strict(json!({"role_id": {"type": "integer", "minimum": 1, "maximum": 5}}), &["role_id"]),
         "AuditLog": open(json!({"id": s("integer"), "username": s("string"), "resource": s("string"), "resource_type": s("string"), "operation": s("string"), "op_time": time, "operation_result": s("boolean"), "client_ip": s("string")}), &["id", "username", "resource", "resource_type", "operation", "op_time"]),
         "Repository": open(json!({"id": s("integer"), "project_id": s("integer"), "name": s("string"), "description": s("string"), "artifact_count": s("integer"), "pull_count": s("integer"), "creation_time": time, "update_time": time}), &["id", "project_id", "name", "artifact_count", "pull_count"]),
@@ -631,6 +774,29 @@ fn schemas() -> Value {
         "PasswordReq": strict(json!({"old_password": s("string"), "new_password": {"type": "string", "pattern": PASSWORD}}), &["new_password"]),
         "UserSysAdminFlag": strict(json!({"sysadmin_flag": s("boolean")}), &["sysadmin_flag"]),
         "UserSearchRespItem": open(json!({"user_id": s("integer"), "username": s("string")}), &["user_id", "username"]),
+    });
+    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), directory_schemas()) {
+        all.extend(more);
+    }
+    all
+}
+
+/// User groups and the LDAP helpers.
+fn directory_schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    json!({
+        "UserGroup": open(json!({"id": s("integer"), "group_name": s("string"), "group_type": s("integer"), "ldap_group_dn": s("string")}), &["id", "group_name", "group_type"]),
+        "LdapGroup": open(json!({"group_name": s("string"), "group_type": s("integer"), "ldap_group_dn": s("string")}), &["group_name", "group_type", "ldap_group_dn"]),
+        "UserGroupReq": strict(json!({"group_name": {"type": "string", "minLength": 1, "maxLength": 255}, "group_type": {"type": "integer", "enum": [1]}, "ldap_group_dn": {"type": "string", "minLength": 1}}), &["ldap_group_dn"]),
+        "UserGroupRename": strict(json!({"group_name": {"type": "string", "pattern": "^[A-Za-z0-9 ._-]{1,255}$"}}), &["group_name"]),
+        "UserGroupSearchItem": open(json!({"id": s("integer"), "group_name": s("string"), "group_type": s("integer")}), &["id", "group_name", "group_type"]),
+        "LdapConf": strict(json!({"ldap_url": s("string"), "ldap_search_dn": s("string"), "ldap_search_password": s("string"), "ldap_base_dn": s("string"), "ldap_filter": s("string"), "ldap_uid": s("string"), "ldap_scope": {"type": "integer", "minimum": 0, "maximum": 2}, "ldap_connection_timeout": {"type": "integer", "minimum": 1, "maximum": 60}, "ldap_verify_cert": s("boolean")}), &[]),
+        "LdapPingResult": open(json!({"success": s("boolean"), "message": s("string")}), &["success", "message"]),
+        "LdapUser": open(json!({"username": s("string"), "realname": s("string"), "email": s("string")}), &["username"]),
+        "LdapImportUsers": strict(json!({"ldap_uid_list": {"type": "array", "minItems": 1, "maxItems": 1000, "items": {"type": "string", "minLength": 1}}}), &["ldap_uid_list"]),
+        "LdapFailedImportUser": open(json!({"uid": s("string"), "error": s("string")}), &["uid", "error"]),
     })
 }
 

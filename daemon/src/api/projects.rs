@@ -14,11 +14,12 @@ use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, QueryPairs};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
+use super::usergroups::GroupReq;
 use crate::auth::permissions::ProjectRole;
 use crate::auth::permissions::{Operation, Resource};
 use crate::db::members::MemberRow;
 use crate::server::AppState;
-use crate::service::projects::{MemberUser, ProjectView};
+use crate::service::projects::{MemberUser, NewMember, ProjectView};
 
 /// Harbor's `ProjectReq`.
 #[derive(Deserialize)]
@@ -383,7 +384,7 @@ pub(super) struct MemberReq {
     #[serde(default)]
     member_user: Option<MemberUserReq>,
     #[serde(default)]
-    member_group: Option<serde_json::Value>,
+    member_group: Option<GroupReq>,
 }
 
 pub(super) async fn add_member(
@@ -393,28 +394,43 @@ pub(super) async fn add_member(
     Path(key): Path<String>,
     ApiJson(req): ApiJson<MemberReq>,
 ) -> Result<Response, ApiError> {
-    if req.member_group.is_some() {
-        return Err(ApiError::BadRequest(
-            "group members need LDAP login, which is not configured".into(),
-        ));
-    }
-    let who = match req.member_user {
-        Some(MemberUserReq {
-            user_id: Some(id), ..
-        }) => MemberUser::Id(id),
-        Some(MemberUserReq {
-            username: Some(name),
-            ..
-        }) => MemberUser::Name(name),
+    let who = match (req.member_user, req.member_group) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give member_user or member_group, not both".into(),
+            ))
+        }
+        (
+            Some(MemberUserReq {
+                user_id: Some(id), ..
+            }),
+            None,
+        ) => NewMember::User(MemberUser::Id(id)),
+        (
+            Some(MemberUserReq {
+                username: Some(name),
+                ..
+            }),
+            None,
+        ) => NewMember::User(MemberUser::Name(name)),
+        (None, Some(group)) => NewMember::Group(group.into()),
         _ => {
             return Err(ApiError::BadRequest(
-                "member_user with user_id or username is required".into(),
+                "member_user (with user_id or username) or member_group is required".into(),
             ))
         }
     };
     let resource = match &who {
-        MemberUser::Id(id) => format!("{key}/user {id}"),
-        MemberUser::Name(n) => format!("{key}/{n}"),
+        NewMember::User(MemberUser::Id(id)) => format!("{key}/user {id}"),
+        NewMember::User(MemberUser::Name(n)) => format!("{key}/{n}"),
+        NewMember::Group(g) => format!(
+            "{key}/group {}",
+            g.ldap_group_dn
+                .clone()
+                .or_else(|| g.group_name.clone())
+                .or_else(|| g.id.map(|i| i.to_string()))
+                .unwrap_or_default()
+        ),
     };
     let added = state
         .projects

@@ -39,7 +39,7 @@ impl From<UserRow> for UserWire {
             realname: u.realname,
             comment: u.comment,
             sysadmin_flag: u.sysadmin,
-            admin_role_in_auth: false,
+            admin_role_in_auth: u.directory_admin,
             creation_time: rfc3339(u.created_at),
             update_time: rfc3339(u.updated_at),
         }

@@ -18,11 +18,15 @@ pub enum LdapError {
     Tls(String),
     #[error("the search DN could not bind: {0}")]
     SearchBind(String),
-    #[error("searching the base DN failed: {0}")]
+    #[error("searching the directory failed: {0}")]
     Search(String),
+    #[error("the base DN {0:?} does not exist in the directory")]
+    NoSuchBase(String),
+    #[error("{0:?} is not a valid DN")]
+    InvalidDn(String),
     #[error("no directory entry matches this login name")]
     NotFound,
-    #[error("{0} directory entries match this login name")]
+    #[error("more than one directory entry ({0} or more) matches this login name")]
     Ambiguous(usize),
     #[error("wrong password")]
     BadPassword,
@@ -61,7 +65,20 @@ pub struct DirectoryUser {
 pub struct Directory {
     cfg: LdapConfig,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// A connection bound as the search DN, kept between logins so that a login costs the
+    /// directory one bind (the user's), not two.
+    searcher: tokio::sync::Mutex<Option<Ldap>>,
 }
+
+/// A group as the directory describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryGroup {
+    pub dn: String,
+    pub name: String,
+}
+
+/// Most entries a helper search returns: they fill a picker, not a report.
+const SEARCH_LIMIT: i32 = 100;
 
 fn scope(n: u8) -> Scope {
     match n {
@@ -80,6 +97,49 @@ fn classify(e: ldap3::LdapError) -> LdapError {
     } else {
         LdapError::Connect(text)
     }
+}
+
+/// A DN in the form used to compare two DNs: lower case, no spaces around `,`, `=` and `+`.
+/// Directories hand the same DN back in different spellings (`CN=Devs, OU=Groups`).
+pub fn dn_key(dn: &str) -> String {
+    let mut out = String::with_capacity(dn.len());
+    let (mut escaped, mut after_separator) = (false, false);
+    for ch in dn.trim().chars() {
+        if !escaped && matches!(ch, ',' | '=' | '+') {
+            while out.ends_with(' ') {
+                out.pop();
+            }
+            out.push(ch);
+            after_separator = true;
+            continue;
+        }
+        if after_separator && ch == ' ' {
+            continue;
+        }
+        after_separator = false;
+        escaped = !escaped && ch == '\\';
+        out.extend(ch.to_lowercase());
+    }
+    out
+}
+
+/// `(filter)` for a configured filter written with or without its parentheses; empty stays
+/// empty.
+fn parenthesised(filter: &str) -> String {
+    let f = filter.trim();
+    if f.is_empty() || f.starts_with('(') {
+        f.to_string()
+    } else {
+        format!("({f})")
+    }
+}
+
+fn first_value(entry: &SearchEntry, attr: &str) -> Option<String> {
+    entry
+        .attrs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(attr))
+        .and_then(|(_, v)| v.first().cloned())
 }
 
 impl Directory {
@@ -106,7 +166,15 @@ impl Directory {
                 ))
             }
         };
-        Ok(Directory { cfg, tls })
+        Ok(Directory {
+            cfg,
+            tls,
+            searcher: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &LdapConfig {
+        &self.cfg
     }
 
     fn timeout(&self) -> Duration {
@@ -153,42 +221,153 @@ impl Directory {
         }
     }
 
+    /// The kept search connection, opened and bound as the search DN when there is none. The
+    /// lock is not held while connecting, so a directory that does not answer delays each
+    /// login by one timeout, not by one per login queued before it.
+    async fn searcher(&self) -> Result<Ldap, LdapError> {
+        if let Some(ldap) = self.searcher.lock().await.as_mut() {
+            if !ldap.is_closed() {
+                return Ok(ldap.clone());
+            }
+        }
+        let mut ldap = self.connect().await?;
+        self.search_bind(&mut ldap).await?;
+        *self.searcher.lock().await = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    /// A search on the kept connection. A connection the directory has dropped (a restart, an
+    /// idle timeout) is replaced once; result codes are not retried.
     async fn search(
         &self,
-        ldap: &mut Ldap,
         base: &str,
         scope_n: u8,
         filter: &str,
-        attrs: Vec<String>,
+        attrs: &[&str],
+        limit: i32,
     ) -> Result<Vec<SearchEntry>, LdapError> {
-        let (entries, _) = ldap
-            .with_timeout(self.timeout())
-            .search(base, scope(scope_n), filter, attrs)
-            .await
-            .map_err(|e| self.operation_error(e, LdapError::Search))?
-            .success()
-            .map_err(|e| LdapError::Search(e.to_string()))?;
-        Ok(entries.into_iter().map(SearchEntry::construct).collect())
+        let mut retried = false;
+        loop {
+            let mut ldap = self.searcher().await?;
+            let found = ldap
+                .with_timeout(self.timeout())
+                .with_search_options(ldap3::SearchOptions::new().sizelimit(limit))
+                .search(base, scope(scope_n), filter, attrs.to_vec())
+                .await;
+            let ldap3::SearchResult(entries, result) = match found {
+                Ok(r) => r,
+                Err(ldap3::LdapError::Timeout { .. }) => {
+                    return Err(LdapError::Timeout(self.cfg.ldap_timeout))
+                }
+                Err(e) if !retried => {
+                    tracing::info!(error = %e, "the directory dropped the search connection; reconnecting");
+                    *self.searcher.lock().await = None;
+                    retried = true;
+                    continue;
+                }
+                Err(e) => return Err(LdapError::Search(e.to_string())),
+            };
+            // 4 is sizeLimitExceeded: the entries up to the limit are still good.
+            return match result.rc {
+                0 | 4 => Ok(entries.into_iter().map(SearchEntry::construct).collect()),
+                32 => Err(LdapError::NoSuchBase(base.to_string())),
+                34 => Err(LdapError::InvalidDn(base.to_string())),
+                _ => Err(LdapError::Search(result.to_string())),
+            };
+        }
     }
 
-    /// The user filter: the configured one and the login name, escaped.
-    fn user_filter(&self, username: &str) -> String {
-        let extra = self.cfg.ldap_filter.trim();
-        let extra = if extra.is_empty() {
-            String::new()
-        } else if extra.starts_with('(') {
-            extra.to_string()
-        } else {
-            format!("({extra})")
-        };
+    /// The user filter: the configured one and `uid_clause`, which the caller has escaped.
+    fn user_filter_with(&self, uid_clause: &str) -> String {
         format!(
-            "(&{extra}({}={}))",
-            self.cfg.ldap_uid,
-            ldap_escape(username)
+            "(&{}({}={uid_clause}))",
+            parenthesised(&self.cfg.ldap_filter),
+            self.cfg.ldap_uid
         )
     }
 
-    /// Checks a login against the directory and returns who it is.
+    /// The user filter for one login name.
+    fn user_filter(&self, username: &str) -> String {
+        self.user_filter_with(&ldap_escape(username))
+    }
+
+    fn user_attributes(&self) -> Vec<&str> {
+        vec![
+            self.cfg.ldap_uid.as_str(),
+            "mail",
+            "email",
+            "cn",
+            "displayName",
+            self.cfg.ldap_group_membership_attribute.as_str(),
+        ]
+    }
+
+    fn directory_user(&self, entry: &SearchEntry, fallback_name: &str) -> DirectoryUser {
+        let membership = &self.cfg.ldap_group_membership_attribute;
+        DirectoryUser {
+            username: first_value(entry, &self.cfg.ldap_uid)
+                .unwrap_or_else(|| fallback_name.to_string()),
+            email: first_value(entry, "mail").or_else(|| first_value(entry, "email")),
+            display_name: first_value(entry, "displayName")
+                .or_else(|| first_value(entry, "cn"))
+                .unwrap_or_default(),
+            dn: entry.dn.clone(),
+            groups: entry
+                .attrs
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case(membership))
+                .flat_map(|(_, v)| v.iter().cloned())
+                .collect(),
+        }
+    }
+
+    /// The one entry for a login name, with its groups, without checking a password.
+    pub async fn find_user(&self, username: &str) -> Result<DirectoryUser, LdapError> {
+        if username.is_empty() {
+            return Err(LdapError::NotFound);
+        }
+        let mut entries = self
+            .search(
+                &self.cfg.ldap_base_dn,
+                self.cfg.ldap_scope,
+                &self.user_filter(username),
+                &self.user_attributes(),
+                2,
+            )
+            .await?;
+        let entry = match entries.len() {
+            0 => return Err(LdapError::NotFound),
+            1 => entries.remove(0),
+            n => return Err(LdapError::Ambiguous(n)),
+        };
+        let mut user = self.directory_user(&entry, username);
+        // Groups that name the user as a member.
+        if !self.cfg.ldap_group_base_dn.is_empty() {
+            let filter = format!(
+                "(&{}(|(member={dn})(uniqueMember={dn})))",
+                parenthesised(&self.cfg.ldap_group_search_filter),
+                dn = ldap_escape(entry.dn.as_str())
+            );
+            let found = self
+                .search(
+                    &self.cfg.ldap_group_base_dn,
+                    self.cfg.ldap_group_search_scope,
+                    &filter,
+                    &["1.1"],
+                    0,
+                )
+                .await?;
+            for g in found {
+                if !user.groups.iter().any(|x| dn_key(x) == dn_key(&g.dn)) {
+                    user.groups.push(g.dn);
+                }
+            }
+        }
+        Ok(user)
+    }
+
+    /// Checks a login against the directory and returns who it is. The searches run on the
+    /// kept search connection; the password is checked by one bind on a connection of its own.
     pub async fn authenticate(
         &self,
         username: &str,
@@ -197,109 +376,121 @@ impl Directory {
         if password.is_empty() {
             return Err(LdapError::EmptyPassword);
         }
-        if username.is_empty() {
-            return Err(LdapError::NotFound);
-        }
+        let user = self.find_user(username).await?;
         let mut ldap = self.connect().await?;
-        let result = self.authenticate_on(&mut ldap, username, password).await;
-        let _ = ldap.unbind().await;
-        result
-    }
-
-    async fn authenticate_on(
-        &self,
-        ldap: &mut Ldap,
-        username: &str,
-        password: &str,
-    ) -> Result<DirectoryUser, LdapError> {
-        self.search_bind(ldap).await?;
-        let membership = self.cfg.ldap_group_membership_attribute.clone();
-        let attrs = vec![
-            self.cfg.ldap_uid.clone(),
-            "mail".into(),
-            "cn".into(),
-            "displayName".into(),
-            membership.clone(),
-        ];
-        let mut entries = self
-            .search(
-                ldap,
-                &self.cfg.ldap_base_dn,
-                self.cfg.ldap_scope,
-                &self.user_filter(username),
-                attrs,
-            )
-            .await?;
-        let entry = match entries.len() {
-            0 => return Err(LdapError::NotFound),
-            1 => entries.remove(0),
-            n => return Err(LdapError::Ambiguous(n)),
-        };
-        let first = |attr: &str| {
-            entry
-                .attrs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(attr))
-                .and_then(|(_, v)| v.first().cloned())
-        };
-        let mut groups: Vec<String> = entry
-            .attrs
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(&membership))
-            .flat_map(|(_, v)| v.iter().cloned())
-            .collect();
-        // Groups that name the user as a member, found while still bound as the search DN.
-        if !self.cfg.ldap_group_base_dn.is_empty() {
-            let extra = self.cfg.ldap_group_search_filter.trim();
-            let extra = if extra.is_empty() || extra.starts_with('(') {
-                extra.to_string()
-            } else {
-                format!("({extra})")
-            };
-            let filter = format!(
-                "(&{extra}(|(member={dn})(uniqueMember={dn})))",
-                dn = ldap_escape(entry.dn.as_str())
-            );
-            let found = self
-                .search(
-                    ldap,
-                    &self.cfg.ldap_group_base_dn,
-                    self.cfg.ldap_group_search_scope,
-                    &filter,
-                    vec!["dn".to_string()],
-                )
-                .await?;
-            for g in found {
-                if !groups.iter().any(|x| x.eq_ignore_ascii_case(&g.dn)) {
-                    groups.push(g.dn);
-                }
-            }
-        }
         let bound = ldap
             .with_timeout(self.timeout())
-            .simple_bind(&entry.dn, password)
+            .simple_bind(&user.dn, password)
             .await
-            .map_err(|e| self.operation_error(e, LdapError::Search))?;
-        match bound.rc {
-            0 => {}
-            49 => return Err(LdapError::BadPassword),
-            _ => return Err(LdapError::Search(bound.to_string())),
+            .map_err(|e| self.operation_error(e, LdapError::Search));
+        let _ = ldap.unbind().await;
+        match bound?.rc {
+            0 => Ok(user),
+            49 => Err(LdapError::BadPassword),
+            rc => Err(LdapError::Search(format!("bind answered result code {rc}"))),
         }
-        Ok(DirectoryUser {
-            username: first(&self.cfg.ldap_uid).unwrap_or_else(|| username.to_string()),
-            email: first("mail"),
-            display_name: first("displayName")
-                .or_else(|| first("cn"))
-                .unwrap_or_default(),
-            dn: entry.dn.clone(),
-            groups,
-        })
+    }
+
+    /// Users whose login name contains `fragment` (all users when it is empty), for the
+    /// "add member" and import pickers.
+    pub async fn search_users(&self, fragment: &str) -> Result<Vec<DirectoryUser>, LdapError> {
+        let clause = if fragment.is_empty() {
+            "*".to_string()
+        } else {
+            format!("*{}*", ldap_escape(fragment))
+        };
+        let entries = self
+            .search(
+                &self.cfg.ldap_base_dn,
+                self.cfg.ldap_scope,
+                &self.user_filter_with(&clause),
+                &self.user_attributes(),
+                SEARCH_LIMIT,
+            )
+            .await?;
+        Ok(entries
+            .iter()
+            .map(|e| self.directory_user(e, ""))
+            .filter(|u| !u.username.is_empty())
+            .collect())
+    }
+
+    /// Groups by DN (exactly that entry) or by a fragment of their name.
+    pub async fn search_groups(
+        &self,
+        name: &str,
+        dn: Option<&str>,
+    ) -> Result<Vec<DirectoryGroup>, LdapError> {
+        let name_attr = self.cfg.ldap_group_attribute_name.as_str();
+        let class = parenthesised(&self.cfg.ldap_group_search_filter);
+        let (base, scope_n, filter) = match dn {
+            Some(dn) => (dn.to_string(), 0, format!("(&{class}(objectClass=*))")),
+            None => {
+                if self.cfg.ldap_group_base_dn.is_empty() {
+                    return Err(LdapError::Config(
+                        "ldap_group_base_dn is not set, so groups can only be found by DN".into(),
+                    ));
+                }
+                let clause = if name.is_empty() {
+                    "*".to_string()
+                } else {
+                    format!("*{}*", ldap_escape(name))
+                };
+                (
+                    self.cfg.ldap_group_base_dn.clone(),
+                    self.cfg.ldap_group_search_scope,
+                    format!("(&{class}({name_attr}={clause}))"),
+                )
+            }
+        };
+        let entries = match self
+            .search(&base, scope_n, &filter, &[name_attr], SEARCH_LIMIT)
+            .await
+        {
+            Err(LdapError::NoSuchBase(_) | LdapError::InvalidDn(_)) if dn.is_some() => vec![],
+            other => other?,
+        };
+        Ok(entries
+            .iter()
+            .map(|e| DirectoryGroup {
+                dn: e.dn.clone(),
+                name: first_value(e, name_attr).unwrap_or_else(|| e.dn.clone()),
+            })
+            .collect())
+    }
+
+    /// Tests the settings step by step on a fresh connection, and says which step failed:
+    /// connecting (or TLS), the search bind, or the base DN.
+    pub async fn ping(&self) -> Result<(), LdapError> {
+        let mut ldap = self.connect().await?;
+        let result = async {
+            self.search_bind(&mut ldap).await?;
+            let found = ldap
+                .with_timeout(self.timeout())
+                .search(
+                    &self.cfg.ldap_base_dn,
+                    Scope::Base,
+                    "(objectClass=*)",
+                    vec!["1.1"],
+                )
+                .await
+                .map_err(|e| self.operation_error(e, LdapError::Search))?;
+            match found.1.rc {
+                0 => Ok(()),
+                32 => Err(LdapError::NoSuchBase(self.cfg.ldap_base_dn.clone())),
+                34 => Err(LdapError::InvalidDn(self.cfg.ldap_base_dn.clone())),
+                _ => Err(LdapError::Search(found.1.to_string())),
+            }
+        }
+        .await;
+        let _ = ldap.unbind().await;
+        result
     }
 
     /// Whether the user is in the configured admin group.
     pub fn is_admin(&self, user: &DirectoryUser) -> bool {
         let admin = self.cfg.ldap_group_admin_dn.trim();
-        !admin.is_empty() && user.groups.iter().any(|g| g.eq_ignore_ascii_case(admin))
+        !admin.is_empty() && user.groups.iter().any(|g| dn_key(g) == dn_key(admin))
     }
 }
 
@@ -337,6 +528,16 @@ mod tests {
             "(&(objectClass=person)(uid=jürgen))"
         );
         assert_eq!(directory("").user_filter("bob"), "(&(uid=bob))");
+    }
+
+    #[test]
+    fn dns_compare_by_key() {
+        assert_eq!(
+            dn_key("CN=Devs, OU=Groups ,DC=Example"),
+            "cn=devs,ou=groups,dc=example"
+        );
+        assert_eq!(dn_key(r" cn = a\, b ,dc=x"), r"cn=a\, b,dc=x");
+        assert_eq!(dn_key("cn=Jürgen,dc=x"), "cn=jürgen,dc=x");
     }
 
     #[tokio::test]

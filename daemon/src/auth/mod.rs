@@ -57,11 +57,11 @@ impl Principal {
     }
 
     /// What the permission table needs about this caller in one project, given the caller's
-    /// membership role there (if any).
-    pub fn access_in(&self, project: &ProjectRow, role_id: Option<u8>) -> ProjectAccess {
+    /// membership roles there (their own and their groups'; the strongest counts).
+    pub fn access_in(&self, project: &ProjectRow, role_ids: &[u8]) -> ProjectAccess {
         ProjectAccess {
             sysadmin: self.is_sysadmin(),
-            role: role_id.and_then(ProjectRole::from_id),
+            role: ProjectRole::strongest(role_ids),
             public: project.public,
             robot: match self {
                 Principal::Robot { grants, .. } => Some(robot::in_project(grants, &project.name)),
@@ -210,11 +210,7 @@ impl Auth {
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         if verify_or_dummy(password, hash).await? {
             if let Some(u) = user {
-                return Ok(Principal::User {
-                    id: u.id,
-                    username: u.username,
-                    sysadmin: u.sysadmin,
-                });
+                return Ok(self.user_principal(u));
             }
         }
         Err(AuthError::BadCredentials)
@@ -239,23 +235,48 @@ impl Auth {
                 return Err(AuthError::DirectoryUnavailable);
             }
         };
+        let row = self.record_directory_user(directory, found).await?;
+        Ok(self.user_principal(row))
+    }
+
+    /// Creates or refreshes the local record of a directory user, with the groups the
+    /// directory puts them in (which decide their group roles until their next login).
+    pub async fn record_directory_user(
+        &self,
+        directory: &ldap::Directory,
+        found: ldap::DirectoryUser,
+    ) -> Result<db::users::UserRow, AuthError> {
         let admin = directory.is_admin(&found);
-        let (name, email, display) = (
-            found.username.clone(),
-            found.email.clone(),
-            found.display_name.clone(),
-        );
-        let row = self
+        let keys: Vec<String> = found.groups.iter().map(|g| ldap::dn_key(g)).collect();
+        Ok(self
             .db
             .write(move |tx| {
-                db::users::upsert_directory_user(tx, &name, email.as_deref(), &display)
+                let row = db::users::upsert_directory_user(
+                    tx,
+                    &found.username,
+                    found.email.as_deref(),
+                    &found.display_name,
+                )?;
+                db::groups::set_directory_membership(tx, row.id, &keys, admin)?;
+                db::users::by_id(tx, row.id)?
+                    .ok_or_else(|| DbError::Worker(format!("user {} vanished", row.id)))
             })
-            .await?;
-        Ok(Principal::User {
-            id: row.id,
-            username: row.username,
-            sysadmin: row.sysadmin || admin,
-        })
+            .await?)
+    }
+
+    /// A local user as a principal: a system admin by the local flag or, while logins go to the
+    /// directory, by membership of its admin group at the last login.
+    fn user_principal(&self, u: db::users::UserRow) -> Principal {
+        Principal::User {
+            id: u.id,
+            sysadmin: u.sysadmin || (self.directory.is_some() && u.directory_admin),
+            username: u.username,
+        }
+    }
+
+    /// The directory, when logins go to one.
+    pub fn directory(&self) -> Option<&Arc<ldap::Directory>> {
+        self.directory.as_ref()
     }
 
     /// A robot logs in with its secret while it exists, is enabled and has not expired.
@@ -296,21 +317,22 @@ impl Auth {
     ) -> Result<Option<(ProjectRow, ProjectAccess)>, AuthError> {
         let project_name = project.to_string();
         let user_id = principal.user_id();
+        let via_groups = self.directory.is_some();
         let found = self
             .db
             .read(move |c| {
                 let Some(p) = db::projects::by_name(c, &project_name)? else {
                     return Ok(None);
                 };
-                let role = match user_id {
-                    Some(uid) => db::projects::member_role(c, p.id, uid)?,
-                    None => None,
+                let roles = match user_id {
+                    Some(uid) => db::projects::member_roles(c, p.id, uid, via_groups)?,
+                    None => vec![],
                 };
-                Ok(Some((p, role)))
+                Ok(Some((p, roles)))
             })
             .await?;
-        Ok(found.map(|(p, role)| {
-            let access = principal.access_in(&p, role);
+        Ok(found.map(|(p, roles)| {
+            let access = principal.access_in(&p, &roles);
             (p, access)
         }))
     }
@@ -350,14 +372,15 @@ impl Auth {
         principal: &Principal,
     ) -> Result<Vec<(ProjectRow, ProjectAccess)>, AuthError> {
         let user_id = principal.user_id();
+        let via_groups = self.directory.is_some();
         let rows = self
             .db
-            .read(move |c| db::projects::all_with_role(c, user_id))
+            .read(move |c| db::projects::all_with_roles(c, user_id, via_groups))
             .await?;
         Ok(rows
             .into_iter()
-            .map(|(p, role)| {
-                let access = principal.access_in(&p, role);
+            .map(|(p, roles)| {
+                let access = principal.access_in(&p, &roles);
                 (p, access)
             })
             .collect())
@@ -379,11 +402,7 @@ impl Auth {
     /// The user with this id, as a principal (a session's owner).
     pub async fn user_by_id(&self, id: i64) -> Result<Option<Principal>, AuthError> {
         let user = self.db.read(move |c| db::users::by_id(c, id)).await?;
-        Ok(user.map(|u| Principal::User {
-            id: u.id,
-            username: u.username,
-            sysadmin: u.sysadmin,
-        }))
+        Ok(user.map(|u| self.user_principal(u)))
     }
 
     /// Looks a token's subject up again, for decisions that depend on the caller rather than on
@@ -402,11 +421,7 @@ impl Auth {
         }
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
         Ok(match user {
-            Some(u) => Principal::User {
-                id: u.id,
-                username: u.username,
-                sysadmin: u.sysadmin,
-            },
+            Some(u) => self.user_principal(u),
             None => Principal::Anonymous,
         })
     }

@@ -75,6 +75,13 @@ impl ProjectRole {
         self as u8
     }
 
+    /// The most powerful of several roles (a user's own and their groups'), as Harbor does.
+    pub fn strongest(ids: &[u8]) -> Option<ProjectRole> {
+        ids.iter()
+            .filter_map(|id| ProjectRole::from_id(*id))
+            .min_by_key(|r| r.column())
+    }
+
     /// Harbor's role names, as the members API reports them.
     pub fn name(self) -> &'static str {
         match self {

@@ -30,8 +30,10 @@ pub struct MemberRow {
 }
 
 const SELECT: &str = "SELECT m.id, m.project_id, m.entity_type, m.entity_id,
-        COALESCE(u.username, ''), m.role_id
-     FROM members m LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id";
+        COALESCE(u.username, g.group_name, ''), m.role_id
+     FROM members m
+     LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id
+     LEFT JOIN user_groups g ON m.entity_type = 'g' AND g.id = m.entity_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {

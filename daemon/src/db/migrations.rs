@@ -139,6 +139,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_log_time ON audit_log(op_time);
     CREATE INDEX audit_log_project ON audit_log(project_id, op_time);
     "#,
+    // 4: user groups (directory groups that can be project members) and what the directory said
+    // about each user at their last login.
+    r#"
+    CREATE TABLE user_groups (
+        id            INTEGER PRIMARY KEY,
+        group_name    TEXT NOT NULL,
+        group_type    INTEGER NOT NULL CHECK (group_type IN (1, 2, 3)),
+        ldap_group_dn TEXT NOT NULL DEFAULT '',
+        -- The DN in comparable form (lower case, no spaces around separators).
+        dn_key        TEXT NOT NULL DEFAULT '',
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX user_groups_dn ON user_groups(dn_key) WHERE dn_key != '';
+    CREATE TABLE user_directory_groups (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        dn_key  TEXT NOT NULL,
+        PRIMARY KEY (user_id, dn_key)
+    );
+    CREATE INDEX user_directory_groups_dn ON user_directory_groups(dn_key);
+    ALTER TABLE users ADD COLUMN directory_admin INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod audit;
+pub mod groups;
 pub mod members;
 mod migrations;
 pub mod projects;

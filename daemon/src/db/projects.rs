@@ -82,35 +82,70 @@ pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
 }
 
 /// The role id a user holds in a project, if any.
-pub fn member_role(conn: &Connection, project_id: i64, user_id: i64) -> DbResult<Option<u8>> {
-    Ok(conn
-        .query_row(
+/// Roles given by membership of user groups, for a user whose directory groups are on record.
+const GROUP_ROLES: &str = "SELECT m.project_id, m.role_id FROM members m
+     JOIN user_groups g ON m.entity_type = 'g' AND m.entity_id = g.id
+     JOIN user_directory_groups d ON d.dn_key = g.dn_key AND g.dn_key != ''
+     WHERE d.user_id = ?1";
+
+/// The user's roles in a project: their own membership and, with `via_groups`, those of the
+/// user groups the directory put them in at their last login. Strongest first is the caller's
+/// business.
+pub fn member_roles(
+    conn: &Connection,
+    project_id: i64,
+    user_id: i64,
+    via_groups: bool,
+) -> DbResult<Vec<u8>> {
+    let mut roles: Vec<u8> = conn
+        .prepare_cached(
             "SELECT role_id FROM members WHERE project_id = ?1 AND entity_type = 'u' AND entity_id = ?2",
-            [project_id, user_id],
-            |r| r.get(0),
-        )
-        .optional()?)
+        )?
+        .query_map([project_id, user_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    if via_groups {
+        let mut stmt = conn.prepare_cached(&format!("{GROUP_ROLES} AND m.project_id = ?2"))?;
+        let by_group = stmt.query_map([user_id, project_id], |r| r.get::<_, u8>(1))?;
+        for role in by_group {
+            roles.push(role?);
+        }
+    }
+    Ok(roles)
 }
 
-/// Every project with the caller's role in it (None where not a member).
-pub fn all_with_role(
+/// Every project with the caller's roles in it (empty where not a member), as
+/// [`member_roles`] finds them.
+pub fn all_with_roles(
     conn: &Connection,
     user_id: Option<i64>,
-) -> DbResult<Vec<(ProjectRow, Option<u8>)>> {
-    // Two simple queries: every project, then the caller's roles.
+    via_groups: bool,
+) -> DbResult<Vec<(ProjectRow, Vec<u8>)>> {
     let mut projects = conn.prepare(&format!("{SELECT} ORDER BY p.name"))?;
     let projects: Vec<ProjectRow> = projects.query_map([], row)?.collect::<Result<_, _>>()?;
-    let mut roles = conn.prepare(
-        "SELECT project_id, role_id FROM members WHERE entity_type = 'u' AND entity_id = ?1",
-    )?;
-    let roles: std::collections::HashMap<i64, u8> = roles
-        .query_map([user_id.unwrap_or(-1)], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
+    let mut roles: std::collections::HashMap<i64, Vec<u8>> = std::collections::HashMap::new();
+    if let Some(uid) = user_id {
+        let mut own = conn.prepare(
+            "SELECT project_id, role_id FROM members WHERE entity_type = 'u' AND entity_id = ?1",
+        )?;
+        let mut found: Vec<(i64, u8)> = own
+            .query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        if via_groups {
+            let mut stmt = conn.prepare(GROUP_ROLES)?;
+            let by_group = stmt.query_map([uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for pair in by_group {
+                found.push(pair?);
+            }
+        }
+        for (project_id, role) in found {
+            roles.entry(project_id).or_default().push(role);
+        }
+    }
     Ok(projects
         .into_iter()
         .map(|p| {
-            let role = roles.get(&p.id).copied();
-            (p, role)
+            let r = roles.remove(&p.id).unwrap_or_default();
+            (p, r)
         })
         .collect())
 }

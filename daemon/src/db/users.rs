@@ -13,12 +13,14 @@ pub struct UserRow {
     pub comment: String,
     pub password_hash: Option<String>,
     pub sysadmin: bool,
+    /// In the directory's admin group at the last directory login.
+    pub directory_admin: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const COLUMNS: &str =
-    "id, username, email, realname, comment, password_hash, sysadmin, created_at, updated_at";
+    "id, username, email, realname, comment, password_hash, sysadmin, created_at, updated_at, directory_admin";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -31,6 +33,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         sysadmin: r.get(6)?,
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
+        directory_admin: r.get(9)?,
     })
 }
 

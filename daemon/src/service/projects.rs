@@ -10,6 +10,7 @@ use crate::db::members::{EntityType, MemberRow};
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
 use crate::names::valid_project_name;
+use crate::service::directory::{DirectoryError, DirectoryService, GroupRef};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -31,6 +32,8 @@ pub enum ProjectError {
     Db(#[from] DbError),
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
 }
 
 /// A project as one caller sees it.
@@ -57,16 +60,28 @@ pub enum MemberUser {
     Name(String),
 }
 
+/// A new member: a user, or a user group (which may be created for an LDAP group).
+pub enum NewMember {
+    User(MemberUser),
+    Group(GroupRef),
+}
+
 #[derive(Clone)]
 pub struct Projects {
     db: Db,
     auth: Auth,
     config: Arc<Config>,
+    directory: DirectoryService,
 }
 
 impl Projects {
-    pub fn new(db: Db, auth: Auth, config: Arc<Config>) -> Projects {
-        Projects { db, auth, config }
+    pub fn new(db: Db, auth: Auth, config: Arc<Config>, directory: DirectoryService) -> Projects {
+        Projects {
+            db,
+            auth,
+            config,
+            directory,
+        }
     }
 
     /// Creates a project; its creator becomes its project admin. Who may create is the
@@ -296,7 +311,7 @@ impl Projects {
         &self,
         by: &Principal,
         name_or_id: &str,
-        user: MemberUser,
+        who: NewMember,
         role_id: i64,
     ) -> Result<(ProjectView, MemberRow), ProjectError> {
         let role = Self::role(role_id)?;
@@ -304,6 +319,34 @@ impl Projects {
             .require(by, name_or_id, Resource::Member, Operation::Create)
             .await?;
         let project_id = view.project.id;
+        let user = match who {
+            NewMember::User(user) => user,
+            NewMember::Group(group) => {
+                let group = self.directory.resolve_group(group).await?;
+                let member = self
+                    .db
+                    .write(move |tx| {
+                        if db::members::find(tx, project_id, EntityType::Group, group.id)?.is_some()
+                        {
+                            return Err(ProjectError::Conflict(format!(
+                                "group {} is already a member",
+                                group.group_name
+                            )));
+                        }
+                        let id = db::members::insert(
+                            tx,
+                            project_id,
+                            EntityType::Group,
+                            group.id,
+                            role.id(),
+                        )?;
+                        db::members::get(tx, project_id, id)?
+                            .ok_or(ProjectError::NotFound(format!("member {id}")))
+                    })
+                    .await?;
+                return Ok((view, member));
+            }
+        };
         let member = self
             .db
             .write(move |tx| {
