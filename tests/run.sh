@@ -9,7 +9,7 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends \
-    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils
+    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils curl openssl
 fi
 
 # schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own.

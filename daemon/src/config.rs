@@ -297,6 +297,10 @@ pub struct TlsConfig {
     pub certificate: PathBuf,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1). Must be readable only by the daemon's user.
     pub private_key: PathBuf,
+    /// The CA that issued the certificate (e.g. the private CA `berth-setup` made), served at
+    /// `/api/v2.0/systeminfo/getcert` so clients can trust it.
+    #[serde(default)]
+    pub ca_certificate: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -465,9 +469,11 @@ impl Config {
         }
         if let Some(tls) = &self.tls {
             for (what, path) in [
-                ("certificate", &tls.certificate),
-                ("private_key", &tls.private_key),
+                ("certificate", Some(&tls.certificate)),
+                ("private_key", Some(&tls.private_key)),
+                ("ca_certificate", tls.ca_certificate.as_ref()),
             ] {
+                let Some(path) = path else { continue };
                 if !path.is_file() {
                     problems.push(format!("tls.{what}: no file at {}", path.display()));
                 }

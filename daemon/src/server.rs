@@ -136,14 +136,22 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     }
     let housekeeping = tokio::spawn(housekeeping_forever(state.clone()));
     let audit = state.audit.clone();
-    let handle = axum_server::Handle::new();
+    let mut handles: Vec<axum_server::Handle<SocketAddr>> = Vec::new();
     let mut servers = tokio::task::JoinSet::new();
     let config = state.config.clone();
     let app = app(state);
 
     if let Some(http) = &config.http {
-        let app = app.clone().layer(Extension(Scheme("http")));
-        let server = axum_server::bind(http.listen).handle(handle.clone());
+        let mut app = app.clone().layer(Extension(Scheme("http")));
+        if let Some(tls) = &config.tls {
+            let https_port = tls.listen.port();
+            app = app.layer(axum::middleware::from_fn(move |req, next| {
+                redirect_portal_to_https(https_port, req, next)
+            }));
+        }
+        let handle = axum_server::Handle::new();
+        handles.push(handle.clone());
+        let server = axum_server::bind(http.listen).handle(handle);
         servers.spawn(async move {
             server
                 .serve(app.into_make_service_with_connect_info::<SocketAddr>())
@@ -157,28 +165,48 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         )
         .await
         .context("loading the TLS certificate and key")?;
+        tokio::spawn(reload_certificate_on_sighup(rustls.clone(), tls.clone()));
         let app = app.clone().layer(Extension(Scheme("https")));
-        let server = axum_server::bind_rustls(tls.listen, rustls).handle(handle.clone());
+        let handle = axum_server::Handle::new();
+        handles.push(handle.clone());
+        let server = axum_server::bind_rustls(tls.listen, rustls).handle(handle);
         servers.spawn(async move {
             server
                 .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
         });
     }
-    if let Some(addr) = handle.listening().await {
-        tracing::info!(%addr, version = crate::VERSION, "berthd serving");
+    // Ready only once every listener is bound: systemd (Type=notify) and the tests rely on it.
+    let mut bound = Vec::new();
+    for handle in &handles {
+        match handle.listening().await {
+            Some(addr) => bound.push(addr.to_string()),
+            // The listener failed to bind; its task holds the error.
+            None => break,
+        }
+    }
+    if bound.len() == handles.len() {
+        tracing::info!(listen = %bound.join(" "), version = crate::VERSION, "berthd serving");
+        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+            tracing::warn!(error = %e, "could not tell systemd that berthd is ready");
+        }
     }
 
-    let shutdown = handle.clone();
+    let draining = handles.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining connections");
-        shutdown.graceful_shutdown(Some(Duration::from_secs(30)));
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+        for handle in &draining {
+            handle.graceful_shutdown(Some(Duration::from_secs(30)));
+        }
     });
     let mut result = Ok(());
     while let Some(done) = servers.join_next().await {
         if let Ok(Err(e)) | Err(e) = done.map_err(std::io::Error::other) {
-            handle.shutdown();
+            for handle in &handles {
+                handle.shutdown();
+            }
             result = Err(anyhow::Error::new(e).context("listener failed"));
         }
     }
@@ -186,6 +214,82 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     audit.flush().await;
     tracing::info!("stopped");
     result
+}
+
+/// On SIGHUP, loads the certificate and key again (after `berth-setup` or a renewal). New
+/// connections get the new certificate; open ones keep theirs; a bad file keeps the old one.
+async fn reload_certificate_on_sighup(
+    rustls: axum_server::tls_rustls::RustlsConfig,
+    tls: crate::config::TlsConfig,
+) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match rustls
+            .reload_from_pem_file(&tls.certificate, &tls.private_key)
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(certificate = %tls.certificate.display(), "reloaded the TLS certificate")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, certificate = %tls.certificate.display(), "reloading the TLS certificate failed; still serving the old one")
+            }
+        }
+    }
+}
+
+/// `host` of a `Host` header `host[:port]`, keeping an IPv6 literal's brackets.
+fn host_without_port(header: &str) -> String {
+    match header.strip_prefix('[') {
+        Some(rest) => match rest.find(']') {
+            Some(end) => header[..end + 2].to_string(),
+            None => header.to_string(),
+        },
+        None => header.split(':').next().unwrap_or(header).to_string(),
+    }
+}
+
+/// With HTTPS on, the plain HTTP listener sends browsers to HTTPS. The registry, the token
+/// service and the REST API still answer on HTTP, for clients that were told to use it.
+async fn redirect_portal_to_https(
+    https_port: u16,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = req.uri().path();
+    let machine = ["/v2", "/service/", "/api/", "/c/"]
+        .iter()
+        .any(|p| path == p.trim_end_matches('/') || path.starts_with(p));
+    if machine
+        || !(req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD)
+    {
+        return next.run(req).await;
+    }
+    let host = req
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_without_port);
+    let Some(host) = host else {
+        return next.run(req).await;
+    };
+    let port = if https_port == 443 {
+        String::new()
+    } else {
+        format!(":{https_port}")
+    };
+    let target = format!(
+        "https://{host}{port}{}",
+        req.uri()
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+    );
+    axum::response::Redirect::permanent(&target).into_response()
 }
 
 async fn shutdown_signal() {

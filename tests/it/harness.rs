@@ -81,6 +81,7 @@ pub struct Berthd {
     pub port: u16,
     child: Option<Child>,
     config: Option<PathBuf>,
+    env: Vec<(String, String)>,
 }
 
 impl Berthd {
@@ -91,6 +92,7 @@ impl Berthd {
             port: free_port(),
             child: None,
             config: None,
+            env: Vec::new(),
         };
         b.spawn();
         b
@@ -99,6 +101,14 @@ impl Berthd {
     /// `berthd --config FILE`, where `make_config(dir, http_port)` returns the file's text; the
     /// HTTP listener must be on `http_port` so the harness can poll the ping endpoint.
     pub fn start_with_config(make_config: impl FnOnce(&Path, u16) -> String) -> Berthd {
+        Berthd::start_with_config_env(make_config, &[])
+    }
+
+    /// As [`Berthd::start_with_config`], with extra environment variables.
+    pub fn start_with_config_env(
+        make_config: impl FnOnce(&Path, u16) -> String,
+        env: &[(&str, &str)],
+    ) -> Berthd {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let path = dir.path().join("berth.toml");
@@ -108,6 +118,10 @@ impl Berthd {
             port,
             child: None,
             config: Some(path),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         b.spawn();
         b
@@ -149,6 +163,7 @@ impl Berthd {
         };
         let child = cmd
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
@@ -167,6 +182,14 @@ impl Berthd {
         // SAFETY: kill(2) on the pid of a child we started and have not reaped.
         unsafe { libc::kill(child.id() as i32, signal) };
         child.wait().ok()
+    }
+
+    /// Sends SIGHUP (reload the certificate) and leaves the process running.
+    pub fn hangup(&self) {
+        if let Some(child) = &self.child {
+            // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+            unsafe { libc::kill(child.id() as i32, libc::SIGHUP) };
+        }
     }
 
     /// Graceful stop (SIGTERM), waiting for the process to exit; returns how it exited.
@@ -429,12 +452,16 @@ impl Docker {
 /// A private CA (`ca.crt`) and a server certificate for 127.0.0.1 (`server.crt`,
 /// `server.key`), written as PEM files into `dir`.
 pub fn make_certificates(dir: &Path) {
+    make_certificates_named(dir, "Berth test CA");
+}
+
+/// As [`make_certificates`], with a CA of the given common name (so two sets differ).
+pub fn make_certificates_named(dir: &Path, ca_name: &str) {
     use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let ca_key = KeyPair::generate().expect("CA key");
     let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "Berth test CA");
+    ca.distinguished_name.push(DnType::CommonName, ca_name);
     let ca_cert = ca.self_signed(&ca_key).expect("CA cert");
     let key = KeyPair::generate().expect("server key");
     let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])

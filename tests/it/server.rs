@@ -239,3 +239,179 @@ fn failed_logins_are_throttled_then_refused_for_a_while() {
         .count();
     assert!(failures >= 3, "{logs}");
 }
+
+/// The issuer's common name of the certificate served at `addr`, as openssl prints it.
+fn served_issuer(addr: &str) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect {addr} </dev/null 2>/dev/null | openssl x509 -noout -issuer"
+        ))
+        .output()
+        .expect("openssl");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// With HTTPS configured: `getcert` hands out the CA, plain HTTP sends browsers to HTTPS (and
+/// still serves clients), and SIGHUP swaps the certificate without dropping an open
+/// connection; a broken certificate file on SIGHUP keeps the old one.
+#[test]
+fn getcert_redirect_and_certificate_reload() {
+    use std::io::Write;
+    let tls_port = free_port();
+    let berthd = Berthd::start_with_config(|dir, http_port| {
+        make_certificates(dir);
+        format!(
+            "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncertificate = \"{d}/server.crt\"\n\
+             private_key = \"{d}/server.key\"\nca_certificate = \"{d}/ca.crt\"\n",
+            d = dir.display()
+        )
+    });
+    let dir = berthd.dir.path().to_path_buf();
+    let client = crate::harness::http();
+
+    // getcert: the CA as a download, without signing in.
+    let r = client
+        .get(format!("{}/api/v2.0/systeminfo/getcert", berthd.url()))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap_or_default()
+        .contains("ca.crt"));
+    let served = r.text().expect("body");
+    assert_eq!(
+        served,
+        std::fs::read_to_string(dir.join("ca.crt")).expect("ca")
+    );
+
+    // Plain HTTP: the portal redirects; the API and the registry answer.
+    let no_redirects = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = no_redirects
+        .get(format!("{}/harbor/projects?x=1", berthd.url()))
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 308);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap_or_default(),
+        format!("https://127.0.0.1:{tls_port}/harbor/projects?x=1")
+    );
+    let ping = no_redirects
+        .get(format!("{}/api/v2.0/ping", berthd.url()))
+        .send()
+        .expect("GET");
+    assert_eq!(ping.status(), 200);
+    let v2 = no_redirects
+        .get(format!("{}/v2/", berthd.url()))
+        .send()
+        .expect("GET");
+    assert_eq!(v2.status(), 401);
+
+    // An open HTTPS connection, used before and after the reload.
+    let addr = format!("127.0.0.1:{tls_port}");
+    let mut conn = std::process::Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &addr, "-CAfile"])
+        .arg(dir.join("ca.crt"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    let mut to_server = conn.stdin.take().expect("stdin");
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = conn.stdout.take().expect("stdout");
+    // Raw chunks, not lines: the body "Pong" ends without a newline.
+    std::thread::spawn(move || {
+        let mut stdout = stdout;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stdout, &mut buf) {
+            if n == 0
+                || lines_tx
+                    .send(String::from_utf8_lossy(&buf[..n]).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let request = "GET /api/v2.0/ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let pong_within = |lines: &std::sync::mpsc::Receiver<String>| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match lines.recv_timeout(left) {
+                Ok(line) if line.contains("Pong") => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+        false
+    };
+    to_server.write_all(request.as_bytes()).expect("write");
+    to_server.flush().expect("flush");
+    assert!(pong_within(&lines), "no answer on the open connection");
+
+    // New certificate from another CA, then SIGHUP: new connections get it.
+    let before = served_issuer(&addr);
+    assert!(before.contains("Berth test CA"), "{before}");
+    crate::harness::make_certificates_named(&dir, "Second CA");
+    berthd.hangup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !served_issuer(&addr).contains("Second CA") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the certificate was not reloaded:\n{}",
+            berthd.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // ... and the connection opened before it still works.
+    to_server.write_all(request.as_bytes()).expect("write");
+    to_server.flush().expect("flush");
+    assert!(pong_within(&lines), "the open connection was dropped");
+    drop(to_server);
+    let _ = conn.kill();
+    let _ = conn.wait();
+
+    // A broken file on SIGHUP: the old certificate stays, and the log says so.
+    std::fs::write(dir.join("server.crt"), "not a certificate").expect("write");
+    berthd.hangup();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !berthd.log().contains("still serving the old one") {
+        assert!(std::time::Instant::now() < deadline, "{}", berthd.log());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(served_issuer(&addr).contains("Second CA"));
+}
+
+/// Under systemd (`Type=notify`), berthd says READY=1 once its listeners are bound, and
+/// STOPPING=1 when asked to stop.
+#[test]
+fn tells_systemd_when_ready_and_stopping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket_path = dir.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).expect("bind");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let path = socket_path.to_str().expect("utf-8 path").to_string();
+    let mut berthd = Berthd::start_with_config_env(
+        |dir, http_port| {
+            format!(
+                "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n",
+                dir.display()
+            )
+        },
+        &[("NOTIFY_SOCKET", &path)],
+    );
+    let mut buf = [0u8; 256];
+    let n = socket.recv(&mut buf).expect("a notification");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "READY=1");
+    berthd.stop();
+    let n = socket.recv(&mut buf).expect("a notification");
+    assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "STOPPING=1");
+}

@@ -39,6 +39,7 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(GET "/api/v2.0/ping" => system::ping),
         op!(GET "/api/v2.0/health" => system::health),
         op!(GET "/api/v2.0/systeminfo" => system::systeminfo),
+        op!(GET "/api/v2.0/systeminfo/getcert" => system::getcert),
         op!(GET "/api/v2.0/statistics" => system::statistics),
         op!(GET "/api/v2.0/search" => system::search),
         op!(GET "/api/v2.0/projects" => projects::list_projects),

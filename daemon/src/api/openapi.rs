@@ -588,6 +588,20 @@ fn paths() -> Value {
             ok("200", None),
         ),
     );
+    let mut cert = ok("200", None);
+    cert["200"]["content"] =
+        json!({"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}});
+    cert["200"]["headers"] = json!({"Content-Disposition": {"schema": {"type": "string"}, "description": "attachment; filename=\"ca.crt\""}});
+    add(
+        "/api/v2.0/systeminfo/getcert".into(),
+        "get",
+        op(
+            "Download the CA certificate clients should trust (404 when none is configured).",
+            vec![],
+            None,
+            cert,
+        ),
+    );
     let group = || vec![p("group_id")];
     let mut group_list = paging();
     group_list.push(query(

@@ -1,7 +1,8 @@
 //! `ping` and `health`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
@@ -152,4 +153,39 @@ pub(super) async fn search(
     Ok(Json(
         json!({"project": project_hits, "repository": repo_hits}),
     ))
+}
+
+/// The CA certificate clients should trust, as a download (Harbor's `getcert`); 404 when
+/// Berth was not given one. Public: a CA certificate is no secret, and a client needs it
+/// before it can sign in.
+pub(super) async fn getcert(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let Some(path) = state
+        .config
+        .tls
+        .as_ref()
+        .and_then(|t| t.ca_certificate.clone())
+    else {
+        return Err(ApiError::NotFound(
+            "no CA certificate is configured (tls.ca_certificate)".into(),
+        ));
+    };
+    match tokio::fs::read(&path).await {
+        Ok(pem) => Ok((
+            [
+                (header::CONTENT_TYPE, "application/octet-stream"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"ca.crt\"",
+                ),
+            ],
+            pem,
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the CA certificate");
+            Err(ApiError::NotFound(
+                "the CA certificate is not available".into(),
+            ))
+        }
+    }
 }
