@@ -32,9 +32,14 @@ pub fn unique(prefix: &str) -> String {
 
 /// The `berthd` built next to this test binary (`target/<profile>/berthd`).
 pub fn berthd_bin() -> PathBuf {
+    built_bin("berthd")
+}
+
+/// A binary of this workspace, built next to this test binary (`target/<profile>/NAME`).
+pub fn built_bin(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("berthd");
+    let bin = dir.join(name);
     assert!(
         bin.is_file(),
         "{} is missing: run `cargo build --workspace` first (tests/run.sh does)",

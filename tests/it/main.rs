@@ -13,4 +13,5 @@ mod protocol;
 mod robots;
 mod scripts;
 mod server;
+mod setup;
 mod skopeo;

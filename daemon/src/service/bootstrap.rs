@@ -62,3 +62,33 @@ pub async fn ensure_defaults(
     .await?;
     Ok(outcome)
 }
+
+/// Sets the `admin` password to `password` (creating `admin` and `library` when missing): what
+/// `berth-setup` does, so the plain password is written nowhere but as an argon2id hash.
+pub async fn provision_admin(db: &Db, new_password: &str) -> Result<(), DbError> {
+    let pw = new_password.to_string();
+    let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
+        .await
+        .map_err(|e| DbError::Worker(e.to_string()))?;
+    db.write(move |tx| {
+        match db::users::by_name(tx, "admin")? {
+            Some(admin) => db::users::set_password_hash(tx, admin.id, &hash)?,
+            None => {
+                db::users::insert(
+                    tx,
+                    &db::users::NewUser {
+                        username: "admin",
+                        email: Some("admin@example.com"),
+                        realname: "system admin",
+                        comment: "admin user",
+                        password_hash: &hash,
+                        sysadmin: true,
+                    },
+                )?;
+            }
+        }
+        Ok::<_, DbError>(())
+    })
+    .await?;
+    ensure_defaults(db, None).await.map(|_| ())
+}

@@ -1,0 +1,474 @@
+//! Applying answers to a system (or to another root): certificates, the configuration file,
+//! the data directory with the admin's argon2id hash, the "configured" mark, and the service.
+//!
+//! Nothing is half-written: every file is written beside its final name and fsynced, and
+//! only when everything before has worked are they renamed into place; a failure removes
+//! what was staged and puts back anything a rename replaced.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use berth::config::AuthMode;
+
+use crate::answers::{wrong, AnswerError, Answers, TlsMode};
+use crate::certs::{self, TlsFiles};
+
+/// Where things go, relative to the root being configured.
+pub const CONFIG_PATH: &str = "/etc/berth/berth.toml";
+pub const TLS_DIR: &str = "/etc/berth/tls";
+/// Present once setup has completed; `berth-firstboot.service` runs only while it is absent.
+pub const CONFIGURED_MARK: &str = "/etc/berth/configured";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
+    #[error("{0}")]
+    System(String),
+}
+
+fn sys(what: impl std::fmt::Display) -> ApplyError {
+    ApplyError::System(what.to_string())
+}
+
+/// What the last screen shows.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub url: String,
+    /// `host[:port]` as `docker login` takes it.
+    pub registry: String,
+    pub ca_fingerprint: Option<String>,
+    /// Where the CA certificate was written, in the target system.
+    pub ca_path: Option<String>,
+    pub started: bool,
+    /// How to start the daemon, when setup did not.
+    pub start_hint: Option<String>,
+}
+
+impl Outcome {
+    pub fn docker_login(&self) -> String {
+        format!("docker login {} -u admin", self.registry)
+    }
+
+    pub fn trust_hint(&self) -> Option<String> {
+        self.ca_path.as_ref().map(|ca| {
+            format!(
+                "On each Docker host: mkdir -p /etc/docker/certs.d/{reg} && copy {ca} (or download {url}/api/v2.0/systeminfo/getcert) to /etc/docker/certs.d/{reg}/ca.crt",
+                reg = self.registry,
+                url = self.url
+            )
+        })
+    }
+}
+
+pub struct Options {
+    /// The root of the system to configure: `/` normally, another directory for tests and
+    /// image builds.
+    pub root: PathBuf,
+    /// Enable and (re)start `berthd.service` when systemd runs this system.
+    pub start: bool,
+}
+
+/// The uid and gid of the daemon's user in the target root, when the package created it.
+fn berth_ids(root: &Path) -> Option<(u32, u32)> {
+    let field = |file: &str, idx: usize| -> Option<u32> {
+        let text = fs::read_to_string(root.join(file)).ok()?;
+        text.lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.first() == Some(&"berth"))
+            .and_then(|f| f.get(idx).and_then(|v| v.parse().ok()))
+    };
+    Some((field("etc/passwd", 2)?, field("etc/group", 2)?))
+}
+
+fn under(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+/// Files written aside, renamed into place together.
+#[derive(Default)]
+struct Staged {
+    /// (temporary path, final path)
+    files: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Staged {
+    fn write(
+        &mut self,
+        path: PathBuf,
+        contents: &[u8],
+        mode: u32,
+        group: Option<u32>,
+    ) -> Result<(), ApplyError> {
+        let dir = path
+            .parent()
+            .ok_or_else(|| sys(format!("{} has no directory", path.display())))?;
+        fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
+        let tmp = dir.join(format!(
+            ".{}.berth-setup",
+            path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
+        ));
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(|e| sys(format!("writing {}: {e}", tmp.display())))?;
+        self.files.push((tmp.clone(), path.clone()));
+        f.write_all(contents)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| sys(format!("writing {}: {e}", tmp.display())))?;
+        // The mode given at creation is masked by the umask; set it exactly.
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(mode))
+            .map_err(|e| sys(format!("chmod {}: {e}", tmp.display())))?;
+        if let Some(gid) = group {
+            chown(&tmp, None, Some(gid))?;
+        }
+        Ok(())
+    }
+
+    /// Renames every staged file into place; on failure, puts back what was replaced.
+    fn commit(mut self) -> Result<(), ApplyError> {
+        let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+        for (tmp, path) in std::mem::take(&mut self.files) {
+            let backup = path.with_extension("berth-setup-old");
+            let had = path.exists();
+            let step = (|| {
+                if had {
+                    fs::rename(&path, &backup)?;
+                }
+                fs::rename(&tmp, &path)
+            })();
+            if let Err(e) = step {
+                for (p, old) in done.into_iter().rev() {
+                    let _ = fs::remove_file(&p);
+                    if let Some(old) = old {
+                        let _ = fs::rename(old, &p);
+                    }
+                }
+                let _ = fs::remove_file(&tmp);
+                return Err(sys(format!("putting {} in place: {e}", path.display())));
+            }
+            done.push((path, had.then_some(backup)));
+        }
+        for (_, old) in done {
+            if let Some(old) = old {
+                let _ = fs::remove_file(old);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    /// Whatever was not committed is removed.
+    fn drop(&mut self) {
+        for (tmp, _) in &self.files {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), ApplyError> {
+    std::os::unix::fs::chown(path, uid, gid)
+        .map_err(|e| sys(format!("chown {}: {e}", path.display())))
+}
+
+/// The configuration file, with a comment on each part.
+pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>) -> String {
+    let net = &answers.network;
+    let q = |s: &str| toml::Value::String(s.to_string()).to_string();
+    let listen = |port: u16| match net.listen_address {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
+        v4 => format!("{v4}:{port}"),
+    };
+    let mut out = String::from(
+        "# Berth configuration, written by berth-setup. Run berth-setup again to change it;\n\
+         # berthd reads it at start (the certificate also on SIGHUP).\n\n",
+    );
+    let (scheme, port) = match tls {
+        Some(_) => ("https", net.https_port),
+        None => ("http", net.http_port),
+    };
+    let default_port = if scheme == "https" { 443 } else { 80 };
+    let host = if answers.hostname.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{}]", answers.hostname)
+    } else {
+        answers.hostname.clone()
+    };
+    let url = if port == default_port {
+        format!("{scheme}://{host}")
+    } else {
+        format!("{scheme}://{host}:{port}")
+    };
+    out.push_str(&format!(
+        "# The URL clients use; the token realm is built from it.\nexternal_url = {}\n",
+        q(&url)
+    ));
+    out.push_str(&format!(
+        "# Database, blobs and the token signing key.\ndata_dir = {}\n\n",
+        q(&answers.storage.data_dir.display().to_string())
+    ));
+    if net.http_port != 0 {
+        out.push_str(&format!(
+            "[http]\n# Plain HTTP{}.\nlisten = {}\n\n",
+            if tls.is_some() {
+                ": the registry and API answer here too; browsers are sent to HTTPS"
+            } else {
+                " only: credentials cross the network unencrypted"
+            },
+            q(&listen(net.http_port))
+        ));
+    }
+    if let Some(t) = tls {
+        out.push_str(&format!(
+            "[tls]\nlisten = {}\ncertificate = {}\n# Readable by root and the berth group only.\nprivate_key = {}\n",
+            q(&listen(net.https_port)),
+            q(&format!("{TLS_DIR}/server.crt")),
+            q(&format!("{TLS_DIR}/server.key")),
+        ));
+        if t.ca_certificate.is_some() {
+            out.push_str(&format!(
+                "# Served at /api/v2.0/systeminfo/getcert for clients to trust.\nca_certificate = {}\n",
+                q(&format!("{TLS_DIR}/ca.crt"))
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "[auth]\n# \"db\": accounts in Berth's database; \"ldap\": the directory below. The built-in\n# admin always logs in locally.\nmode = {}\n",
+        q(match answers.auth.mode {
+            AuthMode::Db => "db",
+            AuthMode::Ldap => "ldap",
+        })
+    ));
+    if let (AuthMode::Ldap, Some(l)) = (answers.auth.mode, &answers.ldap) {
+        out.push_str("\n[ldap]\n# Harbor's LDAP settings, under Harbor's names.\n");
+        let mut line = |k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
+        line("ldap_url", q(&l.ldap_url));
+        line("ldap_search_dn", q(&l.ldap_search_dn));
+        line("ldap_search_password", q(&l.ldap_search_password.0));
+        line("ldap_base_dn", q(&l.ldap_base_dn));
+        line("ldap_filter", q(&l.ldap_filter));
+        line("ldap_uid", q(&l.ldap_uid));
+        line("ldap_scope", l.ldap_scope.to_string());
+        line("ldap_timeout", l.ldap_timeout.to_string());
+        line("ldap_verify_cert", l.ldap_verify_cert.to_string());
+        line("ldap_starttls", l.ldap_starttls.to_string());
+        if let Some(ca) = &l.ldap_ca_certificate {
+            line("ldap_ca_certificate", q(&ca.display().to_string()));
+        }
+        line("ldap_group_base_dn", q(&l.ldap_group_base_dn));
+        line("ldap_group_search_filter", q(&l.ldap_group_search_filter));
+        line("ldap_group_attribute_name", q(&l.ldap_group_attribute_name));
+        line(
+            "ldap_group_search_scope",
+            l.ldap_group_search_scope.to_string(),
+        );
+        line("ldap_group_admin_dn", q(&l.ldap_group_admin_dn));
+        line(
+            "ldap_group_membership_attribute",
+            q(&l.ldap_group_membership_attribute),
+        );
+    }
+    out
+}
+
+/// Tests the directory settings the way the daemon will use them.
+pub fn check_directory(answers: &Answers) -> Result<(), AnswerError> {
+    let (AuthMode::Ldap, Some(cfg)) = (answers.auth.mode, &answers.ldap) else {
+        return Ok(());
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let directory =
+        berth::auth::ldap::Directory::new(cfg.clone()).map_err(|e| wrong("ldap", e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| wrong("ldap", format!("cannot test the directory: {e}")))?;
+    runtime
+        .block_on(directory.ping())
+        .map_err(|e| wrong("ldap", format!("the directory test failed: {e}")))
+}
+
+/// Applies the answers. `progress` hears each step as it starts.
+pub fn apply(
+    answers: &Answers,
+    options: &Options,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Outcome, ApplyError> {
+    let root = options.root.as_path();
+    progress("Checking the answers");
+    answers.check()?;
+    if answers.auth.mode == AuthMode::Ldap {
+        progress("Testing the directory");
+        check_directory(answers)?;
+    }
+    let ids = berth_ids(root);
+    let group = ids.map(|(_, gid)| gid);
+
+    progress("Preparing the certificate");
+    let tls_dir = under(root, TLS_DIR);
+    let tls = match answers.tls.mode {
+        TlsMode::None => None,
+        TlsMode::Provided => Some(certs::check_provided(
+            answers.tls.certificate.as_deref().unwrap_or(Path::new("")),
+            answers.tls.private_key.as_deref().unwrap_or(Path::new("")),
+            &answers.hostname,
+        )?),
+        TlsMode::Generate => {
+            // Keep the CA of an earlier run, so clients that trust it keep working.
+            let ca = fs::read_to_string(tls_dir.join("ca.crt")).ok();
+            let ca_key = fs::read_to_string(tls_dir.join("ca.key")).ok();
+            let existing = ca.as_deref().zip(ca_key.as_deref());
+            Some(certs::generate(
+                &answers.hostname,
+                &certs::machine_addresses(),
+                existing,
+            )?)
+        }
+    };
+
+    let config_text = render_config(answers, tls.as_ref());
+    // The daemon must be able to read what is written.
+    berth::config::Config::from_toml(&config_text)
+        .map_err(|e| sys(format!("the configuration written would not load: {e}")))?;
+
+    progress("Writing the configuration and keys");
+    let mut staged = Staged::default();
+    if let Some(t) = &tls {
+        staged.write(
+            tls_dir.join("server.crt"),
+            t.certificate.as_bytes(),
+            0o644,
+            None,
+        )?;
+        staged.write(
+            tls_dir.join("server.key"),
+            t.private_key.as_bytes(),
+            0o640,
+            group,
+        )?;
+        if let Some(ca) = &t.ca_certificate {
+            staged.write(tls_dir.join("ca.crt"), ca.as_bytes(), 0o644, None)?;
+        }
+        if let Some(key) = &t.ca_key {
+            staged.write(tls_dir.join("ca.key"), key.as_bytes(), 0o600, None)?;
+        }
+    }
+    // The configuration may hold the directory's search password: root and berth only.
+    staged.write(
+        under(root, CONFIG_PATH),
+        config_text.as_bytes(),
+        0o640,
+        group,
+    )?;
+
+    progress("Initialising the database");
+    let data_dir = under(root, &answers.storage.data_dir.display().to_string());
+    init_data(&data_dir, &answers.admin_password, ids)?;
+
+    progress("Putting the files in place");
+    staged.commit()?;
+    let mut mark = Staged::default();
+    mark.write(
+        under(root, CONFIGURED_MARK),
+        format!("configured by berth-setup {}\n", env!("CARGO_PKG_VERSION")).as_bytes(),
+        0o644,
+        None,
+    )?;
+    mark.commit()?;
+
+    let (scheme, port, default_port) = match &tls {
+        Some(_) => ("https", answers.network.https_port, 443),
+        None => ("http", answers.network.http_port, 80),
+    };
+    let host = if answers.hostname.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{}]", answers.hostname)
+    } else {
+        answers.hostname.clone()
+    };
+    let registry = if port == default_port {
+        host.clone()
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut outcome = Outcome {
+        url: format!("{scheme}://{registry}"),
+        registry,
+        ca_fingerprint: tls
+            .as_ref()
+            .and_then(|t| t.ca_certificate.as_deref())
+            .and_then(certs::fingerprint),
+        ca_path: tls
+            .as_ref()
+            .and_then(|t| t.ca_certificate.as_ref())
+            .map(|_| format!("{TLS_DIR}/ca.crt")),
+        started: false,
+        start_hint: None,
+    };
+
+    let systemd = root == Path::new("/") && Path::new("/run/systemd/system").is_dir();
+    if options.start && systemd {
+        progress("Starting berthd.service");
+        for args in [["enable", "berthd.service"], ["restart", "berthd.service"]] {
+            let status = std::process::Command::new("systemctl")
+                .args(args)
+                .status()
+                .map_err(|e| sys(format!("systemctl {}: {e}", args.join(" "))))?;
+            if !status.success() {
+                return Err(sys(format!(
+                    "systemctl {} failed: see journalctl -u berthd",
+                    args.join(" ")
+                )));
+            }
+        }
+        outcome.started = true;
+    } else {
+        outcome.start_hint = Some(if systemd || root != Path::new("/") {
+            "systemctl enable --now berthd.service".to_string()
+        } else {
+            format!("berthd --config {CONFIG_PATH}")
+        });
+    }
+    Ok(outcome)
+}
+
+/// Creates the data directory and database, and sets the admin password (as a hash).
+fn init_data(dir: &Path, admin_password: &str, ids: Option<(u32, u32)>) -> Result<(), ApplyError> {
+    fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
+        .map_err(|e| sys(format!("chmod {}: {e}", dir.display())))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(sys)?;
+    runtime.block_on(async {
+        let db = berth::db::Db::open(&dir.join("berth.db"))
+            .map_err(|e| sys(format!("opening the database: {e}")))?;
+        berth::service::bootstrap::provision_admin(&db, admin_password)
+            .await
+            .map_err(|e| sys(format!("setting the admin password: {e}")))
+    })?;
+    // The daemon runs as berth: it owns its data.
+    if let Some((uid, gid)) = ids {
+        chown_tree(dir, uid, gid)?;
+    }
+    Ok(())
+}
+
+fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<(), ApplyError> {
+    chown(dir, Some(uid), Some(gid))?;
+    for entry in fs::read_dir(dir).map_err(|e| sys(format!("{}: {e}", dir.display())))? {
+        let path = entry.map_err(sys)?.path();
+        if path.is_dir() {
+            chown_tree(&path, uid, gid)?;
+        } else {
+            chown(&path, Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
+}

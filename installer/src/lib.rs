@@ -1,0 +1,7 @@
+//! `berth-setup`: configures Berth on first boot (or again later). The answers come from the
+//! terminal wizard or from an answers file; both pass the same checks in [`answers`] and are
+//! applied by [`apply`], which writes nothing until everything has been checked.
+
+pub mod answers;
+pub mod apply;
+pub mod certs;
