@@ -177,6 +177,26 @@ fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), ApplyErr
         .map_err(|e| sys(format!("chown {}: {e}", path.display())))
 }
 
+/// The scheme clients use and the `host[:port]` they reach (the port left out when it is the
+/// scheme's default; an IPv6 address in brackets).
+fn public_address(answers: &Answers, tls: bool) -> (&'static str, String) {
+    let (scheme, port, default_port) = if tls {
+        ("https", answers.network.https_port, 443)
+    } else {
+        ("http", answers.network.http_port, 80)
+    };
+    let host = if answers.hostname.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{}]", answers.hostname)
+    } else {
+        answers.hostname.clone()
+    };
+    if port == default_port {
+        (scheme, host)
+    } else {
+        (scheme, format!("{host}:{port}"))
+    }
+}
+
 /// The configuration file, with a comment on each part.
 pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>) -> String {
     let net = &answers.network;
@@ -189,21 +209,8 @@ pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>) -> String {
         "# Berth configuration, written by berth-setup. Run berth-setup again to change it;\n\
          # berthd reads it at start (the certificate also on SIGHUP).\n\n",
     );
-    let (scheme, port) = match tls {
-        Some(_) => ("https", net.https_port),
-        None => ("http", net.http_port),
-    };
-    let default_port = if scheme == "https" { 443 } else { 80 };
-    let host = if answers.hostname.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{}]", answers.hostname)
-    } else {
-        answers.hostname.clone()
-    };
-    let url = if port == default_port {
-        format!("{scheme}://{host}")
-    } else {
-        format!("{scheme}://{host}:{port}")
-    };
+    let (scheme, registry) = public_address(answers, tls.is_some());
+    let url = format!("{scheme}://{registry}");
     out.push_str(&format!(
         "# The URL clients use; the token realm is built from it.\nexternal_url = {}\n",
         q(&url)
@@ -382,20 +389,7 @@ pub fn apply(
     )?;
     mark.commit()?;
 
-    let (scheme, port, default_port) = match &tls {
-        Some(_) => ("https", answers.network.https_port, 443),
-        None => ("http", answers.network.http_port, 80),
-    };
-    let host = if answers.hostname.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{}]", answers.hostname)
-    } else {
-        answers.hostname.clone()
-    };
-    let registry = if port == default_port {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
+    let (scheme, registry) = public_address(answers, tls.is_some());
     let mut outcome = Outcome {
         url: format!("{scheme}://{registry}"),
         registry,

@@ -842,6 +842,17 @@ fn ldap_helpers_and_user_groups() {
     assert_eq!(call(&berthd, ADMIN, Method::GET, &location, None).0, 404);
 }
 
+/// The `sid=...` pair of a login's `Set-Cookie`, to send back.
+fn session_cookie(r: &reqwest::blocking::Response) -> String {
+    r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_string()
+}
+
 /// A directory user signs in to the REST API with Basic credentials and to the portal with a
 /// session, as the token service lets them in.
 #[test]
@@ -889,13 +900,7 @@ fn directory_users_use_basic_auth_and_sessions() {
     assert_eq!(login("alice", "wrong").status(), 401);
     let r = login("alice", "alicepw");
     assert_eq!(r.status(), 200);
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_string();
+    let cookie = session_cookie(&r);
     let me: Value = http()
         .get(format!("{}/api/v2.0/users/current", berthd.url()))
         .header("cookie", &cookie)
@@ -906,13 +911,7 @@ fn directory_users_use_basic_auth_and_sessions() {
     assert_eq!(me["username"], "alice");
     // A session of the admin group's member is a system admin's.
     let r = login("carol", "carolpw");
-    let cookie = r.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_string();
+    let cookie = session_cookie(&r);
     let users = http()
         .get(format!("{}/api/v2.0/users", berthd.url()))
         .header("cookie", &cookie)
