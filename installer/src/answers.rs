@@ -28,7 +28,10 @@ pub fn wrong(field: &'static str, message: impl Into<String>) -> AnswerError {
 pub struct Answers {
     /// The name (or IP address) clients use to reach the registry.
     pub hostname: String,
-    pub admin_password: String,
+    /// Required on a system not configured yet; left out on a configured one, the admin keeps
+    /// the current password.
+    #[serde(default)]
+    pub admin_password: Option<String>,
     #[serde(default)]
     pub auth: AuthAnswer,
     /// Directory settings (Harbor's `ldap_*` names), when `auth.mode = "ldap"`.
@@ -42,7 +45,7 @@ pub struct Answers {
     pub storage: StorageAnswer,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthAnswer {
     #[serde(default)]
@@ -178,7 +181,9 @@ impl Answers {
     /// Every check that needs no network and no files beyond the provided certificate.
     pub fn check(&self) -> Result<(), AnswerError> {
         check_hostname(&self.hostname)?;
-        check_admin_password(&self.admin_password)?;
+        if let Some(password) = &self.admin_password {
+            check_admin_password(password)?;
+        }
         match (&self.auth.mode, &self.ldap) {
             (berth::config::AuthMode::Ldap, None) => {
                 return Err(wrong(

@@ -52,10 +52,33 @@ impl Outcome {
         format!("docker login {} -u admin", self.registry)
     }
 
+    /// What the operator needs afterwards, one line each: printed at the end of both modes.
+    pub fn summary_lines(&self) -> Vec<(&'static str, String)> {
+        let mut lines = vec![("URL", self.url.clone())];
+        if let Some(fp) = &self.ca_fingerprint {
+            // 32 bytes as AB: is 95 characters: two lines of 16 bytes read better.
+            let split = fp.char_indices().nth(48).map_or(fp.len(), |(i, _)| i);
+            let (first, second) = fp.split_at(split);
+            lines.push(("CA SHA-256", format!("{first}\n{second}")));
+        }
+        lines.push(("Log in with", self.docker_login()));
+        if let Some(hint) = self.trust_hint() {
+            lines.push(("Trust the CA", hint));
+        }
+        match &self.start_hint {
+            Some(hint) => lines.push(("Start it", hint.clone())),
+            None if self.started => lines.push(("Service", "berthd.service is running".into())),
+            None => {}
+        }
+        lines
+    }
+
     pub fn trust_hint(&self) -> Option<String> {
         self.ca_path.as_ref().map(|ca| {
             format!(
-                "On each Docker host: mkdir -p /etc/docker/certs.d/{reg} && copy {ca} (or download {url}/api/v2.0/systeminfo/getcert) to /etc/docker/certs.d/{reg}/ca.crt",
+                "on each Docker host, copy {ca} from this machine to \
+                 /etc/docker/certs.d/{reg}/ca.crt\n(or download {url}/api/v2.0/systeminfo/getcert \
+                 and check its SHA-256 against the one above)",
                 reg = self.registry,
                 url = self.url
             )
@@ -197,8 +220,77 @@ fn public_address(answers: &Answers, tls: bool) -> (&'static str, String) {
     }
 }
 
-/// The configuration file, with a comment on each part.
-pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>) -> String {
+/// The sections of the configuration that setup does not ask about (token, storage, log,
+/// system settings an operator added by hand): kept as they are when setup runs again.
+const OWNED_KEYS: [&str; 6] = ["external_url", "data_dir", "http", "tls", "auth", "ldap"];
+
+fn kept_settings(existing: &str) -> Option<String> {
+    let table: toml::Table = toml::from_str(existing).ok()?;
+    let kept: toml::Table = table
+        .into_iter()
+        .filter(|(k, _)| !OWNED_KEYS.contains(&k.as_str()))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    toml::to_string(&kept).ok()
+}
+
+/// The answers the configuration under `root` was written from, for setup to start from on a
+/// configured system. The admin password is not among them: only its hash exists.
+pub fn current_answers(root: &Path) -> Option<Answers> {
+    let text = fs::read_to_string(under(root, CONFIG_PATH)).ok()?;
+    let config = berth::config::Config::from_toml(&text).ok()?;
+    let url = config.external_url.as_deref().unwrap_or("");
+    let authority = url.split("://").nth(1).unwrap_or(url);
+    let authority = authority.split('/').next().unwrap_or("");
+    let hostname = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or("").to_string(),
+        None => authority.split(':').next().unwrap_or("").to_string(),
+    };
+    let mut network = crate::answers::NetworkAnswer {
+        http_port: config.http.as_ref().map_or(0, |h| h.listen.port()),
+        https_port: config.tls.as_ref().map_or(443, |t| t.listen.port()),
+        ..Default::default()
+    };
+    if let Some(addr) = config
+        .tls
+        .as_ref()
+        .map(|t| t.listen)
+        .or(config.http.as_ref().map(|h| h.listen))
+    {
+        network.listen_address = addr.ip();
+    }
+    let tls = match &config.tls {
+        None => crate::answers::TlsAnswer {
+            mode: TlsMode::None,
+            ..Default::default()
+        },
+        Some(t) if t.ca_certificate.is_some() => crate::answers::TlsAnswer::default(),
+        Some(t) => crate::answers::TlsAnswer {
+            mode: TlsMode::Provided,
+            certificate: Some(under(root, &t.certificate.display().to_string())),
+            private_key: Some(under(root, &t.private_key.display().to_string())),
+        },
+    };
+    Some(Answers {
+        hostname,
+        admin_password: None,
+        auth: crate::answers::AuthAnswer {
+            mode: config.auth.mode,
+        },
+        ldap: config.ldap,
+        tls,
+        network,
+        storage: crate::answers::StorageAnswer {
+            data_dir: config.data_dir,
+        },
+    })
+}
+
+/// The configuration file, with a comment on each part; `existing` is the file it replaces,
+/// whose sections setup does not ask about are carried over.
+pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>, existing: Option<&str>) -> String {
     let net = &answers.network;
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let listen = |port: u16| match net.listen_address {
@@ -281,14 +373,26 @@ pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>) -> String {
             q(&l.ldap_group_membership_attribute),
         );
     }
+    if let Some(kept) = existing.and_then(kept_settings) {
+        out.push_str(
+            "\n# Settings setup does not ask about, kept from the previous configuration.\n",
+        );
+        out.push_str(&kept);
+    }
     out
 }
 
 /// Tests the directory settings the way the daemon will use them.
 pub fn check_directory(answers: &Answers) -> Result<(), AnswerError> {
-    let (AuthMode::Ldap, Some(cfg)) = (answers.auth.mode, &answers.ldap) else {
-        return Ok(());
-    };
+    match (answers.auth.mode, &answers.ldap) {
+        (AuthMode::Ldap, Some(cfg)) => test_directory(cfg),
+        _ => Ok(()),
+    }
+}
+
+/// Connects, binds as the search DN and looks up the base DN; the error names the step that
+/// failed (connection, TLS, search bind, base DN).
+pub fn test_directory(cfg: &berth::config::LdapConfig) -> Result<(), AnswerError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let directory =
         berth::auth::ldap::Directory::new(cfg.clone()).map_err(|e| wrong("ldap", e.to_string()))?;
@@ -313,6 +417,14 @@ pub fn apply(
     if answers.auth.mode == AuthMode::Ldap {
         progress("Testing the directory");
         check_directory(answers)?;
+    }
+    let data_dir = under(root, &answers.storage.data_dir.display().to_string());
+    if answers.admin_password.is_none() && !data_dir.join("berth.db").is_file() {
+        return Err(wrong(
+            "admin_password",
+            "is required: this system has no administrator yet",
+        )
+        .into());
     }
     let ids = berth_ids(root);
     let group = ids.map(|(_, gid)| gid);
@@ -339,7 +451,8 @@ pub fn apply(
         }
     };
 
-    let config_text = render_config(answers, tls.as_ref());
+    let existing = fs::read_to_string(under(root, CONFIG_PATH)).ok();
+    let config_text = render_config(answers, tls.as_ref(), existing.as_deref());
     // The daemon must be able to read what is written.
     berth::config::Config::from_toml(&config_text)
         .map_err(|e| sys(format!("the configuration written would not load: {e}")))?;
@@ -375,8 +488,7 @@ pub fn apply(
     )?;
 
     progress("Initialising the database");
-    let data_dir = under(root, &answers.storage.data_dir.display().to_string());
-    init_data(&data_dir, &answers.admin_password, ids)?;
+    init_data(&data_dir, answers.admin_password.as_deref(), ids)?;
 
     progress("Putting the files in place");
     staged.commit()?;
@@ -432,7 +544,12 @@ pub fn apply(
 }
 
 /// Creates the data directory and database, and sets the admin password (as a hash).
-fn init_data(dir: &Path, admin_password: &str, ids: Option<(u32, u32)>) -> Result<(), ApplyError> {
+fn init_data(
+    dir: &Path,
+    admin_password: Option<&str>,
+    ids: Option<(u32, u32)>,
+) -> Result<(), ApplyError> {
+    let database = dir.join("berth.db");
     fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
         .map_err(|e| sys(format!("chmod {}: {e}", dir.display())))?;
@@ -441,11 +558,14 @@ fn init_data(dir: &Path, admin_password: &str, ids: Option<(u32, u32)>) -> Resul
         .build()
         .map_err(sys)?;
     runtime.block_on(async {
-        let db = berth::db::Db::open(&dir.join("berth.db"))
+        let db = berth::db::Db::open(&database)
             .map_err(|e| sys(format!("opening the database: {e}")))?;
-        berth::service::bootstrap::provision_admin(&db, admin_password)
-            .await
-            .map_err(|e| sys(format!("setting the admin password: {e}")))
+        match admin_password {
+            Some(password) => berth::service::bootstrap::provision_admin(&db, password)
+                .await
+                .map_err(|e| sys(format!("setting the admin password: {e}"))),
+            None => Ok(()),
+        }
     })?;
     // The daemon runs as berth: it owns its data.
     if let Some((uid, gid)) = ids {

@@ -5,3 +5,4 @@
 pub mod answers;
 pub mod apply;
 pub mod certs;
+pub mod wizard;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use berth_setup::answers::Answers;
 use berth_setup::apply::{apply, ApplyError, Options};
+use berth_setup::wizard::terminal::Ending;
 use clap::Parser;
 
 /// Configure Berth: hostname, admin password, login mode, TLS, ports and data directory.
@@ -24,12 +25,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let options = Options {
+        root: args.root,
+        start: !args.no_start,
+    };
     let Some(path) = args.answers else {
-        eprintln!(
-            "berth-setup: the interactive wizard is not available in this build; \
-             give the answers with --answers FILE"
-        );
-        return ExitCode::from(2);
+        return wizard(options);
     };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -45,25 +46,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let options = Options {
-        root: args.root,
-        start: !args.no_start,
-    };
     let mut progress = |step: &str| eprintln!("  {step} ...");
     match apply(&answers, &options, &mut progress) {
         Ok(outcome) => {
-            println!("Berth is configured.");
-            println!("  URL:          {}", outcome.url);
-            if let Some(fp) = &outcome.ca_fingerprint {
-                println!("  CA SHA-256:   {fp}");
-            }
-            println!("  Log in with:  {}", outcome.docker_login());
-            if let Some(hint) = outcome.trust_hint() {
-                println!("  Trust the CA: {hint}");
-            }
-            if let Some(hint) = &outcome.start_hint {
-                println!("  Start it:     {hint}");
-            }
+            print_outcome(&outcome);
             ExitCode::SUCCESS
         }
         Err(ApplyError::Answer(e)) => {
@@ -73,6 +59,47 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("berth-setup: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// The interactive wizard, on the terminal this runs on.
+fn wizard(options: Options) -> ExitCode {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        eprintln!(
+            "berth-setup: no terminal to run the wizard on; give the answers with --answers FILE"
+        );
+        return ExitCode::from(2);
+    }
+    match berth_setup::wizard::terminal::run(options) {
+        Ok(Ending::Configured(outcome)) => {
+            // The wizard's screen is gone: leave what the operator needs in the scrollback.
+            print_outcome(&outcome);
+            ExitCode::SUCCESS
+        }
+        Ok(Ending::Cancelled) => {
+            eprintln!("berth-setup: left without changing anything");
+            ExitCode::from(130)
+        }
+        Err(e) => {
+            eprintln!("berth-setup: the terminal failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_outcome(outcome: &berth_setup::apply::Outcome) {
+    println!("Berth is configured.");
+    for (label, value) in outcome.summary_lines() {
+        let mut lines = value.lines();
+        println!(
+            "  {:<14}{}",
+            format!("{label}:"),
+            lines.next().unwrap_or("")
+        );
+        for more in lines {
+            println!("  {:<14}{more}", "");
         }
     }
 }
