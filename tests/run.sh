@@ -9,8 +9,16 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends \
-    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils curl openssl
+    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
+    tmux systemd debootstrap rpm binutils
 fi
+
+# The packaging tools (crates.io, pinned by their lock files).
+for tool in cargo-deb cargo-generate-rpm; do
+  if ! command -v "$tool" >/dev/null; then
+    cargo install --locked "$tool"
+  fi
+done
 
 # schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own.
 venv=target/schemathesis-venv
@@ -24,6 +32,19 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # The end-to-end tests run target/debug/berthd, so build the binaries before testing.
 cargo build --workspace --all-targets
+# A mismatching wizard snapshot fails; nothing is written beside it.
+export INSTA_UPDATE=no
+
+# The packages, with the documented command: a "previous build" and this one, for the upgrade
+# tests; and a fresh Debian root for them to be installed into.
+packaging/build.sh 0.0.9
+packaging/build.sh
+export BERTH_TEST_PACKAGES="$PWD/target/packages"
+if [ ! -x target/debian-root/usr/bin/dpkg ]; then
+  rm -rf target/debian-root
+  debootstrap --variant=minbase bookworm target/debian-root http://deb.debian.org/debian
+fi
+export BERTH_TEST_DEBIAN_ROOT="$PWD/target/debian-root"
 
 # One dockerd for the whole run, without networking or overlayfs (see shared/testing.md).
 work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)

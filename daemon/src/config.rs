@@ -503,6 +503,36 @@ pub struct ConfigError(pub Vec<String>);
 mod tests {
     use super::*;
 
+    /// The annotated example the packages ship must load, and show the real defaults.
+    #[test]
+    fn the_packaged_example_loads() {
+        let text = include_str!("../../packaging/berth.toml.example");
+        let config = Config::from_toml(text).expect("the example loads");
+        assert_eq!(config.data_dir, default_data_dir());
+        assert_eq!(config.token.service, default_service());
+        assert_eq!(config.token.expiration_minutes, default_expiration());
+        assert_eq!(
+            config.storage.upload_max_age_hours,
+            default_upload_max_age()
+        );
+        assert_eq!(
+            config.system.login_max_failures,
+            default_login_max_failures()
+        );
+        assert_eq!(
+            config.system.session_timeout_minutes,
+            default_session_timeout()
+        );
+        assert_eq!(
+            config.system.audit_log_retention_days,
+            default_audit_retention()
+        );
+        assert_eq!(config.system.robot_name_prefix, default_robot_prefix());
+        let ldap = config.ldap.expect("ldap");
+        assert_eq!(ldap.ldap_scope, default_ldap_scope());
+        assert_eq!(ldap.ldap_timeout, default_ldap_timeout());
+    }
+
     #[test]
     fn minimal_file_gets_defaults() {
         let c = Config::from_toml("[http]\nlisten = \"127.0.0.1:8080\"\n").expect("parses");

@@ -20,6 +20,10 @@ pub const CONFIG_PATH: &str = "/etc/berth/berth.toml";
 pub const TLS_DIR: &str = "/etc/berth/tls";
 /// Present once setup has completed; `berth-firstboot.service` runs only while it is absent.
 pub const CONFIGURED_MARK: &str = "/etc/berth/configured";
+/// The unit's own data directory (`StateDirectory=berth`); any other needs a drop-in, because
+/// `ProtectSystem=strict` makes the rest of the file system read-only for berthd.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/berth";
+pub const DATA_DIR_DROP_IN: &str = "/etc/systemd/system/berthd.service.d/data-dir.conf";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -487,11 +491,31 @@ pub fn apply(
         group,
     )?;
 
+    let drop_in = under(root, DATA_DIR_DROP_IN);
+    let custom_data_dir = answers.storage.data_dir != Path::new(DEFAULT_DATA_DIR);
+    if custom_data_dir {
+        staged.write(
+            drop_in.clone(),
+            format!(
+                "# Written by berth-setup: berthd's data directory is not {DEFAULT_DATA_DIR}.\n\
+                 [Service]\nReadWritePaths={}\n",
+                answers.storage.data_dir.display()
+            )
+            .as_bytes(),
+            0o644,
+            None,
+        )?;
+    }
+
     progress("Initialising the database");
     init_data(&data_dir, answers.admin_password.as_deref(), ids)?;
 
     progress("Putting the files in place");
     staged.commit()?;
+    if !custom_data_dir && drop_in.exists() {
+        fs::remove_file(&drop_in)
+            .map_err(|e| sys(format!("removing {}: {e}", drop_in.display())))?;
+    }
     let mut mark = Staged::default();
     mark.write(
         under(root, CONFIGURED_MARK),
@@ -520,7 +544,11 @@ pub fn apply(
     let systemd = root == Path::new("/") && Path::new("/run/systemd/system").is_dir();
     if options.start && systemd {
         progress("Starting berthd.service");
-        for args in [["enable", "berthd.service"], ["restart", "berthd.service"]] {
+        for args in [
+            &["daemon-reload"][..],
+            &["enable", "berthd.service"],
+            &["restart", "berthd.service"],
+        ] {
             let status = std::process::Command::new("systemctl")
                 .args(args)
                 .status()

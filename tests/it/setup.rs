@@ -219,7 +219,12 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
         "the certificate was trusted without the CA"
     );
 
-    // Setup again: a new server certificate under the same CA, a new admin password.
+    // Setup again: a new server certificate under the same CA, a new admin password; a
+    // setting setup does not ask about, added by hand, is kept.
+    let config_file = r.join("etc/berth/berth.toml");
+    let mut edited = std::fs::read_to_string(&config_file).expect("config");
+    edited.push_str("\n[token]\nexpiration_minutes = 7\n");
+    std::fs::write(&config_file, edited).expect("edit");
     let again = answers.replace(PASSWORD, "Again12345");
     let out = setup(r, &again);
     assert!(
@@ -246,4 +251,25 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
     };
     assert_eq!(token("Again12345"), 200);
     assert_eq!(token(PASSWORD), 401);
+    let rewritten = std::fs::read_to_string(&config_file).expect("config");
+    assert!(
+        rewritten.contains("[token]\nexpiration_minutes = 7"),
+        "{rewritten}"
+    );
+
+    // Without admin_password, a configured system keeps the current one; a new system needs it.
+    let keep = answers.replace(&format!("admin_password = \"{PASSWORD}\"\n"), "");
+    assert!(!keep.contains("admin_password"));
+    let out = setup(r, &keep);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(token("Again12345"), 200);
+    let fresh = tempfile::tempdir().expect("root");
+    let out = setup(fresh.path(), &keep);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("admin_password: is required"));
+    assert!(files_under(fresh.path()).is_empty());
 }

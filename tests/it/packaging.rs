@@ -1,0 +1,420 @@
+//! The units (`systemd-analyze verify`) and the packages: their contents; the .deb installed
+//! into a fresh Debian root made with debootstrap, configured with `berth-setup --answers`,
+//! berthd run from it as the `berth` user, upgraded, removed and purged; the .rpm installed
+//! with `rpm --root` and upgraded.
+//!
+//! `tests/run.sh` builds the packages with `packaging/build.sh` (two versions, for the
+//! upgrade) and the Debian root with debootstrap, and names them in `BERTH_TEST_PACKAGES` and
+//! `BERTH_TEST_DEBIAN_ROOT`.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use crate::harness::{berthd_bin, built_bin, free_port, http, must, run, wait_until_up};
+
+const PASSWORD: &str = "Package12345";
+/// The "previous build" the upgrade starts from, and the current one.
+const OLD: &str = "0.0.9";
+const NEW: &str = "0.1.0";
+
+fn env_dir(name: &str) -> PathBuf {
+    let dir = std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests with tests/run.sh, which prepares it")
+    });
+    PathBuf::from(dir)
+}
+
+fn deb(version: &str) -> PathBuf {
+    env_dir("BERTH_TEST_PACKAGES").join(format!("berth_{version}-1_amd64.deb"))
+}
+
+fn rpm(version: &str) -> PathBuf {
+    env_dir("BERTH_TEST_PACKAGES").join(format!("berth-{version}-1.x86_64.rpm"))
+}
+
+/// A fresh copy of the debootstrapped Debian root.
+fn debian_root() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("root");
+    must(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", env_dir("BERTH_TEST_DEBIAN_ROOT").display()))
+            .arg(root.path()),
+    );
+    root
+}
+
+fn chroot(root: &Path, args: &[&str]) -> std::process::Output {
+    run(Command::new("chroot").arg(root).args(args))
+}
+
+fn chroot_ok(root: &Path, args: &[&str]) -> String {
+    let out = chroot(root, args);
+    assert!(
+        out.status.success(),
+        "chroot {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The uid and gid of `berth` in the root, if it exists.
+fn berth_ids(root: &Path) -> Option<(u32, u32)> {
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).ok()?;
+    let line = passwd.lines().find(|l| l.starts_with("berth:"))?;
+    let fields: Vec<&str> = line.split(':').collect();
+    Some((fields.get(2)?.parse().ok()?, fields.get(3)?.parse().ok()?))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// berthd in the root, as the `berth` user, the way the unit runs it.
+struct RootedBerthd {
+    child: Child,
+}
+
+impl RootedBerthd {
+    fn start(root: &Path, http_port: u16) -> RootedBerthd {
+        let log = std::fs::File::create(root.join("tmp/berthd.log")).expect("log");
+        let child = Command::new("chroot")
+            .arg("--userspec=berth:berth")
+            .arg(root)
+            .args(["/usr/bin/berthd", "--config", "/etc/berth/berth.toml"])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start berthd in the root");
+        let berthd = RootedBerthd { child };
+        assert!(
+            wait_until_up(
+                &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
+                Duration::from_secs(30)
+            ),
+            "berthd from the package did not start:\n{}",
+            std::fs::read_to_string(root.join("tmp/berthd.log")).unwrap_or_default()
+        );
+        berthd
+    }
+}
+
+impl Drop for RootedBerthd {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+fn answers(http_port: u16, https_port: u16) -> String {
+    format!(
+        "hostname = \"127.0.0.1\"\nadmin_password = \"{PASSWORD}\"\n\
+         [network]\nlisten_address = \"127.0.0.1\"\nhttp_port = {http_port}\nhttps_port = {https_port}\n"
+    )
+}
+
+fn projects(http_port: u16) -> String {
+    http()
+        .get(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .expect("projects")
+        .text()
+        .expect("body")
+}
+
+const CONTENTS: [&str; 8] = [
+    "/usr/bin/berthd",
+    "/usr/bin/berth-setup",
+    "/usr/lib/systemd/system/berthd.service",
+    "/usr/lib/systemd/system/berth-firstboot.service",
+    "/usr/share/doc/berth/examples/berth.toml",
+    "/usr/share/doc/berth/README.md",
+    "/usr/share/doc/berth/api.md",
+    "/usr/share/doc/berth/permissions.md",
+];
+
+#[test]
+fn units_pass_systemd_analyze_verify() {
+    // A root holding the units, the programs they start, and systemd's own units.
+    let root = tempfile::tempdir().expect("root");
+    let r = root.path();
+    for dir in ["usr/bin", "bin", "etc/systemd/system", "usr/lib/systemd"] {
+        std::fs::create_dir_all(r.join(dir)).expect("mkdir");
+    }
+    std::fs::copy(berthd_bin(), r.join("usr/bin/berthd")).expect("berthd");
+    std::fs::copy(built_bin("berth-setup"), r.join("usr/bin/berth-setup")).expect("setup");
+    std::fs::copy("/bin/sh", r.join("bin/sh")).expect("sh");
+    must(
+        Command::new("cp")
+            .args(["-r", "/usr/lib/systemd/system"])
+            .arg(r.join("usr/lib/systemd/")),
+    );
+    let units = Path::new(env!("CARGO_MANIFEST_DIR")).join("../systemd");
+    for unit in ["berthd.service", "berth-firstboot.service"] {
+        std::fs::copy(units.join(unit), r.join("etc/systemd/system").join(unit)).expect("unit");
+        let out = run(Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(format!("--root={}", r.display()))
+            .arg(format!("/etc/systemd/system/{unit}")));
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{unit}:\n{said}");
+        assert!(said.trim().is_empty(), "{unit} has warnings:\n{said}");
+    }
+    let text = std::fs::read_to_string(units.join("berthd.service")).expect("unit");
+    for line in [
+        "Type=notify",
+        "User=berth",
+        "StateDirectory=berth",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "Restart=on-failure",
+        "ConditionPathExists=/etc/berth/berth.toml",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "berthd.service lacks {line}"
+        );
+    }
+    let security = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(format!("--root={}", r.display()))
+        .arg("/etc/systemd/system/berthd.service"));
+    let report = String::from_utf8_lossy(&security.stdout);
+    let score: f64 = report
+        .lines()
+        .find_map(|l| l.split("berthd.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{report}"));
+    assert!(score < 2.0, "exposure {score} is not OK:\n{report}");
+    let firstboot = std::fs::read_to_string(units.join("berth-firstboot.service")).expect("unit");
+    assert!(firstboot.contains("ConditionPathExists=!/etc/berth/configured"));
+    assert!(firstboot.contains("TTYPath=/dev/tty1"));
+}
+
+#[test]
+fn packages_hold_the_binaries_units_example_and_docs() {
+    let listing = must(Command::new("dpkg-deb").arg("-c").arg(deb(NEW)));
+    for path in CONTENTS {
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(".{path}")))
+            .unwrap_or_else(|| panic!("the .deb lacks {path}:\n{listing}"));
+        let want = if path.starts_with("/usr/bin/") {
+            "-rwxr-xr-x"
+        } else {
+            "-rw-r--r--"
+        };
+        assert!(line.starts_with(want), "{line}");
+    }
+    assert!(
+        !listing.contains("./etc/"),
+        "the .deb ships nothing under /etc: setup writes the configuration\n{listing}"
+    );
+    let info = must(Command::new("dpkg-deb").arg("-I").arg(deb(NEW)));
+    for needle in [
+        "Package: berth",
+        &format!("Version: {NEW}-1"),
+        "passwd",
+        "libc6",
+        "postinst",
+        "prerm",
+        "postrm",
+    ] {
+        assert!(info.contains(needle), "{needle} not in:\n{info}");
+    }
+
+    let rpm_list = must(Command::new("rpm").args(["-qlp"]).arg(rpm(NEW)));
+    for path in CONTENTS {
+        assert!(
+            rpm_list.lines().any(|l| l == path),
+            "the .rpm lacks {path}:\n{rpm_list}"
+        );
+    }
+    let scripts = must(Command::new("rpm").args(["-qp", "--scripts"]).arg(rpm(NEW)));
+    for needle in ["useradd", "berth-setup", "try-restart", "systemctl stop"] {
+        assert!(scripts.contains(needle), "{needle} not in:\n{scripts}");
+    }
+    let name = must(
+        Command::new("rpm")
+            .args(["-qp", "--queryformat", "%{NAME} %{VERSION}"])
+            .arg(rpm(NEW)),
+    );
+    assert_eq!(name, format!("berth {NEW}"));
+}
+
+#[test]
+fn the_deb_installs_into_debian_configures_runs_upgrades_and_purges() {
+    let root = debian_root();
+    let r = root.path();
+    for version in [OLD, NEW] {
+        std::fs::copy(deb(version), r.join(format!("tmp/berth_{version}.deb"))).expect("copy");
+    }
+    let installed = chroot_ok(r, &["dpkg", "-i", &format!("/tmp/berth_{OLD}.deb")]);
+    assert!(installed.contains("Run 'berth-setup'"), "{installed}");
+    let (uid, gid) = berth_ids(r).expect("the berth user");
+    let data = r.join("var/lib/berth");
+    assert_eq!(std::fs::metadata(&data).expect("data").uid(), uid);
+    assert_eq!(mode(&data), 0o750);
+    assert_eq!(
+        std::fs::metadata(r.join("etc/berth")).expect("etc").gid(),
+        gid
+    );
+    assert!(
+        !r.join("etc/systemd/system/multi-user.target.wants/berthd.service")
+            .exists(),
+        "berthd is not enabled before setup"
+    );
+    assert!(!r.join("etc/berth/berth.toml").exists());
+
+    let (http_port, https_port) = (free_port(), free_port());
+    std::fs::write(r.join("tmp/answers.toml"), answers(http_port, https_port)).expect("answers");
+    let configured = chroot_ok(r, &["berth-setup", "--answers", "/tmp/answers.toml"]);
+    assert!(
+        configured.contains("berthd --config /etc/berth/berth.toml"),
+        "without systemd, setup says how to start berthd:\n{configured}"
+    );
+    let config_path = r.join("etc/berth/berth.toml");
+    let config_meta = std::fs::metadata(&config_path).expect("config");
+    assert_eq!((config_meta.uid(), config_meta.gid()), (0, gid));
+    assert_eq!(mode(&config_path), 0o640);
+    let key = r.join("etc/berth/tls/server.key");
+    assert_eq!(std::fs::metadata(&key).expect("key").gid(), gid);
+    assert_eq!(mode(&key), 0o640);
+    assert_eq!(mode(&r.join("etc/berth/tls/ca.key")), 0o600);
+    assert_eq!(
+        std::fs::metadata(data.join("berth.db")).expect("db").uid(),
+        uid
+    );
+
+    // As the unit runs it: the berth user, reading only what setup gave it.
+    let berthd = RootedBerthd::start(r, http_port);
+    let created = http()
+        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
+        .send()
+        .expect("create");
+    assert_eq!(created.status().as_u16(), 201);
+    drop(berthd);
+
+    let config_before = std::fs::read(&config_path).expect("config");
+    let upgraded = chroot_ok(r, &["dpkg", "-i", &format!("/tmp/berth_{NEW}.deb")]);
+    assert!(
+        !upgraded.contains("not configured yet"),
+        "a configured system is not told to run setup:\n{upgraded}"
+    );
+    assert_eq!(
+        chroot_ok(r, &["dpkg-query", "-W", "-f", "${Version}", "berth"]),
+        format!("{NEW}-1")
+    );
+    assert_eq!(
+        std::fs::read(&config_path).expect("config"),
+        config_before,
+        "the upgrade kept the configuration"
+    );
+    assert!(r.join("etc/berth/configured").exists());
+    let berthd = RootedBerthd::start(r, http_port);
+    assert!(
+        projects(http_port).contains("\"kept\""),
+        "the upgrade kept the data"
+    );
+    drop(berthd);
+
+    chroot_ok(r, &["dpkg", "-r", "berth"]);
+    assert!(!r.join("usr/bin/berthd").exists());
+    assert!(config_path.exists(), "remove keeps the configuration");
+    assert!(data.join("berth.db").exists(), "remove keeps the data");
+    chroot_ok(r, &["dpkg", "-P", "berth"]);
+    assert!(
+        !r.join("etc/berth").exists(),
+        "purge removes the configuration"
+    );
+    assert!(!data.exists(), "purge removes the data");
+    assert!(berth_ids(r).is_none(), "purge removes the berth user");
+}
+
+#[test]
+fn the_rpm_installs_with_rpm_root_and_upgrades_keeping_config_and_data() {
+    let root = debian_root();
+    let r = root.path();
+    let rpm_root = |args: &[&str], package: Option<&Path>| {
+        let mut cmd = Command::new("rpm");
+        cmd.arg("--root").arg(r).args(args);
+        if let Some(p) = package {
+            cmd.arg(p);
+        }
+        must(&mut cmd)
+    };
+    rpm_root(&["--initdb"], None);
+    // Debian's rpm refuses to install without --force-debian; the Debian root has no rpm
+    // database of its own, so dependencies cannot be resolved there.
+    let installed = rpm_root(&["-i", "--nodeps", "--force-debian"], Some(&rpm(OLD)));
+    assert!(installed.contains("Run 'berth-setup'"), "{installed}");
+    for path in CONTENTS {
+        assert!(
+            r.join(path.trim_start_matches('/')).is_file(),
+            "{path} not installed"
+        );
+    }
+    let (uid, _) = berth_ids(r).expect("the berth user");
+    assert_eq!(
+        std::fs::metadata(r.join("var/lib/berth"))
+            .expect("data")
+            .uid(),
+        uid
+    );
+
+    let (http_port, https_port) = (free_port(), free_port());
+    std::fs::write(r.join("tmp/answers.toml"), answers(http_port, https_port)).expect("answers");
+    chroot_ok(r, &["berth-setup", "--answers", "/tmp/answers.toml"]);
+    let berthd = RootedBerthd::start(r, http_port);
+    let created = http()
+        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
+        .send()
+        .expect("create");
+    assert_eq!(created.status().as_u16(), 201);
+    drop(berthd);
+
+    let config_path = r.join("etc/berth/berth.toml");
+    let config_before = std::fs::read(&config_path).expect("config");
+    rpm_root(&["-U", "--nodeps", "--force-debian"], Some(&rpm(NEW)));
+    assert_eq!(
+        rpm_root(&["-q", "--queryformat", "%{VERSION}", "berth"], None),
+        NEW
+    );
+    assert_eq!(std::fs::read(&config_path).expect("config"), config_before);
+    let berthd = RootedBerthd::start(r, http_port);
+    assert!(projects(http_port).contains("\"kept\""));
+    drop(berthd);
+
+    rpm_root(&["-e", "--nodeps", "berth"], None);
+    assert!(!r.join("usr/bin/berthd").exists());
+    assert!(
+        config_path.exists() && r.join("var/lib/berth/berth.db").exists(),
+        "an erase keeps configuration and data (RPM has no purge)"
+    );
+}
