@@ -389,7 +389,8 @@ pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>, existing: Option
 /// Tests the directory settings the way the daemon will use them.
 pub fn check_directory(answers: &Answers) -> Result<(), AnswerError> {
     match (answers.auth.mode, &answers.ldap) {
-        (AuthMode::Ldap, Some(cfg)) => test_directory(cfg),
+        (AuthMode::Ldap, Some(cfg)) => test_directory(cfg)
+            .map_err(|e| wrong("ldap", format!("the directory test failed: {}", e.message))),
         _ => Ok(()),
     }
 }
@@ -406,7 +407,7 @@ pub fn test_directory(cfg: &berth::config::LdapConfig) -> Result<(), AnswerError
         .map_err(|e| wrong("ldap", format!("cannot test the directory: {e}")))?;
     runtime
         .block_on(directory.ping())
-        .map_err(|e| wrong("ldap", format!("the directory test failed: {e}")))
+        .map_err(|e| wrong("ldap", e.to_string()))
 }
 
 /// Applies the answers. `progress` hears each step as it starts.

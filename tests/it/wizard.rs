@@ -348,3 +348,100 @@ fn ctrl_c_leaves_the_wizard_without_writing_anything() {
         .next()
         .is_none());
 }
+
+#[test]
+fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
+    let slapd = crate::ldap::Slapd::start();
+    let root = tempfile::tempdir().expect("root");
+    let r = root.path();
+    let tmux = Tmux::start(&wizard_command(r));
+    tmux.wait_for("Welcome");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Hostname");
+    tmux.keys(&["C-u"]);
+    tmux.type_text("127.0.0.1");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Administrator password");
+    tmux.type_text(PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.type_text(PASSWORD);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Login mode");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for("LDAP / Active Directory ─");
+    // URL, search DN, a wrong search password, base DN, uid attribute.
+    tmux.type_text(&slapd.url());
+    tmux.keys(&["Enter"]);
+    tmux.type_text("uid=reader,ou=people,dc=example,dc=com");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("wrong");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("dc=example,dc=com");
+    tmux.keys(&["Enter", "C-u"]);
+    tmux.type_text("uid");
+    // To the button (filter, group base, admin group, StartTLS, verify, button) and run it.
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Enter"]);
+    let failed = tmux.wait_for("Failed:");
+    assert!(
+        failed.contains("Failed: the search DN could not bind"),
+        "the failed step is named:\n{failed}"
+    );
+    // The right password, and the test passes.
+    tmux.keys(&["Tab", "Tab", "Tab", "C-u"]);
+    tmux.type_text("readerpw");
+    tmux.keys(&["BTab", "BTab", "BTab", "Enter"]);
+    tmux.wait_for("Connected, bound as the search DN and found the base DN.");
+    // Leave from the last field before the button; plain HTTP keeps this test short.
+    tmux.keys(&["Up", "Enter"]);
+    tmux.wait_for("TLS certificate");
+    tmux.keys(&["Right", "Right"]);
+    tmux.wait_for("WARNING: without TLS");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Ports and data directory");
+    let http_port = free_port();
+    tmux.keys(&["C-u"]);
+    tmux.type_text(&http_port.to_string());
+    tmux.keys(&["Enter", "Enter", "C-u"]);
+    tmux.type_text("127.0.0.1");
+    tmux.keys(&["Enter", "Enter"]);
+    let summary = tmux.wait_for("Summary");
+    assert!(
+        summary.contains(&format!("LDAP at {}", slapd.url())),
+        "{summary}"
+    );
+    tmux.keys(&["Enter"]);
+    let done = tmux.wait_for("Berth is configured.");
+    assert!(
+        done.contains(&format!("docker login 127.0.0.1:{http_port} -u admin")),
+        "{done}"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("wizard exited with 0");
+
+    // berthd from what the wizard wrote: a directory user gets a token.
+    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
+        .expect("config")
+        .replace(
+            "\"/var/lib/berth",
+            &format!("\"{}/var/lib/berth", r.display()),
+        );
+    assert!(config.contains("mode = \"ldap\""), "{config}");
+    let berthd = crate::harness::Berthd::start_with_config(|_, port| {
+        config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
+    });
+    let token = |user: &str, password: &str| {
+        http()
+            .get(format!(
+                "{}/service/token?service=harbor-registry",
+                berthd.url()
+            ))
+            .basic_auth(user, Some(password))
+            .send()
+            .expect("token")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(token("alice", "alicepw"), 200);
+    assert_eq!(token("alice", "wrong"), 401);
+    assert_eq!(token("admin", PASSWORD), 200);
+}

@@ -149,7 +149,7 @@ fn screens_in_ldap_mode() {
     insta::assert_snapshot!("directory_testing", screen(&app));
     app.connection_tested(Err(wrong(
         "ldap",
-        "the directory test failed: search bind: invalid credentials for cn=berth,dc=example,dc=com",
+        "the search DN could not bind: invalid credentials for cn=berth,dc=example,dc=com",
     )));
     insta::assert_snapshot!("directory_test_failed", screen(&app));
     app.connection_tested(Ok(()));
