@@ -422,7 +422,27 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(vec![format!("cannot read {}: {e}", path.display())]))?;
-        Config::from_toml(&text)
+        let mut config = Config::from_toml(&text)?;
+        config.unseal_secrets()?;
+        Ok(config)
+    }
+
+    /// Opens the secrets `berth-setup` sealed (see [`crate::secrets`]) with the key in the
+    /// data directory. Plain values, written by hand, are taken as they are.
+    pub fn unseal_secrets(&mut self) -> Result<(), ConfigError> {
+        let Some(ldap) = &mut self.ldap else {
+            return Ok(());
+        };
+        if !crate::secrets::is_sealed(&ldap.ldap_search_password.0) {
+            return Ok(());
+        }
+        let fail = |e: crate::secrets::SecretError| {
+            ConfigError(vec![format!("ldap.ldap_search_password: {e}")])
+        };
+        let key = crate::secrets::SealingKey::load(&self.data_dir.join(crate::secrets::KEY_FILE))
+            .map_err(fail)?;
+        ldap.ldap_search_password.0 = key.unseal(&ldap.ldap_search_password.0).map_err(fail)?;
+        Ok(())
     }
 
     /// Every problem at once, so the operator fixes the file in one pass.

@@ -10,6 +10,7 @@ pub mod digest;
 pub mod manifest;
 pub mod names;
 pub mod registry;
+pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod storage;

@@ -11,6 +11,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth::config::AuthMode;
+use berth::secrets::{SealingKey, KEY_FILE};
 
 use crate::answers::{wrong, AnswerError, Answers, TlsMode};
 use crate::certs::{self, TlsFiles};
@@ -244,7 +245,15 @@ fn kept_settings(existing: &str) -> Option<String> {
 /// configured system. The admin password is not among them: only its hash exists.
 pub fn current_answers(root: &Path) -> Option<Answers> {
     let text = fs::read_to_string(under(root, CONFIG_PATH)).ok()?;
-    let config = berth::config::Config::from_toml(&text).ok()?;
+    let mut config = berth::config::Config::from_toml(&text).ok()?;
+    // The sealed search password opens with the key in the data directory (under the root).
+    let mut rooted = config.clone();
+    rooted.data_dir = under(root, &config.data_dir.display().to_string());
+    if rooted.unseal_secrets().is_ok() {
+        config.ldap = rooted.ldap;
+    } else if let Some(ldap) = &mut config.ldap {
+        ldap.ldap_search_password.0.clear();
+    }
     let url = config.external_url.as_deref().unwrap_or("");
     let authority = url.split("://").nth(1).unwrap_or(url);
     let authority = authority.split('/').next().unwrap_or("");
@@ -294,7 +303,13 @@ pub fn current_answers(root: &Path) -> Option<Answers> {
 
 /// The configuration file, with a comment on each part; `existing` is the file it replaces,
 /// whose sections setup does not ask about are carried over.
-pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>, existing: Option<&str>) -> String {
+/// The directory's search password is written sealed with `key` (see [`berth::secrets`]).
+pub fn render_config(
+    answers: &Answers,
+    tls: Option<&TlsFiles>,
+    existing: Option<&str>,
+    key: Option<&SealingKey>,
+) -> String {
     let net = &answers.network;
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let listen = |port: u16| match net.listen_address {
@@ -353,7 +368,15 @@ pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>, existing: Option
         let mut line = |k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
         line("ldap_url", q(&l.ldap_url));
         line("ldap_search_dn", q(&l.ldap_search_dn));
-        line("ldap_search_password", q(&l.ldap_search_password.0));
+        let password = &l.ldap_search_password.0;
+        match key {
+            Some(key) if !password.is_empty() => line(
+                "# Sealed with the data directory's secret.key; berth-setup changes it.\n\
+                 ldap_search_password",
+                q(&key.seal(password)),
+            ),
+            _ => line("ldap_search_password", q(password)),
+        }
         line("ldap_base_dn", q(&l.ldap_base_dn));
         line("ldap_filter", q(&l.ldap_filter));
         line("ldap_uid", q(&l.ldap_uid));
@@ -456,8 +479,25 @@ pub fn apply(
         }
     };
 
+    // The key that seals the directory's search password: kept from an earlier run.
+    let key_path = data_dir.join(KEY_FILE);
+    let sealing = match answers.ldap.as_ref() {
+        Some(l) if answers.auth.mode == AuthMode::Ldap && !l.ldap_search_password.0.is_empty() => {
+            Some(match SealingKey::load(&key_path) {
+                Ok(key) => (key, false),
+                Err(_) if !key_path.exists() => (SealingKey::generate(), true),
+                Err(e) => return Err(sys(e)),
+            })
+        }
+        _ => None,
+    };
     let existing = fs::read_to_string(under(root, CONFIG_PATH)).ok();
-    let config_text = render_config(answers, tls.as_ref(), existing.as_deref());
+    let config_text = render_config(
+        answers,
+        tls.as_ref(),
+        existing.as_deref(),
+        sealing.as_ref().map(|(key, _)| key),
+    );
     // The daemon must be able to read what is written.
     berth::config::Config::from_toml(&config_text)
         .map_err(|e| sys(format!("the configuration written would not load: {e}")))?;
@@ -484,7 +524,11 @@ pub fn apply(
             staged.write(tls_dir.join("ca.key"), key.as_bytes(), 0o600, None)?;
         }
     }
-    // The configuration may hold the directory's search password: root and berth only.
+    if let Some((key, true)) = &sealing {
+        // Owned by berth with the rest of the data directory (`init_data`).
+        staged.write(key_path.clone(), key.encoded().as_bytes(), 0o600, None)?;
+    }
+    // Root and berth only: the configuration names the directory and its service account.
     staged.write(
         under(root, CONFIG_PATH),
         config_text.as_bytes(),

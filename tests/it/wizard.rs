@@ -3,6 +3,7 @@
 //! test's own, and a real `docker login` and push over HTTPS, trusting the generated CA the way
 //! the last screen says. Then the wizard again on the configured system.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -426,6 +427,15 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
             &format!("\"{}/var/lib/berth", r.display()),
         );
     assert!(config.contains("mode = \"ldap\""), "{config}");
+    assert!(
+        !config.contains("readerpw") && config.contains("ldap_search_password = \"sealed:v1:"),
+        "the search password is stored sealed:\n{config}"
+    );
+    let key = r.join("var/lib/berth/secret.key");
+    assert_eq!(
+        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
+        0o600
+    );
     let berthd = crate::harness::Berthd::start_with_config(|_, port| {
         config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
     });
@@ -444,4 +454,24 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     assert_eq!(token("alice", "alicepw"), 200);
     assert_eq!(token("alice", "wrong"), 401);
     assert_eq!(token("admin", PASSWORD), 200);
+
+    // Again on the configured system: the directory settings come back, the sealed password
+    // opened, so the connection test passes as they stand.
+    drop(tmux);
+    let tmux = Tmux::start(&wizard_command(r));
+    tmux.wait_for("already configured");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Hostname");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Leave both empty");
+    tmux.keys(&["Enter", "Enter"]);
+    let login = tmux.wait_for("Login mode");
+    assert!(login.contains("(*) LDAP / Active Directory"), "{login}");
+    tmux.keys(&["Enter"]);
+    let directory = tmux.wait_for("LDAP / Active Directory ─");
+    assert!(directory.contains("[********"), "{directory}");
+    tmux.keys(&["BTab", "Enter"]);
+    tmux.wait_for("Connected, bound as the search DN and found the base DN.");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("wizard exited with 130");
 }
