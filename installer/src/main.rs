@@ -78,6 +78,10 @@ fn wizard(options: Options) -> ExitCode {
             print_outcome(&outcome);
             ExitCode::SUCCESS
         }
+        Ok(Ending::Failed(error)) => {
+            eprintln!("berth-setup: {error}");
+            ExitCode::FAILURE
+        }
         Ok(Ending::Cancelled) => {
             eprintln!("berth-setup: left without changing anything");
             ExitCode::from(130)

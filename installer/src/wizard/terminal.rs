@@ -13,8 +13,10 @@ use crate::apply::{self, Options, Outcome};
 
 /// How the wizard ended.
 pub enum Ending {
-    /// Ctrl-C: nothing was written.
+    /// Ctrl-C before applying: nothing was written.
     Cancelled,
+    /// Ctrl-C after apply failed, with its error.
+    Failed(String),
     Configured(Box<Outcome>),
 }
 
@@ -78,7 +80,12 @@ fn event_loop(
         }
         match app.handle_key(key) {
             None => {}
-            Some(Action::Quit) => return Ok(Ending::Cancelled),
+            Some(Action::Quit) => {
+                return Ok(match app.apply_error.take() {
+                    Some(error) => Ending::Failed(error),
+                    None => Ending::Cancelled,
+                })
+            }
             Some(Action::Exit) => {
                 return Ok(match app.outcome.take() {
                     Some(outcome) => Ending::Configured(Box::new(outcome)),
