@@ -45,6 +45,16 @@ if [ ! -x target/debian-root/usr/bin/dpkg ]; then
   debootstrap --variant=minbase bookworm target/debian-root http://deb.debian.org/debian
 fi
 export BERTH_TEST_DEBIAN_ROOT="$PWD/target/debian-root"
+# The same with systemd, booted as PID 1 in a container to run the packaged unit for real.
+if [ ! -x target/debian-root-systemd/lib/systemd/systemd ]; then
+  rm -rf target/debian-root-systemd
+  cp -a target/debian-root target/debian-root-systemd
+  chroot target/debian-root-systemd apt-get update
+  chroot target/debian-root-systemd env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends systemd systemd-sysv dbus
+  chroot target/debian-root-systemd apt-get clean
+fi
+export BERTH_TEST_SYSTEMD_ROOT="$PWD/target/debian-root-systemd"
 
 # One dockerd for the whole run, without networking or overlayfs (see shared/testing.md).
 work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)

@@ -389,6 +389,10 @@ impl Docker {
         }
     }
 
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new("docker");
         c.args(args)

@@ -418,3 +418,253 @@ fn the_rpm_installs_with_rpm_root_and_upgrades_keeping_config_and_data() {
         "an erase keeps configuration and data (RPM has no purge)"
     );
 }
+
+/// A container of the test's own Docker Engine running systemd as PID 1, made from the Debian
+/// root with systemd installed; on the host's network, so berthd's ports are the host's.
+struct SystemdContainer {
+    docker: crate::harness::Docker,
+    name: String,
+    image: String,
+}
+
+impl SystemdContainer {
+    fn boot() -> SystemdContainer {
+        let docker = crate::harness::Docker::new();
+        let name = crate::harness::unique("berth-systemd");
+        let image = format!("{name}:root");
+        let root = env_dir("BERTH_TEST_SYSTEMD_ROOT");
+        must(
+            Command::new("sh")
+                .arg("-c")
+                .arg("tar -C \"$ROOT\" -c . | docker import - \"$IMAGE\"")
+                .env("ROOT", &root)
+                .env("IMAGE", &image)
+                .env("DOCKER_HOST", docker.host())
+                .env("DOCKER_CONFIG", docker.config.path()),
+        );
+        let container = SystemdContainer {
+            docker,
+            name,
+            image,
+        };
+        container.docker.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &container.name,
+            "--network",
+            "host",
+            "--tmpfs",
+            "/run",
+            "--tmpfs",
+            "/run/lock",
+            "-v",
+            "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            &container.image,
+            "/lib/systemd/systemd",
+        ]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = container.exec(&["systemctl", "is-system-running"]);
+            if matches!(state.trim(), "running" | "degraded") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "systemd did not come up: {state}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        container
+    }
+
+    /// Runs a command inside; returns stdout and stderr, whatever the exit status.
+    fn exec(&self, args: &[&str]) -> String {
+        let mut full = vec!["exec", self.name.as_str()];
+        full.extend_from_slice(args);
+        let out = self.docker.run(&full);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn exec_ok(&self, args: &[&str]) -> String {
+        let mut full = vec!["exec", self.name.as_str()];
+        full.extend_from_slice(args);
+        self.docker.ok(&full)
+    }
+
+    fn copy_in(&self, from: &Path, to: &str) {
+        self.docker.ok(&[
+            "cp",
+            from.to_str().expect("path"),
+            &format!("{}:{to}", self.name),
+        ]);
+    }
+
+    fn main_pid(&self) -> String {
+        self.exec_ok(&["systemctl", "show", "-p", "MainPID", "--value", "berthd"])
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for SystemdContainer {
+    fn drop(&mut self) {
+        let _ = self.docker.run(&["rm", "-f", &self.name]);
+        let _ = self.docker.run(&["rmi", &self.image]);
+    }
+}
+
+fn token_status(http_port: u16, password: &str) -> u16 {
+    http()
+        .get(format!(
+            "http://127.0.0.1:{http_port}/service/token?service=harbor-registry"
+        ))
+        .basic_auth("admin", Some(password))
+        .send()
+        .map_or(0, |r| r.status().as_u16())
+}
+
+#[test]
+fn systemd_runs_the_packaged_daemon_and_setup_reconfigures_it() {
+    let system = SystemdContainer::boot();
+    let files = tempfile::tempdir().expect("files");
+    for version in [OLD, NEW] {
+        system.copy_in(&deb(version), &format!("/tmp/berth_{version}.deb"));
+    }
+    let installed = system.exec_ok(&["dpkg", "-i", &format!("/tmp/berth_{OLD}.deb")]);
+    assert!(installed.contains("Run 'berth-setup'"), "{installed}");
+    assert_eq!(
+        system.exec(&["systemctl", "is-active", "berthd"]).trim(),
+        "inactive"
+    );
+    assert_eq!(
+        system.exec(&["systemctl", "is-enabled", "berthd"]).trim(),
+        "disabled"
+    );
+
+    // Setup under systemd: enabled and started, ready (Type=notify) once it listens. The data
+    // directory is not the unit's own, so setup opens it with a drop-in.
+    let (http_port, https_port) = (free_port(), free_port());
+    let answers_file = files.path().join("answers.toml");
+    std::fs::write(
+        &answers_file,
+        format!(
+            "{}[storage]\ndata_dir = \"/srv/berth\"\n",
+            answers(http_port, https_port)
+        ),
+    )
+    .expect("answers");
+    system.copy_in(&answers_file, "/tmp/answers.toml");
+    let configured = system.exec_ok(&["berth-setup", "--answers", "/tmp/answers.toml"]);
+    assert!(
+        configured.contains("berthd.service is running"),
+        "{configured}"
+    );
+    assert_eq!(
+        system.exec(&["systemctl", "is-active", "berthd"]).trim(),
+        "active"
+    );
+    assert_eq!(
+        system.exec(&["systemctl", "is-enabled", "berthd"]).trim(),
+        "enabled"
+    );
+    assert!(
+        wait_until_up(
+            &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
+            Duration::from_secs(30)
+        ),
+        "{}",
+        system.exec(&["journalctl", "-u", "berthd", "--no-pager"])
+    );
+    let pid = system.main_pid();
+    assert_eq!(
+        system
+            .exec_ok(&["stat", "-c", "%U", &format!("/proc/{pid}")])
+            .trim(),
+        "berth",
+        "berthd runs as the berth user"
+    );
+    assert_eq!(token_status(http_port, PASSWORD), 200);
+    let created = http()
+        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
+        .send()
+        .expect("create");
+    assert_eq!(
+        created.status().as_u16(),
+        201,
+        "berthd writes to /srv/berth under ProtectSystem=strict"
+    );
+
+    // systemctl reload: the certificate is reloaded in place, the process stays.
+    system.exec_ok(&["systemctl", "reload", "berthd"]);
+    assert_eq!(system.main_pid(), pid);
+
+    // Setup again with a new admin password: the service is restarted and takes it.
+    std::fs::write(
+        &answers_file,
+        format!(
+            "{}[storage]\ndata_dir = \"/srv/berth\"\n",
+            answers(http_port, https_port).replace(PASSWORD, "Changed12345")
+        ),
+    )
+    .expect("answers");
+    system.copy_in(&answers_file, "/tmp/answers.toml");
+    system.exec_ok(&["berth-setup", "--answers", "/tmp/answers.toml"]);
+    assert_ne!(system.main_pid(), pid, "reconfiguring restarts berthd");
+    assert!(wait_until_up(
+        &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
+        Duration::from_secs(30)
+    ));
+    assert_eq!(token_status(http_port, "Changed12345"), 200);
+    assert_eq!(token_status(http_port, PASSWORD), 401);
+
+    // An upgrade restarts the running daemon on the new binary and keeps everything.
+    let before = system.main_pid();
+    system.exec_ok(&["dpkg", "-i", &format!("/tmp/berth_{NEW}.deb")]);
+    assert_ne!(system.main_pid(), before, "the upgrade restarted berthd");
+    assert_eq!(
+        system.exec(&["systemctl", "is-active", "berthd"]).trim(),
+        "active"
+    );
+    assert!(wait_until_up(
+        &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
+        Duration::from_secs(30)
+    ));
+    let projects = http()
+        .get(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some("Changed12345"))
+        .send()
+        .expect("projects")
+        .text()
+        .expect("body");
+    assert!(projects.contains("\"kept\""), "{projects}");
+
+    // The first-boot wizard does not run on a configured system.
+    system.exec_ok(&["systemctl", "start", "berth-firstboot"]);
+    assert_eq!(
+        system
+            .exec_ok(&[
+                "systemctl",
+                "show",
+                "-p",
+                "ConditionResult",
+                "--value",
+                "berth-firstboot"
+            ])
+            .trim(),
+        "no"
+    );
+
+    // Remove stops it.
+    system.exec_ok(&["dpkg", "-r", "berth"]);
+    assert_ne!(
+        system.exec(&["systemctl", "is-active", "berthd"]).trim(),
+        "active"
+    );
+}
