@@ -24,6 +24,9 @@ pub const CONFIGURED_MARK: &str = "/etc/berth/configured";
 /// The unit's own data directory (`StateDirectory=berth`); any other needs a drop-in, because
 /// `ProtectSystem=strict` makes the rest of the file system read-only for berthd.
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/berth";
+/// The directory's CA, copied here: berthd (user berth, `ProtectHome`) must be able to read it
+/// wherever the operator's copy was.
+pub const LDAP_CA_PATH: &str = "/etc/berth/tls/ldap-ca.crt";
 pub const DATA_DIR_DROP_IN: &str = "/etc/systemd/system/berthd.service.d/data-dir.conf";
 
 #[derive(Debug, thiserror::Error)]
@@ -254,6 +257,13 @@ pub fn current_answers(root: &Path) -> Option<Answers> {
     } else if let Some(ldap) = &mut config.ldap {
         ldap.ldap_search_password.0.clear();
     }
+    // A file the answers name is read where setup runs: under the root.
+    if let Some(ldap) = &mut config.ldap {
+        ldap.ldap_ca_certificate = ldap
+            .ldap_ca_certificate
+            .take()
+            .map(|ca| under(root, &ca.display().to_string()));
+    }
     let url = config.external_url.as_deref().unwrap_or("");
     let authority = url.split("://").nth(1).unwrap_or(url);
     let authority = authority.split('/').next().unwrap_or("");
@@ -384,8 +394,8 @@ pub fn render_config(
         line("ldap_timeout", l.ldap_timeout.to_string());
         line("ldap_verify_cert", l.ldap_verify_cert.to_string());
         line("ldap_starttls", l.ldap_starttls.to_string());
-        if let Some(ca) = &l.ldap_ca_certificate {
-            line("ldap_ca_certificate", q(&ca.display().to_string()));
+        if l.ldap_ca_certificate.is_some() {
+            line("ldap_ca_certificate", q(LDAP_CA_PATH));
         }
         line("ldap_group_base_dn", q(&l.ldap_group_base_dn));
         line("ldap_group_search_filter", q(&l.ldap_group_search_filter));
@@ -523,6 +533,20 @@ pub fn apply(
         if let Some(key) = &t.ca_key {
             staged.write(tls_dir.join("ca.key"), key.as_bytes(), 0o600, None)?;
         }
+    }
+    if let Some(ca) = answers
+        .ldap
+        .as_ref()
+        .filter(|_| answers.auth.mode == AuthMode::Ldap)
+        .and_then(|l| l.ldap_ca_certificate.as_ref())
+    {
+        let pem = fs::read(ca).map_err(|e| {
+            wrong(
+                "ldap.ldap_ca_certificate",
+                format!("cannot read {}: {e}", ca.display()),
+            )
+        })?;
+        staged.write(under(root, LDAP_CA_PATH), &pem, 0o644, None)?;
     }
     if let Some((key, true)) = &sealing {
         // Owned by berth with the rest of the data directory (`init_data`).

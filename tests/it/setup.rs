@@ -273,3 +273,69 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("admin_password: is required"));
     assert!(files_under(fresh.path()).is_empty());
 }
+
+#[test]
+fn a_provided_certificate_is_copied_and_served() {
+    let certs = tempfile::tempdir().expect("certs");
+    make_certificates(certs.path());
+    let root = tempfile::tempdir().expect("root");
+    let r = root.path();
+    let (http_port, https_port) = (free_port(), free_port());
+    let answers = format!(
+        "hostname = \"127.0.0.1\"\nadmin_password = \"{PASSWORD}\"\n\
+         [tls]\nmode = \"provided\"\ncertificate = \"{}\"\nprivate_key = \"{}\"\n\
+         [network]\nlisten_address = \"127.0.0.1\"\nhttp_port = {http_port}\nhttps_port = {https_port}\n",
+        certs.path().join("server.crt").display(),
+        certs.path().join("server.key").display()
+    );
+    let out = setup(r, &answers);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.contains("CA SHA-256"),
+        "no CA of Berth's own:\n{stdout}"
+    );
+    assert_eq!(
+        std::fs::read(r.join("etc/berth/tls/server.crt")).expect("cert"),
+        std::fs::read(certs.path().join("server.crt")).expect("cert")
+    );
+    let key = r.join("etc/berth/tls/server.key");
+    assert_eq!(
+        std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
+        0o640
+    );
+    assert!(!r.join("etc/berth/tls/ca.key").exists());
+
+    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
+        .expect("config")
+        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
+        .replace(
+            "\"/var/lib/berth",
+            &format!("\"{}/var/lib/berth", r.display()),
+        );
+    let berthd = Berthd::start_with_config(|_, port| {
+        config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
+    });
+    let getcert = crate::harness::http()
+        .get(format!("{}/api/v2.0/systeminfo/getcert", berthd.url()))
+        .send()
+        .expect("getcert");
+    assert_eq!(getcert.status().as_u16(), 404, "no private CA to hand out");
+    // Clients that trust the operator's CA log in over HTTPS.
+    let trust = tempfile::tempdir().expect("trust");
+    std::fs::copy(certs.path().join("ca.crt"), trust.path().join("ca.crt")).expect("ca");
+    let auth = tempfile::tempdir().expect("auth");
+    must(
+        Command::new("skopeo")
+            .args(["login", "--username", "admin", "--password", PASSWORD])
+            .arg("--authfile")
+            .arg(auth.path().join("auth.json"))
+            .arg("--cert-dir")
+            .arg(trust.path())
+            .arg(format!("127.0.0.1:{https_port}")),
+    );
+}

@@ -352,7 +352,8 @@ fn ctrl_c_leaves_the_wizard_without_writing_anything() {
 
 #[test]
 fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
-    let slapd = crate::ldap::Slapd::start();
+    // LDAPS with the directory's own CA, given to the wizard as a file.
+    let slapd = crate::ldap::Slapd::start_tls();
     let root = tempfile::tempdir().expect("root");
     let r = root.path();
     let tmux = Tmux::start(&wizard_command(r));
@@ -371,7 +372,7 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     tmux.keys(&["Right", "Enter"]);
     tmux.wait_for("LDAP / Active Directory ─");
     // URL, search DN, a wrong search password, base DN, uid attribute.
-    tmux.type_text(&slapd.url());
+    tmux.type_text(&slapd.ldaps_url());
     tmux.keys(&["Enter"]);
     tmux.type_text("uid=reader,ou=people,dc=example,dc=com");
     tmux.keys(&["Enter"]);
@@ -380,8 +381,11 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     tmux.type_text("dc=example,dc=com");
     tmux.keys(&["Enter", "C-u"]);
     tmux.type_text("uid");
-    // To the button (filter, group base, admin group, StartTLS, verify, button) and run it.
-    tmux.keys(&["Tab", "Tab", "Tab", "Tab", "Tab", "Tab", "Enter"]);
+    // Filter, group base, admin group, then the CA; on to the button (StartTLS, verify,
+    // button) and run it.
+    tmux.keys(&["Tab", "Tab", "Tab", "Tab"]);
+    tmux.type_text(&slapd.ca().display().to_string());
+    tmux.keys(&["Tab", "Tab", "Tab", "Enter"]);
     let failed = tmux.wait_for("Failed:");
     assert!(
         failed.contains("Failed: the search DN could not bind"),
@@ -407,7 +411,7 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     tmux.keys(&["Enter", "Enter"]);
     let summary = tmux.wait_for("Summary");
     assert!(
-        summary.contains(&format!("LDAP at {}", slapd.url())),
+        summary.contains(&format!("LDAP at {}", slapd.ldaps_url())),
         "{summary}"
     );
     tmux.keys(&["Enter"]);
@@ -422,11 +426,16 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     // berthd from what the wizard wrote: a directory user gets a token.
     let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
         .expect("config")
+        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
         .replace(
             "\"/var/lib/berth",
             &format!("\"{}/var/lib/berth", r.display()),
         );
     assert!(config.contains("mode = \"ldap\""), "{config}");
+    assert_eq!(
+        std::fs::read(r.join("etc/berth/tls/ldap-ca.crt")).expect("the CA copied"),
+        std::fs::read(slapd.ca()).expect("ca"),
+    );
     assert!(
         !config.contains("readerpw") && config.contains("ldap_search_password = \"sealed:v1:"),
         "the search password is stored sealed:\n{config}"

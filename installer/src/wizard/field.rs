@@ -18,6 +18,7 @@ pub enum FieldId {
     LdapFilter,
     LdapGroupBaseDn,
     LdapAdminGroupDn,
+    LdapCaCertificate,
     LdapStartTls,
     LdapVerifyCert,
     TestConnection,

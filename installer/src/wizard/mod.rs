@@ -80,6 +80,7 @@ impl Step {
                 LdapFilter,
                 LdapGroupBaseDn,
                 LdapAdminGroupDn,
+                LdapCaCertificate,
                 LdapStartTls,
                 LdapVerifyCert,
                 TestConnection,
@@ -178,6 +179,11 @@ impl App {
                 LdapAdminGroupDn,
                 "Admin group DN",
                 &ldap.ldap_group_admin_dn,
+            ),
+            Field::text(
+                LdapCaCertificate,
+                "CA certificate",
+                &path(&ldap.ldap_ca_certificate).unwrap_or_default(),
             ),
             Field::toggle(LdapStartTls, "StartTLS", ldap.ldap_starttls),
             Field::toggle(LdapVerifyCert, "Verify certificate", ldap.ldap_verify_cert),
@@ -467,6 +473,8 @@ impl App {
         cfg.ldap_filter = self.text(FieldId::LdapFilter);
         cfg.ldap_group_base_dn = self.text(FieldId::LdapGroupBaseDn);
         cfg.ldap_group_admin_dn = self.text(FieldId::LdapAdminGroupDn);
+        let ca = self.text(FieldId::LdapCaCertificate);
+        cfg.ldap_ca_certificate = (!ca.is_empty()).then(|| PathBuf::from(ca));
         cfg.ldap_starttls = self.field(FieldId::LdapStartTls).is_on();
         cfg.ldap_verify_cert = self.field(FieldId::LdapVerifyCert).is_on();
         match cfg.problems().into_iter().next() {

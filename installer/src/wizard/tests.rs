@@ -136,8 +136,8 @@ fn screens_in_ldap_mode() {
     type_text(&mut app, "secret");
     press(&mut app, KeyCode::Enter);
     type_text(&mut app, "dc=example,dc=com");
-    // To the button: uid, filter, group base, admin group, StartTLS, verify, button.
-    for _ in 0..7 {
+    // To the button: uid, filter, group base, admin group, CA, StartTLS, verify, button.
+    for _ in 0..8 {
         press(&mut app, KeyCode::Tab);
     }
     assert_eq!(app.focused(), Some(FieldId::TestConnection));
@@ -195,7 +195,7 @@ fn leaving_the_directory_screen_checks_the_settings() {
     to_login(&mut app);
     press(&mut app, KeyCode::Right);
     press(&mut app, KeyCode::Enter);
-    for _ in 0..9 {
+    for _ in 0..10 {
         press(&mut app, KeyCode::Enter);
     }
     assert_eq!(app.focused(), Some(FieldId::LdapVerifyCert));
@@ -215,22 +215,32 @@ fn leaving_the_directory_screen_checks_the_settings() {
     app.focus = 0;
     type_text(&mut app, "ldaps://ldap.example.com");
     assert!(app.error.is_none(), "typing clears the message");
-    app.focus = 8;
-    press(&mut app, KeyCode::Char(' '));
     app.focus = 9;
+    press(&mut app, KeyCode::Char(' '));
+    app.focus = 10;
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
         "ldap: ldap.ldap_starttls applies to ldap:// URLs, not ldaps://"
     );
-    app.focus = 8;
-    press(&mut app, KeyCode::Char(' '));
     app.focus = 9;
+    press(&mut app, KeyCode::Char(' '));
+    app.focus = 10;
     press(&mut app, KeyCode::Enter);
     assert_eq!(error_of(&app), "ldap: ldap.ldap_base_dn must not be empty");
     app.focus = 3;
     type_text(&mut app, "dc=example,dc=com");
-    app.focus = 9;
+    app.focus = 8;
+    type_text(&mut app, "/nonexistent/ldap-ca.pem");
+    app.focus = 10;
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(
+        error_of(&app),
+        "ldap: ldap.ldap_ca_certificate: no file at /nonexistent/ldap-ca.pem"
+    );
+    app.focus = 8;
+    clear(&mut app);
+    app.focus = 10;
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.step, Step::Tls, "{}", error_of(&app));
 }
@@ -418,7 +428,7 @@ fn esc_goes_back_and_ctrl_c_leaves_from_every_screen() {
             type_text(&mut app, "ldap://127.0.0.1");
             app.focus = 3;
             type_text(&mut app, "dc=example,dc=com");
-            app.focus = 9;
+            app.focus = 10;
         }
         for _ in 0..4 {
             if app.step != Step::Summary && app.step != *seen.last().expect("step") {
@@ -489,7 +499,7 @@ fn a_configured_system_starts_from_its_values_and_may_keep_the_password() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.step, Step::Directory);
     assert_eq!(app.field(FieldId::LdapUid).value(), "sAMAccountName");
-    app.focus = 9;
+    app.focus = 10;
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Enter);
     for _ in 0..4 {
