@@ -520,3 +520,23 @@ fn a_configured_system_starts_from_its_values_and_may_keep_the_password() {
     );
     assert_eq!(ldap.ldap_url, "ldaps://dc1.example.com");
 }
+
+/// A console smaller than 80x24 (or a window being resized) must not bring the wizard down.
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = app();
+    to_login(&mut app);
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Enter);
+    app.connection_tested(Err(wrong("ldap", "a long reason ".repeat(10))));
+    app.error = Some(wrong("ldap", "another long reason ".repeat(10)));
+    for (w, h) in [(1, 1), (3, 5), (10, 4), (40, 12)] {
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+        terminal
+            .draw(|frame| {
+                frame.render_widget(&app, frame.area());
+                let _ = app.cursor_position(frame.area());
+            })
+            .expect("draw");
+    }
+}

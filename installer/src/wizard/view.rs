@@ -335,7 +335,7 @@ impl App {
                         .add_modifier(Modifier::BOLD),
                 )),
                 Some(ConnectionTest::Failed(why)) => {
-                    for (i, l) in wrap(&format!("Failed: {why}"), width - 2)
+                    for (i, l) in wrap(&format!("Failed: {why}"), width.saturating_sub(2))
                         .into_iter()
                         .enumerate()
                     {
@@ -397,7 +397,10 @@ impl App {
                     lines.push(Line::default());
                     for (label, value) in outcome.summary_lines() {
                         let label_width = 14;
-                        for (i, l) in wrap(&value, width - label_width).into_iter().enumerate() {
+                        for (i, l) in wrap(&value, width.saturating_sub(label_width))
+                            .into_iter()
+                            .enumerate()
+                        {
                             let head = if i == 0 { label } else { "" };
                             lines.push(Line::from(vec![
                                 Span::styled(
@@ -483,10 +486,13 @@ impl Widget for &App {
         Paragraph::new(lines).render(inner, buf);
         if let Some(e) = &self.error {
             let red = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
-            let lines: Vec<Line> = wrap(&e.to_string(), usize::from(a.status.width) - 2)
-                .into_iter()
-                .map(|l| Line::styled(format!(" {l}"), red))
-                .collect();
+            let lines: Vec<Line> = wrap(
+                &e.to_string(),
+                usize::from(a.status.width).saturating_sub(2),
+            )
+            .into_iter()
+            .map(|l| Line::styled(format!(" {l}"), red))
+            .collect();
             Paragraph::new(lines).render(a.status, buf);
         }
         Line::styled(
