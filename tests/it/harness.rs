@@ -371,6 +371,18 @@ pub fn must(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The configuration `berth-setup --root ROOT` wrote, with its absolute paths (configuration
+/// directory, data directory) moved under `root` so a berthd on this machine can run from it.
+pub fn rooted_config(root: &Path) -> String {
+    std::fs::read_to_string(root.join("etc/berth/berth.toml"))
+        .expect("the configuration setup wrote")
+        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", root.display()))
+        .replace(
+            "\"/var/lib/berth",
+            &format!("\"{}/var/lib/berth", root.display()),
+        )
+}
+
 /// The Docker Engine that `tests/run.sh` started, with a client configuration of our own so
 /// tests running at once do not log each other out.
 pub struct Docker {

@@ -125,10 +125,20 @@ fn answers(http_port: u16, https_port: u16) -> String {
     )
 }
 
-fn projects(http_port: u16) -> String {
+/// A project whose survival shows that an upgrade kept the data.
+fn create_kept_project(http_port: u16) -> reqwest::blocking::Response {
+    http()
+        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
+        .send()
+        .expect("create")
+}
+
+fn projects(http_port: u16, password: &str) -> String {
     http()
         .get(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
-        .basic_auth("admin", Some(PASSWORD))
+        .basic_auth("admin", Some(password))
         .send()
         .expect("projects")
         .text()
@@ -310,12 +320,7 @@ fn the_deb_installs_into_debian_configures_runs_upgrades_and_purges() {
 
     // As the unit runs it: the berth user, reading only what setup gave it.
     let berthd = RootedBerthd::start(r, http_port);
-    let created = http()
-        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
-        .send()
-        .expect("create");
+    let created = create_kept_project(http_port);
     assert_eq!(created.status().as_u16(), 201);
     drop(berthd);
 
@@ -337,7 +342,7 @@ fn the_deb_installs_into_debian_configures_runs_upgrades_and_purges() {
     assert!(r.join("etc/berth/configured").exists());
     let berthd = RootedBerthd::start(r, http_port);
     assert!(
-        projects(http_port).contains("\"kept\""),
+        projects(http_port, PASSWORD).contains("\"kept\""),
         "the upgrade kept the data"
     );
     drop(berthd);
@@ -390,12 +395,7 @@ fn the_rpm_installs_with_rpm_root_and_upgrades_keeping_config_and_data() {
     std::fs::write(r.join("tmp/answers.toml"), answers(http_port, https_port)).expect("answers");
     chroot_ok(r, &["berth-setup", "--answers", "/tmp/answers.toml"]);
     let berthd = RootedBerthd::start(r, http_port);
-    let created = http()
-        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
-        .send()
-        .expect("create");
+    let created = create_kept_project(http_port);
     assert_eq!(created.status().as_u16(), 201);
     drop(berthd);
 
@@ -408,7 +408,7 @@ fn the_rpm_installs_with_rpm_root_and_upgrades_keeping_config_and_data() {
     );
     assert_eq!(std::fs::read(&config_path).expect("config"), config_before);
     let berthd = RootedBerthd::start(r, http_port);
-    assert!(projects(http_port).contains("\"kept\""));
+    assert!(projects(http_port, PASSWORD).contains("\"kept\""));
     drop(berthd);
 
     rpm_root(&["-e", "--nodeps", "berth"], None);
@@ -589,12 +589,7 @@ fn systemd_runs_the_packaged_daemon_and_setup_reconfigures_it() {
         "berthd runs as the berth user"
     );
     assert_eq!(token_status(http_port, PASSWORD), 200);
-    let created = http()
-        .post(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
-        .send()
-        .expect("create");
+    let created = create_kept_project(http_port);
     assert_eq!(
         created.status().as_u16(),
         201,
@@ -636,13 +631,7 @@ fn systemd_runs_the_packaged_daemon_and_setup_reconfigures_it() {
         &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
         Duration::from_secs(30)
     ));
-    let projects = http()
-        .get(format!("http://127.0.0.1:{http_port}/api/v2.0/projects"))
-        .basic_auth("admin", Some("Changed12345"))
-        .send()
-        .expect("projects")
-        .text()
-        .expect("body");
+    let projects = projects(http_port, "Changed12345");
     assert!(projects.contains("\"kept\""), "{projects}");
 
     // The first-boot wizard does not run on a configured system.

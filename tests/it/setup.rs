@@ -171,13 +171,7 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
         .all(|f| !f.to_string_lossy().contains("berth-setup")));
 
     // berthd from the written configuration (its paths moved under the test's root).
-    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
-        .expect("config")
-        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
-        .replace(
-            "\"/var/lib/berth",
-            &format!("\"{}/var/lib/berth", r.display()),
-        );
+    let config = crate::harness::rooted_config(r);
     let berthd = Berthd::start_with_config(|_, port| {
         config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
     });
@@ -310,13 +304,7 @@ fn a_provided_certificate_is_copied_and_served() {
     );
     assert!(!r.join("etc/berth/tls/ca.key").exists());
 
-    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
-        .expect("config")
-        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
-        .replace(
-            "\"/var/lib/berth",
-            &format!("\"{}/var/lib/berth", r.display()),
-        );
+    let config = crate::harness::rooted_config(r);
     let berthd = Berthd::start_with_config(|_, port| {
         config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
     });

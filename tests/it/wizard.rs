@@ -247,13 +247,7 @@ fn the_wizard_in_a_real_terminal_configures_a_registry_docker_pushes_to_over_htt
     );
 
     // berthd in the namespace, from the written configuration (its paths under the root).
-    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
-        .expect("config")
-        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
-        .replace(
-            "\"/var/lib/berth",
-            &format!("\"{}/var/lib/berth", r.display()),
-        );
+    let config = crate::harness::rooted_config(r);
     assert!(config.contains(&format!("external_url = \"https://{registry}\"")));
     let config_path = r.join("test-berth.toml");
     std::fs::write(&config_path, config).expect("config");
@@ -424,13 +418,7 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     tmux.wait_for("wizard exited with 0");
 
     // berthd from what the wizard wrote: a directory user gets a token.
-    let config = std::fs::read_to_string(r.join("etc/berth/berth.toml"))
-        .expect("config")
-        .replace("\"/etc/berth/", &format!("\"{}/etc/berth/", r.display()))
-        .replace(
-            "\"/var/lib/berth",
-            &format!("\"{}/var/lib/berth", r.display()),
-        );
+    let config = crate::harness::rooted_config(r);
     assert!(config.contains("mode = \"ldap\""), "{config}");
     assert_eq!(
         std::fs::read(r.join("etc/berth/tls/ldap-ca.crt")).expect("the CA copied"),

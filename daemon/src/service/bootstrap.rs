@@ -31,17 +31,7 @@ pub async fn ensure_defaults(
             .map_err(|e| DbError::Worker(e.to_string()))?;
         db.write(move |tx| {
             if db::users::by_name(tx, "admin")?.is_none() {
-                db::users::insert(
-                    tx,
-                    &db::users::NewUser {
-                        username: "admin",
-                        email: Some("admin@example.com"),
-                        realname: "system admin",
-                        comment: "admin user",
-                        password_hash: &hash,
-                        sysadmin: true,
-                    },
-                )?;
+                db::users::insert(tx, &admin_user(&hash))?;
             }
             Ok::<_, DbError>(())
         })
@@ -63,6 +53,18 @@ pub async fn ensure_defaults(
     Ok(outcome)
 }
 
+/// The built-in `admin`, as Harbor creates it.
+fn admin_user(hash: &str) -> db::users::NewUser<'_> {
+    db::users::NewUser {
+        username: "admin",
+        email: Some("admin@example.com"),
+        realname: "system admin",
+        comment: "admin user",
+        password_hash: hash,
+        sysadmin: true,
+    }
+}
+
 /// Sets the `admin` password to `password` (creating `admin` and `library` when missing): what
 /// `berth-setup` does, so the plain password is written nowhere but as an argon2id hash.
 pub async fn provision_admin(db: &Db, new_password: &str) -> Result<(), DbError> {
@@ -74,17 +76,7 @@ pub async fn provision_admin(db: &Db, new_password: &str) -> Result<(), DbError>
         match db::users::by_name(tx, "admin")? {
             Some(admin) => db::users::set_password_hash(tx, admin.id, &hash)?,
             None => {
-                db::users::insert(
-                    tx,
-                    &db::users::NewUser {
-                        username: "admin",
-                        email: Some("admin@example.com"),
-                        realname: "system admin",
-                        comment: "admin user",
-                        password_hash: &hash,
-                        sysadmin: true,
-                    },
-                )?;
+                db::users::insert(tx, &admin_user(&hash))?;
             }
         }
         Ok::<_, DbError>(())
