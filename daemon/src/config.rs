@@ -31,6 +31,8 @@ pub struct Config {
     #[serde(default)]
     pub storage: StorageConfig,
     #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub system: SystemConfig,
@@ -39,6 +41,11 @@ pub struct Config {
     /// Directory settings, under Harbor's `ldap_*` names; required when `auth.mode = "ldap"`.
     #[serde(default)]
     pub ldap: Option<LdapConfig>,
+    /// `--dev` only: without `external_url`, build the token realm from the request's `Host`
+    /// (convenient on a laptop; a client could name any realm, so never in production, where
+    /// the address the connection came in on is used instead).
+    #[serde(skip)]
+    pub realm_from_host_header: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -334,14 +341,63 @@ pub struct StorageConfig {
     /// Upload sessions idle for longer than this are discarded with their files.
     #[serde(default = "default_upload_max_age")]
     pub upload_max_age_hours: u32,
+    /// Upload sessions open at once, in all; more are refused with `TOOMANYREQUESTS`.
+    #[serde(default = "default_max_uploads")]
+    pub max_upload_sessions: usize,
+    /// Upload sessions one account may have open at once.
+    #[serde(default = "default_max_uploads_per_user")]
+    pub max_upload_sessions_per_user: usize,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             upload_max_age_hours: default_upload_max_age(),
+            max_upload_sessions: default_max_uploads(),
+            max_upload_sessions_per_user: default_max_uploads_per_user(),
         }
     }
+}
+
+/// Limits on connections, so that slow or idle clients cannot hold the server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// A client must send a request's headers within this many seconds of starting it.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_seconds: u64,
+    /// An idle keep-alive connection is closed after this many seconds.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once, per listener; further ones wait in the kernel's queue.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_read_timeout_seconds: default_header_read_timeout(),
+            idle_timeout_seconds: default_idle_timeout(),
+            max_connections: default_max_connections(),
+        }
+    }
+}
+
+fn default_max_uploads() -> usize {
+    1024
+}
+fn default_max_uploads_per_user() -> usize {
+    128
+}
+fn default_header_read_timeout() -> u64 {
+    30
+}
+fn default_idle_timeout() -> u64 {
+    120
+}
+fn default_max_connections() -> usize {
+    1024
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -407,10 +463,12 @@ impl Config {
             tls: None,
             token: TokenConfig::default(),
             storage: StorageConfig::default(),
+            server: ServerConfig::default(),
             log: LogConfig::default(),
             system: SystemConfig::default(),
             auth: AuthConfig::default(),
             ldap: None,
+            realm_from_host_header: true,
         }
     }
 
@@ -486,6 +544,16 @@ impl Config {
         }
         if self.storage.upload_max_age_hours == 0 {
             problems.push("storage.upload_max_age_hours must be at least 1".into());
+        }
+        if self.storage.max_upload_sessions == 0 || self.storage.max_upload_sessions_per_user == 0
+        {
+            problems.push("storage.max_upload_sessions and max_upload_sessions_per_user must be at least 1".into());
+        }
+        if self.server.header_read_timeout_seconds == 0
+            || self.server.idle_timeout_seconds == 0
+            || self.server.max_connections == 0
+        {
+            problems.push("server: timeouts and max_connections must be at least 1".into());
         }
         if let Some(tls) = &self.tls {
             for (what, path) in [

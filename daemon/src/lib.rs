@@ -13,6 +13,7 @@ pub mod registry;
 pub mod secrets;
 pub mod server;
 pub mod service;
+pub mod state;
 pub mod storage;
 
 /// The version reported by `systeminfo` and the health endpoint.

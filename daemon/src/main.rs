@@ -28,6 +28,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Whatever umask berthd was started with, nothing it creates is readable by others.
+    // SAFETY: umask only sets the process's file mode creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o027);
+    }
     let args = Args::parse();
     let mut config = if args.dev {
         Config::dev()
@@ -70,6 +75,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
+        // Bound first: a busy port is reported before a first start creates the admin.
+        let listeners = berth::server::Listeners::bind(&config)?;
         let (state, admin) = berth::server::prepare(config, admin_password).await?;
         match admin {
             AdminBootstrap::CreatedWithGeneratedPassword(pw) => {
@@ -79,7 +86,7 @@ fn main() -> ExitCode {
             AdminBootstrap::Created => tracing::info!("created the admin user from BERTH_ADMIN_PASSWORD"),
             AdminBootstrap::AlreadyPresent => {}
         }
-        berth::server::serve(state).await
+        berth::server::serve(state, listeners).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

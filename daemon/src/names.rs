@@ -103,6 +103,48 @@ pub fn valid_project_name(p: &str) -> bool {
         && b.iter().all(|&x| alnum(x) || b"._-".contains(&x))
 }
 
+/// The one normalisation rule for account names: surrounding whitespace removed and ASCII
+/// letters in lower case. Login routing (`admin` always local), the throttle's per-account
+/// counters and the match between a directory's uid and a local record all compare names by
+/// this key, and no two local accounts may share one.
+pub fn account_key(name: &str) -> String {
+    name.trim().to_ascii_lowercase()
+}
+
+/// How a request names a project. Harbor's `{project_name_or_id}` reads digits as an id unless
+/// the caller sends `X-Is-Resource-Name: true`; everywhere else (repository paths, robot
+/// namespaces, registry names) a project is named, and an all-digit name is just a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectRef {
+    Id(i64),
+    Name(String),
+}
+
+impl ProjectRef {
+    /// Harbor's `{project_name_or_id}` rule.
+    pub fn name_or_id(raw: &str, is_resource_name: bool) -> ProjectRef {
+        match raw.parse::<i64>() {
+            Ok(id) if !is_resource_name && raw.bytes().all(|b| b.is_ascii_digit()) => {
+                ProjectRef::Id(id)
+            }
+            _ => ProjectRef::Name(raw.to_string()),
+        }
+    }
+
+    pub fn name(raw: &str) -> ProjectRef {
+        ProjectRef::Name(raw.to_string())
+    }
+}
+
+impl std::fmt::Display for ProjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProjectRef::Id(id) => write!(f, "{id}"),
+            ProjectRef::Name(n) => f.write_str(n),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

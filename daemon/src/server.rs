@@ -12,36 +12,15 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 
-use crate::audit::AuditLog;
-use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
-use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
 use crate::service::bootstrap::{self, AdminBootstrap};
-use crate::service::directory::DirectoryService;
-use crate::service::projects::Projects;
-use crate::service::registry::Registry;
-use crate::service::repositories::Repositories;
-use crate::service::robots::Robots;
-use crate::service::users::Users;
+pub use crate::state::AppState;
 use crate::storage::{BlobStore, FsBlobStore};
 
-/// Everything a handler may use; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub auth: Auth,
-    pub registry: Registry,
-    pub projects: Projects,
-    pub users: Users,
-    pub audit: AuditLog,
-    pub repositories: Repositories,
-    pub robots: Robots,
-    pub directory: DirectoryService,
-    pub sessions: Arc<Sessions>,
-}
+mod limits;
+pub use limits::LocalAddr;
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
 #[derive(Clone, Copy)]
@@ -79,14 +58,38 @@ async fn log_request(req: Request, next: Next) -> Response {
     response
 }
 
+/// The listening sockets, bound before anything else happens at start: a busy port is found
+/// before a first start creates the admin (whose generated password is shown only once).
+pub struct Listeners {
+    http: Option<std::net::TcpListener>,
+    tls: Option<std::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Binds every configured listener; the error names the address that failed.
+    pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let bind = |addr: SocketAddr| {
+            std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot listen on {addr}"))
+        };
+        Ok(Listeners {
+            http: config.http.as_ref().map(|h| bind(h.listen)).transpose()?,
+            tls: config.tls.as_ref().map(|t| bind(t.listen)).transpose()?,
+        })
+    }
+}
+
 /// Opens the database and blob store, loads (or creates) the token key, and makes sure `admin`
-/// and `library` exist.
+/// and `library` exist. A first start's admin password must pass Harbor's rule.
 pub async fn prepare(
     config: Config,
     admin_password: Option<String>,
 ) -> anyhow::Result<(AppState, AdminBootstrap)> {
-    let config = Arc::new(config);
-    std::fs::create_dir_all(&config.data_dir)
+    if let Some(pw) = &admin_password {
+        crate::service::users::check_password(pw)
+            .map_err(|e| anyhow::anyhow!("BERTH_ADMIN_PASSWORD: {e}"))?;
+    }
+    crate::storage::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let db = Db::open(&config.data_dir.join("berth.db")).context("opening the database")?;
     let store: Arc<dyn BlobStore> =
@@ -99,30 +102,12 @@ pub async fn prepare(
         .context("creating defaults")?;
     // One TLS provider for everything that speaks TLS: the listener and the LDAP client.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let auth = Auth::new(db.clone(), keys, config.clone()).context("setting up login")?;
-    let directory = DirectoryService::new(db.clone(), auth.clone(), config.clone())
-        .context("setting up the LDAP helpers")?;
-    let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
-    let state = AppState {
-        auth: auth.clone(),
-        registry: Registry::new(db.clone(), store),
-        projects: projects.clone(),
-        users: Users::new(db.clone(), config.clone()),
-        audit: AuditLog::start(db.clone()),
-        repositories: Repositories::new(db.clone(), projects.clone()),
-        robots: Robots::new(db.clone(), projects.clone(), config.clone()),
-        directory,
-        sessions: Arc::new(Sessions::new(Duration::from_secs(
-            u64::from(config.system.session_timeout_minutes) * 60,
-        ))),
-        db,
-        config,
-    };
+    let state = AppState::new(Arc::new(config), db, store, keys)?;
     Ok((state, admin))
 }
 
 /// Serves until SIGTERM or Ctrl-C, then drains connections for up to 30 seconds.
-pub async fn serve(state: AppState) -> anyhow::Result<()> {
+pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> {
     let leftovers = state
         .registry
         .purge_leftover_uploads()
@@ -140,6 +125,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let mut servers = tokio::task::JoinSet::new();
     let config = state.config.clone();
     let app = app(state);
+    let header_timeout = Duration::from_secs(config.server.header_read_timeout_seconds);
+    // One pool of connection slots for all listeners: what bounds open descriptors.
+    let connection_slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_connections));
 
     if let Some(http) = &config.http {
         let mut app = app.clone().layer(Extension(Scheme("http")));
@@ -151,7 +139,18 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         }
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());
-        let server = axum_server::bind(http.listen).handle(handle);
+        let listener = listeners
+            .http
+            .context("the HTTP listener was not bound")?;
+        let mut server = axum_server::from_tcp(listener)
+            .with_context(|| format!("listening on {}", http.listen))?
+            .acceptor(limits::LimitAcceptor::new(
+                axum_server::accept::DefaultAcceptor::new(),
+                connection_slots.clone(),
+            ))
+            .first_request_timeout(header_timeout)
+            .handle(handle);
+        limits::configure(server.http_builder(), header_timeout);
         servers.spawn(async move {
             server
                 .serve(app.into_make_service_with_connect_info::<SocketAddr>())
@@ -169,7 +168,19 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         let app = app.clone().layer(Extension(Scheme("https")));
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());
-        let server = axum_server::bind_rustls(tls.listen, rustls).handle(handle);
+        let listener = listeners.tls.context("the HTTPS listener was not bound")?;
+        let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
+            .handshake_timeout(header_timeout)
+            .acceptor(limits::LimitAcceptor::new(
+                axum_server::accept::DefaultAcceptor::new(),
+                connection_slots.clone(),
+            ));
+        let mut server = axum_server::from_tcp(listener)
+            .with_context(|| format!("listening on {}", tls.listen))?
+            .acceptor(acceptor)
+            .first_request_timeout(header_timeout)
+            .handle(handle);
+        limits::configure(server.http_builder(), header_timeout);
         servers.spawn(async move {
             server
                 .serve(app.into_make_service_with_connect_info::<SocketAddr>())

@@ -88,6 +88,33 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and its missing parents, fsyncing each parent that gained an entry, so the
 /// directory survives power loss along with the file renamed into it.
+/// Creates `dir` (and its parents) with no access for others, and takes away any access for
+/// others that an earlier run, started with a looser umask, left on it or on the database and
+/// content directories inside.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o750)
+        .create(dir)?;
+    for path in [
+        dir.to_path_buf(),
+        dir.join("blobs"),
+        dir.join("uploads"),
+        dir.join("berth.db"),
+        dir.join("berth.db-wal"),
+        dir.join("berth.db-shm"),
+    ] {
+        if let Ok(meta) = fs::metadata(&path) {
+            let mode = meta.permissions().mode();
+            if mode & 0o007 != 0 {
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode & !0o007))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn create_dir_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());

@@ -2,13 +2,13 @@
 //! may list the project's logs), with `q` on username, resource, resource_type, operation and
 //! an `op_time` range.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::extract::{AuthUser, QueryPairs};
+use super::extract::{AuthUser, ProjectPath, QueryPairs};
 use super::paging::Page;
 use super::query::{parse_time, Match, Query};
 use super::rfc3339;
@@ -120,7 +120,7 @@ pub(super) async fn list_audit_logs(
 pub(super) async fn list_project_logs(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let view = state

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use std::collections::HashMap;
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -12,6 +14,7 @@ use super::error::ApiError;
 use crate::api::token::basic_credentials;
 use crate::audit::Entry;
 use crate::auth::Principal;
+use crate::names::ProjectRef;
 use crate::server::AppState;
 
 /// The caller, anonymous when no credentials were sent. Wrong credentials are refused. Every
@@ -150,6 +153,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             ),
             Err(rejection) => Err(ApiError::BadRequest(rejection.body_text())),
         }
+    }
+}
+
+/// Harbor's `{project_name_or_id}`: digits are an id unless the request says
+/// `X-Is-Resource-Name: true`, so an all-digit project name can always be reached by name.
+pub struct ProjectPath(pub ProjectRef);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProjectPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        let raw = params
+            .get("project_name_or_id")
+            .ok_or_else(|| ApiError::Internal("route without {project_name_or_id}".into()))?;
+        let is_name = parts
+            .headers
+            .get("x-is-resource-name")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        Ok(ProjectPath(ProjectRef::name_or_id(raw, is_name)))
     }
 }
 

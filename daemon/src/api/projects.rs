@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, QueryPairs};
+use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, ProjectPath, QueryPairs};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
@@ -221,7 +221,7 @@ pub(super) async fn list_projects(
 pub(super) async fn get_project(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
 ) -> Result<Json<ProjectWire>, ApiError> {
     let view = state.projects.view(&user, &key).await?;
     Ok(Json(ProjectWire::from(&view)))
@@ -231,7 +231,7 @@ pub(super) async fn update_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ClientIp(ip): ClientIp,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
     ApiJson(req): ApiJson<ProjectReq>,
 ) -> Result<StatusCode, ApiError> {
     req.check_unsupported()?;
@@ -256,7 +256,7 @@ pub(super) async fn update_project(
         pid,
         "update",
         "project",
-        &key,
+        &key.to_string(),
         current.is_ok() && result.is_ok(),
     );
     current?;
@@ -268,7 +268,7 @@ pub(super) async fn delete_project(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ClientIp(ip): ClientIp,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
 ) -> Result<StatusCode, ApiError> {
     let deleted = state.projects.delete(&user, &key).await;
     let pid = deleted.as_ref().ok().map(|p| p.id);
@@ -279,7 +279,7 @@ pub(super) async fn delete_project(
         pid,
         "delete",
         "project",
-        &key,
+        &key.to_string(),
         deleted.is_ok(),
     );
     deleted?;
@@ -289,7 +289,7 @@ pub(super) async fn delete_project(
 pub(super) async fn project_summary(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let s = state.projects.summary(&user, &key).await?;
     let count = |role: ProjectRole| {
@@ -342,7 +342,7 @@ impl From<MemberRow> for MemberWire {
 pub(super) async fn list_members(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&query.0)?;
@@ -391,7 +391,7 @@ pub(super) async fn add_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ClientIp(ip): ClientIp,
-    Path(key): Path<String>,
+    ProjectPath(key): ProjectPath,
     ApiJson(req): ApiJson<MemberReq>,
 ) -> Result<Response, ApiError> {
     let who = match (req.member_user, req.member_group) {
@@ -458,7 +458,8 @@ pub(super) async fn add_member(
 pub(super) async fn get_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Path((key, mid)): Path<(String, String)>,
+    ProjectPath(key): ProjectPath,
+    Path((_, mid)): Path<(String, String)>,
 ) -> Result<Json<MemberWire>, ApiError> {
     let member = state
         .projects
@@ -477,7 +478,8 @@ pub(super) async fn update_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ClientIp(ip): ClientIp,
-    Path((key, mid)): Path<(String, String)>,
+    ProjectPath(key): ProjectPath,
+    Path((_, mid)): Path<(String, String)>,
     ApiJson(req): ApiJson<RoleReq>,
 ) -> Result<StatusCode, ApiError> {
     let updated = state
@@ -507,7 +509,8 @@ pub(super) async fn delete_member(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     ClientIp(ip): ClientIp,
-    Path((key, mid)): Path<(String, String)>,
+    ProjectPath(key): ProjectPath,
+    Path((_, mid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let removed = state
         .projects

@@ -50,26 +50,33 @@ pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<s
 pub(super) async fn systeminfo(
     State(state): State<AppState>,
     scheme: Option<axum::Extension<crate::server::Scheme>>,
+    local: Option<axum::Extension<crate::server::LocalAddr>>,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Json<serde_json::Value> {
     let scheme = scheme
         .map(|axum::Extension(crate::server::Scheme(s))| s)
         .unwrap_or("http");
-    let external = crate::registry::access::base_url(&state, &headers, &uri, scheme);
+    let local = local.map(|axum::Extension(crate::server::LocalAddr(a))| a);
+    let external = crate::registry::access::base_url(&state, &headers, &uri, scheme, local);
     let registry_url = external
         .split_once("://")
         .map(|(_, h)| h.to_string())
         .unwrap_or_default();
     let sys = &state.config.system;
     Json(json!({
-                "auth_mode": state.config.auth.mode.harbor_name(),
+        "auth_mode": state.config.auth.mode.harbor_name(),
         "primary_auth_mode": false,
         "registry_url": registry_url,
         "external_url": external,
         "project_creation_restriction": sys.project_creation_restriction.as_str(),
         "self_registration": sys.self_registration,
-        "has_ca_root": false,
+        // True exactly when `getcert` serves a CA.
+        "has_ca_root": state
+            .config
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.ca_certificate.is_some()),
         "harbor_version": format!("v{}-berth", crate::VERSION),
         "registry_storage_provider_name": "filesystem",
         "read_only": false,

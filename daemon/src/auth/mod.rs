@@ -8,13 +8,14 @@ pub mod robot;
 pub mod session;
 pub mod throttle;
 pub mod token;
+pub mod verified;
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
-use crate::names::RepoName;
+use crate::names::{ProjectRef, RepoName};
 use permissions::{Action, Operation, ProjectAccess, ProjectRole, Resource};
 use token::{ResourceActions, Scope, TokenKeys};
 
@@ -64,7 +65,7 @@ impl Principal {
             role: ProjectRole::strongest(role_ids),
             public: project.public,
             robot: match self {
-                Principal::Robot { grants, .. } => Some(robot::in_project(grants, &project.name)),
+                Principal::Robot { grants, .. } => Some(robot::in_project(grants, project.id)),
                 _ => None,
             },
         }
@@ -96,30 +97,14 @@ pub struct Auth {
     keys: Arc<TokenKeys>,
     config: Arc<Config>,
     throttle: Arc<throttle::Throttle>,
+    verified: Arc<verified::VerifiedCache>,
     /// The directory, when `auth.mode = "ldap"`.
     directory: Option<Arc<ldap::Directory>>,
 }
 
-/// An argon2id hash of a random password, verified against when the user does not exist so
-/// that a login's timing does not reveal which usernames exist.
+/// An argon2id hash of a random password, verified against when the account does not exist
+/// so that a login's timing does not reveal which names exist.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Verifies `password` against `hash`, or against a dummy hash when there is none, off the
-/// reactor. `false` whenever there was no hash.
-async fn verify_or_dummy(password: &str, hash: Option<String>) -> Result<bool, AuthError> {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        let real = hash.is_some();
-        let hash = hash.unwrap_or_else(|| {
-            DUMMY_HASH
-                .get_or_init(|| password::hash(&password::generate()))
-                .clone()
-        });
-        password::verify(&password, &hash) && real
-    })
-    .await
-    .map_err(|e| AuthError::Internal(e.to_string()))
-}
 
 impl Auth {
     pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Result<Auth, AuthError> {
@@ -135,6 +120,7 @@ impl Auth {
             keys,
             config,
             throttle: Arc::default(),
+            verified: Arc::default(),
             directory,
         })
     }
@@ -143,8 +129,9 @@ impl Auth {
         &self.keys
     }
 
-    /// A login attempt from `client`: refused at once while throttled, otherwise checked, with
-    /// failures counted (and answered more slowly) and successes clearing the account's count.
+    /// A login attempt from `client`. It counts against the throttle from the moment it starts
+    /// (refused at once while locked out), failures are answered more slowly, and a success
+    /// clears the account's count.
     pub async fn login(
         &self,
         username: &str,
@@ -157,22 +144,25 @@ impl Auth {
             max_failures_per_address: sys.login_max_failures.saturating_mul(4),
             lockout: std::time::Duration::from_secs(sys.login_lockout_seconds),
         };
-        if let Err(retry) = self.throttle.check(username, client) {
-            tracing::warn!(
-                username,
-                client,
-                retry_after_s = retry.as_secs(),
-                "login refused: throttled"
-            );
-            return Err(AuthError::Throttled(retry));
-        }
+        let attempt = match self.throttle.begin(username, client, &limits).await {
+            Ok(a) => a,
+            Err(retry) => {
+                tracing::warn!(
+                    username,
+                    client,
+                    retry_after_s = retry.as_secs(),
+                    "login refused: throttled"
+                );
+                return Err(AuthError::Throttled(retry));
+            }
+        };
         match self.authenticate(username, password).await {
             Ok(p) => {
-                self.throttle.succeeded(username, client);
+                attempt.succeeded();
                 Ok(p)
             }
             Err(AuthError::BadCredentials) => {
-                let (delay, locked) = self.throttle.failed(username, client, &limits);
+                let (delay, locked) = attempt.failed(&limits);
                 if locked {
                     tracing::warn!(
                         username,
@@ -188,6 +178,35 @@ impl Auth {
         }
     }
 
+    /// Checks `password` against a stored hash (or a dummy one when the account has none, so
+    /// timing reveals nothing), on the bounded hashing pool; a recent success with the same
+    /// password and hash is remembered for a few minutes.
+    async fn verify(&self, account: &str, password: &str, stored: Option<String>) -> bool {
+        if let Some(hash) = &stored {
+            if self.verified.contains(account, password, hash) {
+                return true;
+            }
+        }
+        let real = stored.is_some();
+        let hash = match stored {
+            Some(h) => h,
+            None => match DUMMY_HASH.get() {
+                Some(h) => h.clone(),
+                None => {
+                    let made = password::hash_pooled(password::generate())
+                        .await
+                        .unwrap_or_default();
+                    DUMMY_HASH.get_or_init(|| made).clone()
+                }
+            },
+        };
+        let ok = password::verify_pooled(password.to_string(), hash.clone()).await && real;
+        if ok {
+            self.verified.remember(account, password, &hash);
+        }
+        ok
+    }
+
     /// Checks a username and password: robot accounts (by their name prefix) against their
     /// secret, everyone else against the local database.
     pub async fn authenticate(
@@ -199,8 +218,10 @@ impl Auth {
             return self.authenticate_robot(username, password).await;
         }
         // The built-in admin always logs in locally, so a broken directory never locks the
-        // operator out.
-        if let (Some(directory), false) = (&self.directory, username == "admin") {
+        // operator out; `Admin` or `admin ` is the admin too, never a directory account.
+        if let (Some(directory), false) =
+            (&self.directory, crate::names::account_key(username) == "admin")
+        {
             return self
                 .authenticate_directory(directory, username, password)
                 .await;
@@ -208,7 +229,7 @@ impl Auth {
         let name = username.to_string();
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        if verify_or_dummy(password, hash).await? {
+        if self.verify(&format!("user:{username}"), password, hash).await {
             if let Some(u) = user {
                 return Ok(self.user_principal(u));
             }
@@ -235,8 +256,18 @@ impl Auth {
                 return Err(AuthError::DirectoryUnavailable);
             }
         };
-        let row = self.record_directory_user(directory, found).await?;
-        Ok(self.user_principal(row))
+        let uid = found.username.clone();
+        match self.record_directory_user(directory, found).await? {
+            Some(row) => Ok(self.user_principal(row)),
+            None => {
+                tracing::warn!(
+                    username,
+                    directory_uid = %uid,
+                    "directory login refused: the name belongs to a local account"
+                );
+                Err(AuthError::BadCredentials)
+            }
+        }
     }
 
     /// Creates or refreshes the local record of a directory user, with the groups the
@@ -245,20 +276,30 @@ impl Auth {
         &self,
         directory: &ldap::Directory,
         found: ldap::DirectoryUser,
-    ) -> Result<db::users::UserRow, AuthError> {
+    ) -> Result<Option<db::users::UserRow>, AuthError> {
+        if found
+            .username
+            .starts_with(&self.config.system.robot_name_prefix)
+        {
+            return Ok(None);
+        }
         let admin = directory.is_admin(&found);
         let keys: Vec<String> = found.groups.iter().map(|g| ldap::dn_key(g)).collect();
         Ok(self
             .db
             .write(move |tx| {
-                let row = db::users::upsert_directory_user(
+                let Some(row) = db::users::upsert_directory_user(
                     tx,
                     &found.username,
                     found.email.as_deref(),
                     &found.display_name,
-                )?;
+                )?
+                else {
+                    return Ok(None);
+                };
                 db::groups::set_directory_membership(tx, row.id, &keys, admin)?;
                 db::users::by_id(tx, row.id)?
+                    .map(Some)
                     .ok_or_else(|| DbError::Worker(format!("user {} vanished", row.id)))
             })
             .await?)
@@ -284,7 +325,7 @@ impl Auth {
         let key = name.to_string();
         let found = self.db.read(move |c| db::robots::by_name(c, &key)).await?;
         let hash = found.as_ref().map(|r| r.secret_hash.clone());
-        let secret_ok = verify_or_dummy(secret, hash).await?;
+        let secret_ok = self.verify(&format!("robot:{name}"), secret, hash).await;
         let Some(r) = found.filter(|_| secret_ok) else {
             return Err(AuthError::BadCredentials);
         };
@@ -297,7 +338,7 @@ impl Auth {
             tracing::warn!(robot = %r.name, disabled = r.disabled, "refused a disabled or expired robot account");
             return Err(AuthError::BadCredentials);
         }
-        let permissions: Vec<robot::RobotPermission> = serde_json::from_str(&r.permissions)
+        let permissions: Vec<robot::StoredPermission> = serde_json::from_str(&r.permissions)
             .map_err(|e| AuthError::Internal(format!("robot {}: {e}", r.name)))?;
         let grants = robot::grants(&permissions)
             .map_err(|e| AuthError::Internal(format!("robot {}: {e}", r.name)))?;
@@ -313,15 +354,19 @@ impl Auth {
     pub async fn project_access(
         &self,
         principal: &Principal,
-        project: &str,
+        project: &ProjectRef,
     ) -> Result<Option<(ProjectRow, ProjectAccess)>, AuthError> {
-        let project_name = project.to_string();
+        let project = project.clone();
         let user_id = principal.user_id();
         let via_groups = self.directory.is_some();
         let found = self
             .db
             .read(move |c| {
-                let Some(p) = db::projects::by_name(c, &project_name)? else {
+                let found = match &project {
+                    ProjectRef::Id(id) => db::projects::by_id(c, *id)?,
+                    ProjectRef::Name(name) => db::projects::by_name(c, name)?,
+                };
+                let Some(p) = found else {
                     return Ok(None);
                 };
                 let roles = match user_id {
@@ -341,7 +386,7 @@ impl Auth {
     pub async fn may(
         &self,
         principal: &Principal,
-        project: &str,
+        project: &ProjectRef,
         resource: Resource,
         operation: Operation,
     ) -> Result<bool, AuthError> {
@@ -358,7 +403,10 @@ impl Auth {
         repository: &RepoName,
     ) -> Result<Vec<Action>, AuthError> {
         Ok(
-            match self.project_access(principal, repository.project()).await? {
+            match self
+                .project_access(principal, &ProjectRef::name(repository.project()))
+                .await?
+            {
                 None => vec![],
                 Some((_, access)) => permissions::repository_actions(&access),
             },

@@ -24,6 +24,34 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
+/// Hashing is memory-hard (about 19 MiB per call), so every hash and check runs on a bounded
+/// pool: at most one per core at a time, and a caller waiting for its turn holds no hashing
+/// memory. However many logins arrive at once, hashing memory stays bounded.
+fn pool() -> &'static tokio::sync::Semaphore {
+    static POOL: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
+async fn pooled<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = pool().acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
+/// [`hash`] on the bounded pool, off the reactor.
+pub async fn hash_pooled(password: String) -> Option<String> {
+    pooled(move || hash(&password)).await
+}
+
+/// [`verify`] on the bounded pool, off the reactor.
+pub async fn verify_pooled(password: String, phc: String) -> bool {
+    pooled(move || verify(&password, &phc))
+        .await
+        .unwrap_or(false)
+}
+
 /// A random password for a first start with none given: 20 characters, letters and digits,
 /// always with an upper-case letter, a lower-case letter and a digit.
 pub fn generate() -> String {

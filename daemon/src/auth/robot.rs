@@ -23,17 +23,61 @@ pub struct RobotPermission {
     pub access: Vec<Access>,
 }
 
-/// One thing a robot may do in one project (or `*`).
+/// A permission as stored: the namespace with the id of the project it named when the robot
+/// was created or changed. Grants match by that id, never by name, so a name that looks like
+/// an id (or a project created later under a reused name) can never be confused with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredPermission {
+    pub kind: String,
+    pub namespace: String,
+    /// `None` only for `*`; a stored name whose project is gone grants nothing.
+    #[serde(default)]
+    pub project_id: Option<i64>,
+    pub access: Vec<Access>,
+}
+
+impl StoredPermission {
+    pub fn new(p: RobotPermission, project_id: Option<i64>) -> StoredPermission {
+        StoredPermission {
+            kind: p.kind,
+            namespace: p.namespace,
+            project_id,
+            access: p.access,
+        }
+    }
+
+    /// Harbor's shape, for the API.
+    pub fn public(&self) -> RobotPermission {
+        RobotPermission {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            access: self.access.clone(),
+        }
+    }
+}
+
+/// Where a grant applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantScope {
+    /// `*`: every project (system robots only).
+    AllProjects,
+    Project(i64),
+    /// The project the grant named no longer exists: nothing.
+    Nowhere,
+}
+
+/// One thing a robot may do in one project (or every project).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
-    pub namespace: String,
+    pub scope: GrantScope,
     pub resource: Resource,
     pub operation: Operation,
 }
 
-/// Checks a permission list and turns it into grants. Only project permissions that exist in
-/// the permission table are accepted; `effect` must be `allow` when given.
-pub fn grants(permissions: &[RobotPermission]) -> Result<Vec<Grant>, String> {
+/// Checks a permission list in Harbor's shape and returns, per entry, what it asks for. Only
+/// project permissions that exist in the permission table are accepted; `effect` must be
+/// `allow` when given.
+pub fn check(permissions: &[RobotPermission]) -> Result<Vec<Vec<(Resource, Operation)>>, String> {
     let mut out = Vec::new();
     for p in permissions {
         if p.kind != "project" {
@@ -45,6 +89,7 @@ pub fn grants(permissions: &[RobotPermission]) -> Result<Vec<Grant>, String> {
         if p.namespace.is_empty() {
             return Err("a permission needs a namespace (project name or *)".into());
         }
+        let mut entry = Vec::new();
         for a in &p.access {
             if a.effect.as_deref().is_some_and(|e| e != "allow") {
                 return Err(format!("unsupported effect {:?}: only \"allow\"", a.effect));
@@ -60,21 +105,44 @@ pub fn grants(permissions: &[RobotPermission]) -> Result<Vec<Grant>, String> {
             {
                 return Err(format!("unknown permission {}:{}", a.resource, a.action));
             }
-            out.push(Grant {
-                namespace: p.namespace.clone(),
-                resource,
-                operation,
-            });
+            entry.push((resource, operation));
         }
+        out.push(entry);
     }
     Ok(out)
 }
 
-/// The grants that apply in one project.
-pub fn in_project(grants: &[Grant], project: &str) -> Vec<(Resource, Operation)> {
+/// The grants a stored permission list stands for.
+pub fn grants(stored: &[StoredPermission]) -> Result<Vec<Grant>, String> {
+    let public: Vec<RobotPermission> = stored.iter().map(StoredPermission::public).collect();
+    let checked = check(&public)?;
+    Ok(stored
+        .iter()
+        .zip(checked)
+        .flat_map(|(p, pairs)| {
+            let scope = match (p.namespace.as_str(), p.project_id) {
+                ("*", _) => GrantScope::AllProjects,
+                (_, Some(id)) => GrantScope::Project(id),
+                (_, None) => GrantScope::Nowhere,
+            };
+            pairs.into_iter().map(move |(resource, operation)| Grant {
+                scope,
+                resource,
+                operation,
+            })
+        })
+        .collect())
+}
+
+/// The grants that apply in the project with this id.
+pub fn in_project(grants: &[Grant], project_id: i64) -> Vec<(Resource, Operation)> {
     grants
         .iter()
-        .filter(|g| g.namespace == project || g.namespace == "*")
+        .filter(|g| match g.scope {
+            GrantScope::AllProjects => true,
+            GrantScope::Project(id) => id == project_id,
+            GrantScope::Nowhere => false,
+        })
         .map(|g| (g.resource, g.operation))
         .collect()
 }
@@ -98,10 +166,15 @@ mod tests {
         }
     }
 
+    fn stored(ns: &str, id: Option<i64>, pairs: &[(&str, &str)]) -> StoredPermission {
+        StoredPermission::new(perm(ns, pairs), id)
+    }
+
     #[test]
-    fn accepts_known_permissions() {
-        let g = grants(&[perm(
-            "p",
+    fn grants_match_by_project_id_never_by_name() {
+        let g = grants(&[stored(
+            "4",
+            Some(7),
             &[
                 ("repository", "pull"),
                 ("repository", "push"),
@@ -109,23 +182,26 @@ mod tests {
             ],
         )])
         .expect("valid");
-        assert_eq!(in_project(&g, "p").len(), 3);
-        assert!(in_project(&g, "other").is_empty());
-        let all = grants(&[perm("*", &[("repository", "pull")])]).expect("valid");
+        assert_eq!(in_project(&g, 7).len(), 3);
+        // The project whose id is the namespace's digits gets nothing.
+        assert!(in_project(&g, 4).is_empty());
+        let all = grants(&[stored("*", None, &[("repository", "pull")])]).expect("valid");
         assert_eq!(
-            in_project(&all, "any"),
+            in_project(&all, 99),
             vec![(Resource::Repository, Operation::Pull)]
         );
+        let gone = grants(&[stored("p", None, &[("repository", "pull")])]).expect("valid");
+        assert!(in_project(&gone, 1).is_empty());
     }
 
     #[test]
     fn refuses_unknown_ones() {
-        assert!(grants(&[perm("p", &[("repository", "fly")])]).is_err());
-        assert!(grants(&[perm("p", &[("spaceship", "pull")])]).is_err());
-        assert!(grants(&[perm("p", &[("log", "delete")])]).is_err());
-        assert!(grants(&[perm("", &[("repository", "pull")])]).is_err());
+        assert!(check(&[perm("p", &[("repository", "fly")])]).is_err());
+        assert!(check(&[perm("p", &[("spaceship", "pull")])]).is_err());
+        assert!(check(&[perm("p", &[("log", "delete")])]).is_err());
+        assert!(check(&[perm("", &[("repository", "pull")])]).is_err());
         let mut system = perm("p", &[]);
         system.kind = "system".into();
-        assert!(grants(&[system]).is_err());
+        assert!(check(&[system]).is_err());
     }
 }

@@ -153,7 +153,9 @@ impl TokenKeys {
         v.set_audience(&[audience]);
         v.set_issuer(&[issuer]);
         v.validate_nbf = true;
-        v.leeway = 60;
+        // No leeway: only this process issues and verifies tokens, on one clock, so an expired
+        // token is expired to the second.
+        v.leeway = 0;
         v.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
             .ok()

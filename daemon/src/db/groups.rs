@@ -138,7 +138,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = Db::open(&dir.path().join("t.db")).expect("open");
         db.write(|c| -> DbResult<()> {
-            let uid = crate::db::users::upsert_directory_user(c, "dana", None, "Dana")?.id;
+            let uid = crate::db::users::upsert_directory_user(c, "dana", None, "Dana")?
+                .expect("a directory user")
+                .id;
             let devs = insert(c, "devs", LDAP_GROUP, "cn=Devs,dc=x", "cn=devs,dc=x")?;
             insert(c, "ops", LDAP_GROUP, "cn=Ops,dc=x", "cn=ops,dc=x")?;
             assert!(insert(c, "again", LDAP_GROUP, "CN=Devs,dc=x", "cn=devs,dc=x").is_err());

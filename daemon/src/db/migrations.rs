@@ -161,6 +161,134 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX user_directory_groups_dn ON user_directory_groups(dn_key);
     ALTER TABLE users ADD COLUMN directory_admin INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: ids are never reused (AUTOINCREMENT), so nothing that outlives a row (an audit entry, a
+    // robot grant, a token's subject) can ever point at its successor; a project keeps its owner
+    // of record when that user is deleted; robot grants hold the project's id beside its name.
+    // Tables are rebuilt the way SQLite documents (new table, copy, drop, rename), with foreign
+    // keys off for the duration (see `apply`).
+    r#"
+    CREATE TABLE users_new (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        username        TEXT NOT NULL UNIQUE,
+        email           TEXT UNIQUE,
+        realname        TEXT NOT NULL DEFAULT '',
+        password_hash   TEXT,
+        sysadmin        INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        comment         TEXT NOT NULL DEFAULT '',
+        directory_admin INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO users_new (id, username, email, realname, password_hash, sysadmin, created_at, updated_at, comment, directory_admin)
+        SELECT id, username, email, realname, password_hash, sysadmin, created_at, updated_at, comment, directory_admin FROM users;
+    DROP TABLE users;
+    ALTER TABLE users_new RENAME TO users;
+
+    -- owner_id is the owner of record: no foreign key, so deleting the user keeps the project.
+    CREATE TABLE projects_new (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL UNIQUE,
+        public     INTEGER NOT NULL,
+        owner_id   INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO projects_new SELECT id, name, public, owner_id, created_at, updated_at FROM projects;
+    DROP TABLE projects;
+    ALTER TABLE projects_new RENAME TO projects;
+
+    CREATE TABLE repositories_new (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL REFERENCES projects(id),
+        name       TEXT NOT NULL UNIQUE,
+        pull_count INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    INSERT INTO repositories_new SELECT id, project_id, name, pull_count, created_at, updated_at FROM repositories;
+    DROP TABLE repositories;
+    ALTER TABLE repositories_new RENAME TO repositories;
+    CREATE INDEX repositories_project ON repositories(project_id);
+
+    CREATE TABLE manifests_new (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        repository_id  INTEGER NOT NULL REFERENCES repositories(id) ON DELETE CASCADE,
+        digest         TEXT NOT NULL,
+        media_type     TEXT NOT NULL,
+        artifact_type  TEXT,
+        subject_digest TEXT,
+        annotations    TEXT,
+        size           INTEGER NOT NULL,
+        content        BLOB NOT NULL,
+        push_time      INTEGER NOT NULL,
+        pull_time      INTEGER,
+        UNIQUE (repository_id, digest)
+    );
+    INSERT INTO manifests_new SELECT id, repository_id, digest, media_type, artifact_type, subject_digest,
+        annotations, size, content, push_time, pull_time FROM manifests;
+    DROP TABLE manifests;
+    ALTER TABLE manifests_new RENAME TO manifests;
+    CREATE INDEX manifests_subject ON manifests(repository_id, subject_digest);
+
+    CREATE TABLE members_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        entity_type TEXT NOT NULL CHECK (entity_type IN ('u', 'g')),
+        entity_id   INTEGER NOT NULL,
+        role_id     INTEGER NOT NULL CHECK (role_id BETWEEN 1 AND 5),
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        UNIQUE (project_id, entity_type, entity_id)
+    );
+    INSERT INTO members_new SELECT id, project_id, entity_type, entity_id, role_id, created_at, updated_at FROM members;
+    DROP TABLE members;
+    ALTER TABLE members_new RENAME TO members;
+    CREATE INDEX members_entity ON members(entity_type, entity_id);
+
+    CREATE TABLE robots_new (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL DEFAULT '',
+        level       TEXT NOT NULL CHECK (level IN ('system', 'project')),
+        project_id  INTEGER REFERENCES projects(id) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL,
+        duration    INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        disabled    INTEGER NOT NULL DEFAULT 0,
+        permissions TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    );
+    INSERT INTO robots_new SELECT id, name, description, level, project_id, secret_hash, duration,
+        expires_at, disabled, permissions, created_at, updated_at FROM robots;
+    DROP TABLE robots;
+    ALTER TABLE robots_new RENAME TO robots;
+    -- Each stored permission gets the id of the project its namespace names (by name, never
+    -- digits as an id); a project robot's only entry is its own project.
+    UPDATE robots SET permissions = (
+        SELECT json_group_array(json(CASE
+            WHEN json_extract(e.value, '$.namespace') = '*' THEN e.value
+            WHEN robots.level = 'project' THEN json_set(e.value, '$.project_id', robots.project_id)
+            ELSE json_set(e.value, '$.project_id',
+                 (SELECT p.id FROM projects p WHERE p.name = json_extract(e.value, '$.namespace')))
+        END))
+        FROM json_each(robots.permissions) e
+    );
+
+    CREATE TABLE user_groups_new (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_name    TEXT NOT NULL,
+        group_type    INTEGER NOT NULL CHECK (group_type IN (1, 2, 3)),
+        ldap_group_dn TEXT NOT NULL DEFAULT '',
+        dn_key        TEXT NOT NULL DEFAULT '',
+        created_at    INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL
+    );
+    INSERT INTO user_groups_new SELECT id, group_name, group_type, ldap_group_dn, dn_key, created_at, updated_at FROM user_groups;
+    DROP TABLE user_groups;
+    ALTER TABLE user_groups_new RENAME TO user_groups;
+    CREATE UNIQUE INDEX user_groups_dn ON user_groups(dn_key) WHERE dn_key != '';
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -174,13 +302,36 @@ pub(super) fn apply(conn: &mut Connection) -> DbResult<()> {
             known: SCHEMA_VERSION,
         });
     }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    if found == SCHEMA_VERSION {
+        return Ok(());
     }
-    tx.commit()?;
-    Ok(())
+    // Rebuilding a table means dropping it, which with foreign keys on would cascade into the
+    // rows that reference it. They are off while migrating (the pragma cannot change inside a
+    // transaction) and every reference is checked before committing.
+    let keys_were_on: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        let broken: i64 =
+            tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })?;
+        if broken > 0 {
+            return Err(DbError::Worker(format!(
+                "migration left {broken} broken references; nothing was changed"
+            )));
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    if keys_were_on {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    result
 }
 
 #[cfg(test)]

@@ -74,11 +74,11 @@ pub fn link_blob(tx: &Transaction<'_>, repository_id: i64, digest: &str) -> DbRe
 }
 
 /// Removes a blob's link from a repository; the blob itself stays for garbage collection.
-pub fn unlink_blob(tx: &Transaction<'_>, repository: &str, digest: &str) -> DbResult<bool> {
+/// Callers check first, in the same transaction, that no manifest there uses it.
+pub fn unlink_blob(tx: &Transaction<'_>, repository_id: i64, digest: &str) -> DbResult<bool> {
     let n = tx.execute(
-        "DELETE FROM repository_blobs
-         WHERE digest = ?2 AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
-        [repository, digest],
+        "DELETE FROM repository_blobs WHERE repository_id = ?1 AND digest = ?2",
+        params![repository_id, digest],
     )?;
     Ok(n > 0)
 }
@@ -249,13 +249,94 @@ pub fn manifest_by_tag(
         .optional()?)
 }
 
-/// Deletes a manifest and every tag that points at it.
-pub fn delete_manifest(tx: &Transaction<'_>, repository: &str, digest: &str) -> DbResult<bool> {
-    let n = tx.execute(
-        "DELETE FROM manifests WHERE digest = ?2 AND repository_id = (SELECT id FROM repositories WHERE name = ?1)",
-        [repository, digest],
+/// What deleting a manifest did, or why it could not.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ManifestDeletion {
+    /// The digests deleted: the manifest, the children of an index that nothing else uses,
+    /// and the referrers of a subject (with theirs), as Harbor's artifact delete does.
+    Deleted(Vec<String>),
+    /// Another manifest of the repository references it (an index's child): deleting it would
+    /// leave that manifest pointing at nothing.
+    Referenced { by: String },
+    NotFound,
+}
+
+/// Deletes a manifest of the repository (and every tag on it) with what belongs to it, never
+/// one that another manifest still references.
+pub fn delete_manifest(
+    tx: &Transaction<'_>,
+    repository_id: i64,
+    digest: &str,
+) -> DbResult<ManifestDeletion> {
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM manifests WHERE repository_id = ?1 AND digest = ?2")?
+        .exists(params![repository_id, digest])?;
+    if !exists {
+        return Ok(ManifestDeletion::NotFound);
+    }
+    let mut referencing = tx.prepare_cached(
+        "SELECT m.digest FROM manifest_references r JOIN manifests m ON m.id = r.manifest_id
+         WHERE m.repository_id = ?1 AND r.kind = 'manifest' AND r.digest = ?2",
     )?;
-    Ok(n > 0)
+    let mut referencers = |d: &str| -> DbResult<Vec<String>> {
+        Ok(referencing
+            .query_map(params![repository_id, d], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?)
+    };
+    if let Some(by) = referencers(digest)?.into_iter().next() {
+        return Ok(ManifestDeletion::Referenced { by });
+    }
+    let mut children = tx.prepare_cached(
+        "SELECT r.digest FROM manifest_references r JOIN manifests m ON m.id = r.manifest_id
+         WHERE m.repository_id = ?1 AND m.digest = ?2 AND r.kind = 'manifest'",
+    )?;
+    let mut referrers = tx.prepare_cached(
+        "SELECT digest FROM manifests WHERE repository_id = ?1 AND subject_digest = ?2",
+    )?;
+    let mut doomed: Vec<String> = vec![digest.to_string()];
+    let mut queue: std::collections::VecDeque<String> = [digest.to_string()].into();
+    while let Some(current) = queue.pop_front() {
+        let mut candidates: Vec<String> = children
+            .query_map(params![repository_id, current], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        candidates.extend(
+            referrers
+                .query_map(params![repository_id, current], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<String>, _>>()?,
+        );
+        for c in candidates {
+            if doomed.contains(&c) {
+                continue;
+            }
+            // A child that a manifest outside the deletion still uses stays.
+            if referencers(&c)?.iter().all(|by| doomed.contains(by)) {
+                doomed.push(c.clone());
+                queue.push_back(c);
+            }
+        }
+    }
+    let mut delete =
+        tx.prepare_cached("DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
+    for d in &doomed {
+        delete.execute(params![repository_id, d])?;
+    }
+    Ok(ManifestDeletion::Deleted(doomed))
+}
+
+/// A manifest of the repository that uses the blob, if any.
+pub fn blob_user(
+    conn: &Connection,
+    repository_id: i64,
+    digest: &str,
+) -> DbResult<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT m.digest FROM manifest_references r JOIN manifests m ON m.id = r.manifest_id
+             WHERE m.repository_id = ?1 AND r.kind = 'blob' AND r.digest = ?2 LIMIT 1",
+            params![repository_id, digest],
+            |r| r.get(0),
+        )
+        .optional()?)
 }
 
 pub fn delete_tag(tx: &Transaction<'_>, repository: &str, tag: &str) -> DbResult<bool> {

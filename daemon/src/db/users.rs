@@ -47,6 +47,22 @@ pub fn by_name(conn: &Connection, username: &str) -> DbResult<Option<UserRow>> {
         .optional()?)
 }
 
+/// The user whose name has this account key ([`crate::names::account_key`]): surrounding
+/// whitespace ignored, ASCII letters in any case.
+pub fn by_account_key(conn: &Connection, key: &str) -> DbResult<Option<UserRow>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM users
+                 WHERE lower(trim(username, char(32, 9, 10, 11, 12, 13))) = ?1
+                 ORDER BY id LIMIT 1"
+            ),
+            [key],
+            row,
+        )
+        .optional()?)
+}
+
 pub fn by_id(conn: &Connection, id: i64) -> DbResult<Option<UserRow>> {
     Ok(conn
         .query_row(
@@ -124,7 +140,8 @@ pub fn set_sysadmin(conn: &Connection, id: i64, sysadmin: bool) -> DbResult<()> 
     Ok(())
 }
 
-/// Deletes the user and their memberships. Projects they own keep them as owner of record.
+/// Deletes the user and their memberships. Projects they own keep them as owner of record
+/// (ids are never reused, so that id can never name anyone else).
 pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
     conn.execute(
         "DELETE FROM members WHERE entity_type = 'u' AND entity_id = ?1",
@@ -135,29 +152,44 @@ pub fn delete(conn: &Connection, id: i64) -> DbResult<bool> {
 
 /// Creates or refreshes the local record of a directory user (no local password), keeping the
 /// existing e-mail when the directory's belongs to another account.
+/// The local record of a directory user, matched by account key, created or refreshed.
+/// `None` when the key belongs to a local-only account (one with a password of its own, such
+/// as `admin` or a user created in database mode): a directory login never becomes one.
 pub fn upsert_directory_user(
     conn: &Connection,
     username: &str,
     email: Option<&str>,
     realname: &str,
-) -> DbResult<UserRow> {
+) -> DbResult<Option<UserRow>> {
+    let key = crate::names::account_key(username);
+    let existing = by_account_key(conn, &key)?;
+    if existing.as_ref().is_some_and(|u| u.password_hash.is_some()) {
+        return Ok(None);
+    }
     let email = match email {
-        Some(e) if by_email(conn, e)?.is_some_and(|other| other.username != username) => None,
+        Some(e)
+            if by_email(conn, e)?
+                .is_some_and(|other| existing.as_ref().is_none_or(|u| u.id != other.id)) =>
+        {
+            None
+        }
         other => other,
     };
-    match by_name(conn, username)? {
+    let id = match existing {
         Some(u) => {
             let email = email.or(u.email.as_deref());
             update_profile(conn, u.id, email, realname, &u.comment)?;
+            u.id
         }
         None => {
             let t = now();
             conn.execute(
                 "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, created_at, updated_at)
                  VALUES (?1, ?2, ?3, '', NULL, 0, ?4, ?4)",
-                params![username, email, realname, t],
+                params![username.trim(), email, realname, t],
             )?;
+            conn.last_insert_rowid()
         }
-    }
-    by_name(conn, username)?.ok_or(super::DbError::Worker(format!("user {username} vanished")))
+    };
+    by_id(conn, id)
 }

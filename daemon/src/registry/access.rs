@@ -2,6 +2,8 @@
 //! expiry, issuer and audience are verified and its `access` claim must cover the repository and
 //! action. Otherwise the answer is a Bearer challenge naming the scope to ask for.
 
+use std::net::SocketAddr;
+
 use axum::http::{header, HeaderMap, Uri};
 
 use crate::auth::permissions::Action;
@@ -40,11 +42,21 @@ impl Needed<'_> {
     }
 }
 
-/// The base URL clients reach us at: the configured external URL, else the scheme and the
+/// The base URL clients reach us at: the configured external URL; else the address of ours
+/// the connection came in on; only in `--dev` (or with no socket, in router tests) the
 /// request's host (`Host` in HTTP/1.1, the `:authority` in HTTP/2).
-pub fn base_url(state: &AppState, headers: &HeaderMap, uri: &Uri, scheme: &str) -> String {
+pub fn base_url(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    scheme: &str,
+    local: Option<SocketAddr>,
+) -> String {
     if let Some(base) = state.config.external_base() {
         return base.to_string();
+    }
+    if let (Some(addr), false) = (local, state.config.realm_from_host_header) {
+        return format!("{scheme}://{addr}");
     }
     let host = headers
         .get(header::HOST)

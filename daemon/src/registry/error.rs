@@ -114,6 +114,9 @@ impl IntoResponse for OciError {
                 return r;
             }
             E::Unsupported(_) => (StatusCode::BAD_REQUEST, "UNSUPPORTED"),
+            E::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
+            // Harbor answers 412 here; the code is the spec's nearest.
+            E::InUse(_) => (StatusCode::PRECONDITION_FAILED, "DENIED"),
             E::Internal(cause) => {
                 tracing::error!(%cause, "registry request failed");
                 return body(

@@ -21,7 +21,7 @@ use axum::Router;
 
 use crate::auth::permissions::Action;
 use crate::names::RepoName;
-use crate::server::{AppState, Scheme};
+use crate::server::{AppState, LocalAddr, Scheme};
 use crate::service::registry::RegistryError;
 use access::Needed;
 use error::OciError;
@@ -78,10 +78,12 @@ fn scheme_of(scheme: Option<Extension<Scheme>>) -> &'static str {
 async fn base(
     State(state): State<AppState>,
     scheme: Option<Extension<Scheme>>,
+    local: Option<Extension<LocalAddr>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme));
+    let local = local.map(|Extension(LocalAddr(a))| a);
+    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme), local);
     match access::authorize(&state, &headers, &base, Needed::AnyToken).await {
         Ok(_) => (
             axum::http::StatusCode::OK,
@@ -97,12 +99,14 @@ async fn dispatch(
     State(state): State<AppState>,
     scheme: Option<Extension<Scheme>>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    local: Option<Extension<LocalAddr>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme));
+    let local = local.map(|Extension(LocalAddr(a))| a);
+    let base = access::base_url(&state, &headers, &uri, scheme_of(scheme), local);
     let query = uri
         .query()
         .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())

@@ -85,21 +85,18 @@ pub(super) async fn start(ctx: &Ctx, name: &RepoName, body: Body) -> Result<Resp
     }
     if let Some(expected) = ctx.query("digest") {
         let digest: Digest = expected.parse()?;
-        let session = registry.start_upload(name, digest.algorithm()).await?;
-        let id = session.lock().await.id.clone();
+        let id = registry
+            .start_upload(name, &ctx.username, digest.algorithm())
+            .await?;
         let done = registry
             .finish_upload(name, &id, expected, None, body.into_data_stream())
             .await?;
         return Ok(created(name, &done));
     }
-    let session = registry.start_upload(name, Algorithm::Sha256).await?;
-    let status = {
-        let s = session.lock().await;
-        UploadStatus {
-            id: s.id.clone(),
-            offset: s.offset,
-        }
-    };
+    let id = registry
+        .start_upload(name, &ctx.username, Algorithm::Sha256)
+        .await?;
+    let status = UploadStatus { id, offset: 0 };
     Ok(accepted(name, &status, StatusCode::ACCEPTED))
 }
 

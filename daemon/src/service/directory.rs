@@ -334,13 +334,24 @@ impl DirectoryService {
             ldap_verify_cert,
         } = given;
         let url_changed = ldap_url.as_ref().is_some_and(|u| *u != cfg.ldap_url);
+        let dn_changed = ldap_search_dn
+            .as_ref()
+            .is_some_and(|d| *d != cfg.ldap_search_dn);
         cfg.ldap_url = ldap_url.unwrap_or(cfg.ldap_url);
         if url_changed && cfg.ldap_url.starts_with("ldaps://") {
             cfg.ldap_starttls = false;
         }
         cfg.ldap_search_dn = ldap_search_dn.unwrap_or(cfg.ldap_search_dn);
-        if let Some(p) = ldap_search_password.filter(|p| !p.0.is_empty()) {
-            cfg.ldap_search_password = p;
+        match ldap_search_password.filter(|p| !p.0.is_empty()) {
+            Some(p) => cfg.ldap_search_password = p,
+            // The saved password goes only to the saved directory, bound as the saved DN:
+            // testing another URL or DN needs the password in the request.
+            None if (url_changed || dn_changed) && !cfg.ldap_search_dn.is_empty() => {
+                return Err(DirectoryError::Invalid(
+                    "testing another ldap_url or ldap_search_dn needs ldap_search_password in the request: the saved one is only sent to the saved directory".into(),
+                ));
+            }
+            None => {}
         }
         cfg.ldap_base_dn = ldap_base_dn.unwrap_or(cfg.ldap_base_dn);
         cfg.ldap_filter = ldap_filter.unwrap_or(cfg.ldap_filter);
@@ -414,14 +425,21 @@ impl DirectoryService {
             let name = found.username.clone();
             if self
                 .db
-                .read(move |c| db::users::by_name(c, &name))
+                .read(move |c| db::users::by_account_key(c, &crate::names::account_key(&name)))
                 .await?
                 .is_some()
             {
                 failed.push(fail("the user already exists".into()));
                 continue;
             }
-            self.auth.record_directory_user(directory, found).await?;
+            if self
+                .auth
+                .record_directory_user(directory, found)
+                .await?
+                .is_none()
+            {
+                failed.push(fail("the name belongs to a local account".into()));
+            }
         }
         Ok(failed)
     }

@@ -9,6 +9,7 @@ use crate::config::{Config, CreationRestriction};
 use crate::db::members::{EntityType, MemberRow};
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
+pub use crate::names::ProjectRef;
 use crate::names::valid_project_name;
 use crate::service::directory::{DirectoryError, DirectoryService, GroupRef};
 
@@ -146,21 +147,12 @@ impl Projects {
     pub async fn view(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
     ) -> Result<ProjectView, ProjectError> {
-        let key = name_or_id.to_string();
-        let row = self
-            .db
-            .read(move |c| match key.parse::<i64>() {
-                Ok(id) => db::projects::by_id(c, id),
-                Err(_) => db::projects::by_name(c, &key),
-            })
-            .await?;
         let not_found = || ProjectError::NotFound(format!("project {name_or_id}"));
-        let row = row.ok_or_else(not_found)?;
         let (project, access) = self
             .auth
-            .project_access(by, &row.name)
+            .project_access(by, name_or_id)
             .await?
             .ok_or_else(not_found)?;
         let view = ProjectView { project, access };
@@ -173,11 +165,24 @@ impl Projects {
         }
     }
 
+    /// What the caller may do in a project, whether or not they may see it.
+    pub async fn access(
+        &self,
+        by: &Principal,
+        project: &ProjectRef,
+    ) -> Result<ProjectAccess, ProjectError> {
+        self.auth
+            .project_access(by, project)
+            .await?
+            .map(|(_, access)| access)
+            .ok_or_else(|| ProjectError::NotFound(format!("project {project}")))
+    }
+
     /// A project the caller must be allowed `operation` on `resource` in.
     pub async fn require(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         resource: Resource,
         operation: Operation,
     ) -> Result<ProjectView, ProjectError> {
@@ -209,7 +214,7 @@ impl Projects {
     pub async fn set_public(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         public: bool,
     ) -> Result<(), ProjectError> {
         let view = self
@@ -225,7 +230,7 @@ impl Projects {
     pub async fn delete(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
     ) -> Result<ProjectRow, ProjectError> {
         let view = self
             .require(by, name_or_id, Resource::Project, Operation::Delete)
@@ -249,7 +254,7 @@ impl Projects {
         Ok(project)
     }
 
-    pub async fn summary(&self, by: &Principal, name_or_id: &str) -> Result<Summary, ProjectError> {
+    pub async fn summary(&self, by: &Principal, name_or_id: &ProjectRef) -> Result<Summary, ProjectError> {
         let view = self.view(by, name_or_id).await?;
         let id = view.project.id;
         let (counts, storage_used) = self
@@ -274,7 +279,7 @@ impl Projects {
     pub async fn members(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
     ) -> Result<(ProjectView, Vec<MemberRow>), ProjectError> {
         let view = self
             .require(by, name_or_id, Resource::Member, Operation::List)
@@ -287,7 +292,7 @@ impl Projects {
     pub async fn member(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         member_id: i64,
     ) -> Result<MemberRow, ProjectError> {
         let view = self
@@ -310,7 +315,7 @@ impl Projects {
     pub async fn add_member(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         who: NewMember,
         role_id: i64,
     ) -> Result<(ProjectView, MemberRow), ProjectError> {
@@ -379,7 +384,7 @@ impl Projects {
     async fn changeable_member(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         member_id: i64,
         operation: Operation,
     ) -> Result<(ProjectView, MemberRow), ProjectError> {
@@ -410,7 +415,7 @@ impl Projects {
     pub async fn update_member(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         member_id: i64,
         role_id: i64,
     ) -> Result<(ProjectView, MemberRow), ProjectError> {
@@ -436,7 +441,7 @@ impl Projects {
     pub async fn remove_member(
         &self,
         by: &Principal,
-        name_or_id: &str,
+        name_or_id: &ProjectRef,
         member_id: i64,
     ) -> Result<(ProjectView, MemberRow), ProjectError> {
         let (view, member) = self

@@ -15,7 +15,7 @@ use crate::manifest::{self, ManifestError};
 use crate::names::{valid_tag, RepoName};
 use crate::storage::BlobStore;
 
-use super::uploads::{self, AppendError, SessionHandle, Uploads};
+use super::uploads::{self, AppendError, SessionLimits, Uploads};
 
 /// A rule broken, or something that failed underneath. Each variant is one OCI error code.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +48,11 @@ pub enum RegistryError {
     RangeNotSatisfiable { size: u64 },
     #[error("{0}")]
     Unsupported(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// Something else still uses it: deleting it would break an image.
+    #[error("{0}")]
+    InUse(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -130,14 +135,16 @@ pub struct Registry {
     db: Db,
     store: Arc<dyn BlobStore>,
     uploads: Uploads,
+    limits: SessionLimits,
 }
 
 impl Registry {
-    pub fn new(db: Db, store: Arc<dyn BlobStore>) -> Registry {
+    pub fn new(db: Db, store: Arc<dyn BlobStore>, limits: SessionLimits) -> Registry {
         Registry {
             db,
             store,
             uploads: Uploads::default(),
+            limits,
         }
     }
 
@@ -174,14 +181,24 @@ impl Registry {
         self.store.read(digest, offset, len)
     }
 
+    /// Unlinks a blob from the repository, never while a manifest there uses it.
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let (r, d) = (repo.to_string(), digest.to_string());
-        let removed = self.db.write(move |tx| q::unlink_blob(tx, &r, &d)).await?;
-        if removed {
-            Ok(())
-        } else {
-            Err(RegistryError::BlobUnknown)
-        }
+        self.db
+            .write(move |tx| {
+                let repo_id = q::repository_id(tx, &r)?.ok_or(RegistryError::BlobUnknown)?;
+                if let Some(user) = q::blob_user(tx, repo_id, &d)? {
+                    return Err(RegistryError::InUse(format!(
+                        "blob {d} is used by manifest {user} in {r}: delete that manifest first"
+                    )));
+                }
+                if q::unlink_blob(tx, repo_id, &d)? {
+                    Ok(())
+                } else {
+                    Err(RegistryError::BlobUnknown)
+                }
+            })
+            .await
     }
 
     /// Links a blob of `from` into `repo` without copying. `false` when `from` does not have it,
@@ -206,32 +223,44 @@ impl Registry {
             .await
     }
 
+    /// Starts an upload session for `owner` (the token's subject), within the caps on open
+    /// sessions; returns its id.
     pub async fn start_upload(
         &self,
         repo: &RepoName,
+        owner: &str,
         algorithm: Algorithm,
-    ) -> Result<SessionHandle> {
+    ) -> Result<String> {
         self.project_id(repo).await?;
         let store = self.store.clone();
         let uploads = self.uploads.clone();
-        let name = repo.to_string();
-        Ok(
-            tokio::task::spawn_blocking(move || uploads.create(store.as_ref(), &name, algorithm))
-                .await??,
-        )
+        let (name, owner, limits) = (repo.to_string(), owner.to_string(), self.limits);
+        let handle = tokio::task::spawn_blocking(move || {
+            uploads.create(store.as_ref(), &name, &owner, algorithm, limits)
+        })
+        .await?
+        .map_err(|e| match e {
+            uploads::CreateError::TooMany(m) => RegistryError::TooManyRequests(m),
+            uploads::CreateError::Io(e) => e.into(),
+        })?;
+        let id = handle.lock().await.id.clone();
+        Ok(id)
     }
 
-    /// The session, if it exists and belongs to this repository.
-    pub fn session(&self, repo: &RepoName, id: &str) -> Result<SessionHandle> {
-        let session = self
+    /// The session, locked, if it exists and belongs to this repository. The repository is
+    /// checked under the lock, for every operation: a session id alone never reaches another
+    /// repository's upload.
+    async fn session(
+        &self,
+        repo: &RepoName,
+        id: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<uploads::UploadSession>> {
+        let handle = self
             .uploads
             .get(id)
             .ok_or(RegistryError::BlobUploadUnknown)?;
-        let same_repo = session
-            .try_lock()
-            .map(|s| s.repository == repo.as_str())
-            .unwrap_or(true);
-        if same_repo {
+        let session = handle.lock_owned().await;
+        if session.repository == repo.as_str() {
             Ok(session)
         } else {
             Err(RegistryError::BlobUploadUnknown)
@@ -251,11 +280,7 @@ impl Registry {
         S: Stream<Item = std::result::Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let handle = self.session(repo, id)?;
-        let mut session = handle.lock().await;
-        if session.repository != repo.as_str() {
-            return Err(RegistryError::BlobUploadUnknown);
-        }
+        let mut session = self.session(repo, id).await?;
         if let Some(start) = start {
             if start != session.offset {
                 return Err(RegistryError::RangeInvalid {
@@ -275,8 +300,7 @@ impl Registry {
     }
 
     pub async fn upload_status(&self, repo: &RepoName, id: &str) -> Result<UploadStatus> {
-        let handle = self.session(repo, id)?;
-        let session = handle.lock().await;
+        let session = self.session(repo, id).await?;
         Ok(UploadStatus {
             id: session.id.clone(),
             offset: session.offset,
@@ -284,9 +308,7 @@ impl Registry {
     }
 
     pub async fn cancel_upload(&self, repo: &RepoName, id: &str) -> Result<()> {
-        let handle = self.session(repo, id)?;
-        let mut session = handle.lock().await;
-        session.close();
+        let session = self.session(repo, id).await?;
         self.discard(&session.id).await;
         Ok(())
     }
@@ -317,8 +339,7 @@ impl Registry {
             Err(e) => return Err(RegistryError::DigestInvalid(e.to_string())),
         };
         let project_id = self.project_id(repo).await?;
-        let handle = self.session(repo, id)?;
-        let mut session = handle.lock().await;
+        let mut session = self.session(repo, id).await?;
         if let Some(start) = start {
             if start != session.offset {
                 return Err(RegistryError::RangeInvalid {
@@ -332,7 +353,6 @@ impl Registry {
             }
             return Err(e.into());
         }
-        session.close();
         let size = session.offset;
         let actual = match session
             .digest_so_far()
@@ -477,17 +497,29 @@ impl Registry {
         }
     }
 
-    /// By digest: the manifest and its tags go. By tag: only the tag goes.
-    /// Returns the project's id, for the audit log.
+    /// By digest: the manifest and its tags go, with the children of an index that nothing
+    /// else uses and the referrers of a subject; a manifest another one references is refused.
+    /// By tag: only the tag goes. Returns the project's id, for the audit log.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &str) -> Result<i64> {
         let reference = Reference::parse(reference)?;
         let project_id = self.project_id(repo).await?;
         let r = repo.to_string();
         let removed = self
             .db
-            .write(move |tx| match reference {
-                Reference::Tag(t) => q::delete_tag(tx, &r, &t),
-                Reference::Digest(d) => q::delete_manifest(tx, &r, &d.to_string()),
+            .write(move |tx| {
+                let Some(repo_id) = q::repository_id(tx, &r)? else {
+                    return Ok(false);
+                };
+                match reference {
+                    Reference::Tag(t) => Ok(q::delete_tag(tx, &r, &t)?),
+                    Reference::Digest(d) => match q::delete_manifest(tx, repo_id, &d.to_string())? {
+                        q::ManifestDeletion::Deleted(_) => Ok(true),
+                        q::ManifestDeletion::NotFound => Ok(false),
+                        q::ManifestDeletion::Referenced { by } => Err(RegistryError::InUse(
+                            format!("manifest {d} is referenced by manifest {by} in {r}: delete that one first"),
+                        )),
+                    },
+                }
             })
             .await?;
         if removed {

@@ -4,10 +4,11 @@
 use crate::auth::permissions::{Operation, Resource};
 use crate::auth::Principal;
 use crate::db::artifacts::{self as q, ArtifactRow, RepositoryRow};
+use crate::db::registry::ManifestDeletion;
 use crate::db::Db;
 use crate::names::{valid_tag, RepoName};
 
-use super::projects::{ProjectError, ProjectView, Projects};
+use super::projects::{ProjectError, ProjectRef, ProjectView, Projects};
 
 type Result<T> = std::result::Result<T, ProjectError>;
 
@@ -46,7 +47,7 @@ impl Repositories {
     ) -> Result<(ProjectView, Vec<RepositoryRow>)> {
         let view = self
             .projects
-            .require(by, project, Resource::Repository, Operation::List)
+            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::List)
             .await?;
         let id = view.project.id;
         let rows = self
@@ -80,7 +81,7 @@ impl Repositories {
     ) -> Result<RepositoryRow> {
         let view = self
             .projects
-            .require(by, project, Resource::Repository, Operation::Read)
+            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::Read)
             .await?;
         self.repository(&view, repository).await
     }
@@ -93,7 +94,7 @@ impl Repositories {
     ) -> Result<RepositoryRow> {
         let view = self
             .projects
-            .require(by, project, Resource::Repository, Operation::Delete)
+            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::Delete)
             .await?;
         let repo = self.repository(&view, repository).await?;
         let id = repo.id;
@@ -111,7 +112,7 @@ impl Repositories {
     ) -> Result<(ProjectView, RepositoryRow, Vec<ArtifactRow>)> {
         let view = self
             .projects
-            .require(by, project, Resource::Artifact, Operation::List)
+            .require(by, &ProjectRef::name(project), Resource::Artifact, Operation::List)
             .await?;
         let repo = self.repository(&view, repository).await?;
         let id = repo.id;
@@ -131,7 +132,7 @@ impl Repositories {
     ) -> Result<(ProjectView, RepositoryRow, ArtifactRow)> {
         let view = self
             .projects
-            .require(by, project, resource, operation)
+            .require(by, &ProjectRef::name(project), resource, operation)
             .await?;
         let repo = self.repository(&view, repository).await?;
         let id = repo.id;
@@ -185,9 +186,19 @@ impl Repositories {
                 Operation::Delete,
             )
             .await?;
-        let id = a.id;
+        let (repo_id, digest) = (a.repository_id, a.digest.clone());
         self.db
-            .write(move |tx| Ok::<_, ProjectError>(q::delete_artifact(tx, id)?))
+            .write(move |tx| {
+                match crate::db::registry::delete_manifest(tx, repo_id, &digest)? {
+                    ManifestDeletion::Deleted(_) => Ok(()),
+                    ManifestDeletion::NotFound => {
+                        Err(ProjectError::NotFound(format!("artifact {digest}")))
+                    }
+                    ManifestDeletion::Referenced { by } => Err(ProjectError::PreconditionFailed(
+                        format!("artifact {digest} is referenced by artifact {by}: delete that one first"),
+                    )),
+                }
+            })
             .await?;
         Ok((view, a))
     }

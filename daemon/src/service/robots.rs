@@ -4,15 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::auth::permissions::{Operation, Resource};
-use crate::auth::robot::{self, RobotPermission};
+use crate::auth::permissions::{self, Operation, Resource};
+use crate::auth::robot::{self, RobotPermission, StoredPermission};
 use crate::auth::{password, Principal};
 use crate::config::Config;
 use crate::db::robots::RobotRow;
 use crate::db::{self, Db, DbError};
 use crate::names::valid_project_name;
 
-use super::projects::{ProjectError, Projects};
+use super::projects::{ProjectError, ProjectRef, Projects};
 use super::users::check_password;
 
 type Result<T> = std::result::Result<T, ProjectError>;
@@ -57,9 +57,9 @@ fn secret_for(given: Option<String>) -> Result<String> {
 
 async fn hash(secret: &str) -> Result<String> {
     let s = secret.to_string();
-    tokio::task::spawn_blocking(move || password::hash(&s))
+    password::hash_pooled(s)
         .await
-        .map_err(|e| ProjectError::Db(DbError::Worker(e.to_string())))
+        .ok_or_else(|| ProjectError::Db(DbError::Worker("secret hashing failed".into())))
 }
 
 fn expiry(duration: i64) -> Result<i64> {
@@ -82,15 +82,16 @@ impl Robots {
     }
 
     /// Checks that the caller may `operation` robots where this permission list reaches, and
-    /// returns the project id for a project robot.
+    /// resolves each namespace (always a project **name**) to its project's id. Returns the
+    /// project id for a project robot, and the permissions as stored.
     async fn authorize(
         &self,
         by: &Principal,
         level: &str,
         permissions: &[RobotPermission],
         operation: Operation,
-    ) -> Result<Option<i64>> {
-        robot::grants(permissions).map_err(ProjectError::Invalid)?;
+    ) -> Result<(Option<i64>, Vec<StoredPermission>)> {
+        robot::check(permissions).map_err(ProjectError::Invalid)?;
         match level {
             "system" => {
                 if !by.is_sysadmin() {
@@ -98,10 +99,17 @@ impl Robots {
                         "only a system administrator may manage system robots".into(),
                     ));
                 }
-                for p in permissions.iter().filter(|p| p.namespace != "*") {
-                    self.projects.view(by, &p.namespace).await?;
+                let mut stored = Vec::new();
+                for p in permissions {
+                    let id = if p.namespace == "*" {
+                        None
+                    } else {
+                        let view = self.projects.view(by, &ProjectRef::name(&p.namespace)).await?;
+                        Some(view.project.id)
+                    };
+                    stored.push(StoredPermission::new(p.clone(), id));
                 }
-                Ok(None)
+                Ok((None, stored))
             }
             "project" => {
                 let [only] = permissions else {
@@ -116,13 +124,57 @@ impl Robots {
                 }
                 let view = self
                     .projects
-                    .require(by, &only.namespace, Resource::Robot, operation)
+                    .require(by, &ProjectRef::name(&only.namespace), Resource::Robot, operation)
                     .await?;
-                Ok(Some(view.project.id))
+                let id = view.project.id;
+                Ok((Some(id), vec![StoredPermission::new(only.clone(), Some(id))]))
             }
             other => Err(ProjectError::Invalid(format!(
                 "level must be \"project\" or \"system\", not {other:?}"
             ))),
+        }
+    }
+
+    /// Nobody hands out what they do not hold: every permission a robot will hold after a
+    /// create, an update or a new secret must be one its author holds in that project.
+    async fn author_holds(&self, by: &Principal, stored: &[StoredPermission]) -> Result<()> {
+        if by.is_sysadmin() {
+            return Ok(());
+        }
+        let public: Vec<RobotPermission> = stored.iter().map(StoredPermission::public).collect();
+        let wanted = robot::check(&public).map_err(ProjectError::Invalid)?;
+        for (p, pairs) in stored.iter().zip(wanted) {
+            let Some(project_id) = p.project_id else {
+                return Err(ProjectError::Forbidden(
+                    "only a system administrator may grant permissions in every project".into(),
+                ));
+            };
+            let access = self
+                .projects
+                .access(by, &ProjectRef::Id(project_id))
+                .await?;
+            if let Some((resource, operation)) = pairs
+                .into_iter()
+                .find(|(r, o)| !permissions::allowed(&access, *r, *o))
+            {
+                return Err(ProjectError::Forbidden(format!(
+                    "you may not grant {}:{} in project {}: you do not hold it yourself",
+                    resource.as_str(),
+                    operation.as_str(),
+                    p.namespace
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A robot may read itself, but never change, refresh or delete itself.
+    fn not_itself(by: &Principal, target: &RobotRow) -> Result<()> {
+        match by {
+            Principal::Robot { id, .. } if *id == target.id => Err(ProjectError::Forbidden(
+                "a robot account cannot change itself".into(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -133,9 +185,10 @@ impl Robots {
                 req.name
             )));
         }
-        let project_id = self
+        let (project_id, stored) = self
             .authorize(by, &req.level, &req.permissions, Operation::Create)
             .await?;
+        self.author_holds(by, &stored).await?;
         let prefix = &self.config.system.robot_name_prefix;
         let full_name = match req.level.as_str() {
             "project" => format!("{prefix}{}+{}", req.permissions[0].namespace, req.name),
@@ -153,7 +206,7 @@ impl Robots {
             duration: req.duration,
             expires_at,
             disabled: req.disable,
-            permissions: serde_json::to_string(&req.permissions)
+            permissions: serde_json::to_string(&stored)
                 .map_err(|e| ProjectError::Invalid(e.to_string()))?,
             created_at: 0,
             updated_at: 0,
@@ -174,9 +227,16 @@ impl Robots {
         Ok(Created { robot, secret })
     }
 
-    fn permissions_of(r: &RobotRow) -> Result<Vec<RobotPermission>> {
+    fn stored_permissions(r: &RobotRow) -> Result<Vec<StoredPermission>> {
         serde_json::from_str(&r.permissions)
             .map_err(|e| ProjectError::Db(DbError::Worker(format!("robot {}: {e}", r.id))))
+    }
+
+    fn permissions_of(r: &RobotRow) -> Result<Vec<RobotPermission>> {
+        Ok(Self::stored_permissions(r)?
+            .iter()
+            .map(StoredPermission::public)
+            .collect())
     }
 
     /// A robot the caller may `operation` (read, update, delete).
@@ -186,10 +246,30 @@ impl Robots {
             .read(move |c| db::robots::by_id(c, id))
             .await?
             .ok_or(ProjectError::NotFound(format!("robot {id}")))?;
-        let permissions = Self::permissions_of(&r)?;
-        self.authorize(by, &r.level, &permissions, operation)
-            .await?;
+        self.authorize_existing(by, &r, operation).await?;
         Ok(r)
+    }
+
+    /// Whether the caller may `operation` an existing robot: system robots are a system
+    /// admin's; a project robot is decided in the project it belongs to (by id).
+    async fn authorize_existing(
+        &self,
+        by: &Principal,
+        r: &RobotRow,
+        operation: Operation,
+    ) -> Result<()> {
+        match (r.level.as_str(), r.project_id) {
+            ("project", Some(project_id)) => {
+                self.projects
+                    .require(by, &ProjectRef::Id(project_id), Resource::Robot, operation)
+                    .await?;
+                Ok(())
+            }
+            _ if by.is_sysadmin() => Ok(()),
+            _ => Err(ProjectError::Forbidden(
+                "only a system administrator may manage system robots".into(),
+            )),
+        }
     }
 
     pub async fn get(&self, by: &Principal, id: i64) -> Result<(RobotRow, Vec<RobotPermission>)> {
@@ -213,12 +293,12 @@ impl Robots {
             {
                 continue;
             }
-            let permissions = Self::permissions_of(&r)?;
             if self
-                .authorize(by, &r.level, &permissions, Operation::List)
+                .authorize_existing(by, &r, Operation::List)
                 .await
                 .is_ok()
             {
+                let permissions = Self::permissions_of(&r)?;
                 out.push((r, permissions));
             }
         }
@@ -235,9 +315,11 @@ impl Robots {
                 current.name, current.level
             )));
         }
-        let project_id = self
+        Self::not_itself(by, &current)?;
+        let (project_id, stored) = self
             .authorize(by, &req.level, &req.permissions, Operation::Update)
             .await?;
+        self.author_holds(by, &stored).await?;
         if project_id != current.project_id {
             return Err(ProjectError::Conflict(format!(
                 "robot {} belongs to another project",
@@ -254,7 +336,7 @@ impl Robots {
             duration: req.duration,
             expires_at,
             disabled: req.disable,
-            permissions: serde_json::to_string(&req.permissions)
+            permissions: serde_json::to_string(&stored)
                 .map_err(|e| ProjectError::Invalid(e.to_string()))?,
             ..current
         };
@@ -273,6 +355,9 @@ impl Robots {
         secret: Option<String>,
     ) -> Result<(RobotRow, String)> {
         let r = self.robot(by, id, Operation::Update).await?;
+        Self::not_itself(by, &r)?;
+        // Whoever sets the secret can log in as the robot: they must hold all it holds.
+        self.author_holds(by, &Self::stored_permissions(&r)?).await?;
         let secret = secret_for(secret)?;
         let h = hash(&secret).await?;
         self.db
@@ -283,6 +368,7 @@ impl Robots {
 
     pub async fn delete(&self, by: &Principal, id: i64) -> Result<RobotRow> {
         let r = self.robot(by, id, Operation::Delete).await?;
+        Self::not_itself(by, &r)?;
         self.db
             .write(move |tx| Ok::<_, ProjectError>(db::robots::delete(tx, id)?))
             .await?;

@@ -2,6 +2,10 @@
 //! thread, so the digest is known the moment the last byte lands, without a second read. The
 //! running hash lives in memory; a session lost with a restart is answered BLOB_UPLOAD_UNKNOWN
 //! and the client starts again (its leftover file is removed at start).
+//!
+//! A session holds no file descriptor between requests: each request opens the upload file
+//! for appending and closes it when its body ends, so idle sessions cannot exhaust
+//! descriptors. Open sessions are capped per user and in all, as `[storage]` configures.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +23,6 @@ pub struct UploadSession {
     pub repository: String,
     pub offset: u64,
     hasher: Option<Hasher>,
-    file: Option<Box<dyn UploadFile>>,
     touched: Instant,
 }
 
@@ -32,13 +35,25 @@ impl UploadSession {
         self.hasher.as_ref().map(Hasher::current)
     }
 
-    /// Closes the file, so the store can fsync and rename it.
-    pub fn close(&mut self) {
-        self.file = None;
-    }
 }
 
 pub type SessionHandle = Arc<tokio::sync::Mutex<UploadSession>>;
+
+/// Why a session could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    TooMany(String),
+    #[error("creating upload: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How many sessions may be open at once.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub per_user: usize,
+    pub total: usize,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppendError {
@@ -51,39 +66,85 @@ pub enum AppendError {
 /// The table of live sessions.
 #[derive(Clone, Default)]
 pub struct Uploads {
-    sessions: Arc<Mutex<HashMap<String, SessionHandle>>>,
+    /// Each live session with its owner (readable without the session's lock).
+    sessions: Arc<Mutex<HashMap<String, (String, SessionHandle)>>>,
+    /// Open sessions per owner.
+    owners: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Uploads {
+    /// Starts a session for `owner`, within the limits. The slot is taken before the file is
+    /// created, so concurrent starts cannot overshoot a cap.
     pub fn create(
         &self,
         store: &dyn BlobStore,
         repository: &str,
+        owner: &str,
         algorithm: Algorithm,
-    ) -> std::io::Result<SessionHandle> {
+        limits: SessionLimits,
+    ) -> Result<SessionHandle, CreateError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let file = store.create_upload(&id)?;
         let session = Arc::new(tokio::sync::Mutex::new(UploadSession {
             id: id.clone(),
             repository: repository.to_string(),
             offset: 0,
             hasher: Some(Hasher::new(algorithm)),
-            file: Some(file),
             touched: Instant::now(),
         }));
-        self.lock().insert(id, session.clone());
+        {
+            let mut sessions = self.lock();
+            if sessions.len() >= limits.total {
+                return Err(CreateError::TooMany(format!(
+                    "the registry has {} uploads in progress, its limit: finish or cancel some, or try again later",
+                    sessions.len()
+                )));
+            }
+            let mine = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+            if mine.get(owner).copied().unwrap_or(0) >= limits.per_user {
+                return Err(CreateError::TooMany(format!(
+                    "{owner} has {} uploads in progress, the limit per user: finish or cancel some first",
+                    limits.per_user
+                )));
+            }
+            drop(mine);
+            sessions.insert(id.clone(), (owner.to_string(), session.clone()));
+            *self
+                .owners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(owner.to_string())
+                .or_default() += 1;
+        }
+        // Created and closed at once: the session keeps no descriptor.
+        if let Err(e) = store.create_upload(&id).and_then(|mut f| f.flush()) {
+            self.remove(&id);
+            return Err(e.into());
+        }
         Ok(session)
     }
 
     pub fn get(&self, id: &str) -> Option<SessionHandle> {
-        self.lock().get(id).cloned()
+        self.lock().get(id).map(|(_, s)| s.clone())
     }
 
     pub fn remove(&self, id: &str) {
-        self.lock().remove(id);
+        let removed = self.lock().remove(id);
+        if let Some((owner, _)) = removed {
+            self.release(&owner);
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionHandle>> {
+    fn release(&self, owner: &str) {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = owners.get_mut(owner) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                owners.remove(owner);
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, SessionHandle)>> {
         // A panic while holding this lock cannot leave the map inconsistent; keep serving.
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -91,13 +152,18 @@ impl Uploads {
     /// Drops sessions idle for longer than `max_age`; returns their ids so their files can go.
     pub fn expire(&self, max_age: Duration) -> Vec<String> {
         let mut expired = Vec::new();
-        self.lock().retain(|id, s| match s.try_lock() {
+        let mut owners = Vec::new();
+        self.lock().retain(|id, (owner, s)| match s.try_lock() {
             Ok(s) if s.touched.elapsed() > max_age => {
                 expired.push(id.clone());
+                owners.push(owner.clone());
                 false
             }
             _ => true,
         });
+        for owner in owners {
+            self.release(&owner);
+        }
         expired
     }
 }
@@ -114,15 +180,12 @@ where
     E: std::fmt::Display,
 {
     session.touched = Instant::now();
-    let mut file = match session.file.take() {
-        Some(f) => f,
-        None => {
-            let store = store.clone();
-            let id = session.id.clone();
-            tokio::task::spawn_blocking(move || store.reopen_upload(&id))
-                .await
-                .map_err(|e| std::io::Error::other(e.to_string()))??
-        }
+    let mut file: Box<dyn UploadFile> = {
+        let store = store.clone();
+        let id = session.id.clone();
+        tokio::task::spawn_blocking(move || store.reopen_upload(&id))
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))??
     };
     let mut hasher = session.hasher.take();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
@@ -139,8 +202,10 @@ where
             }
             written += chunk.len() as u64;
         }
+        // Flushed and closed here: nothing stays open between requests.
         let result = result.and_then(|_| file.flush());
-        (file, hasher, written, result)
+        drop(file);
+        (hasher, written, result)
     });
     let mut body = body;
     let mut client_error = None;
@@ -158,11 +223,10 @@ where
         }
     }
     drop(tx);
-    let (file, hasher, written, result) = writer
+    let (hasher, written, result) = writer
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     result?;
-    session.file = Some(file);
     session.hasher = hasher;
     session.offset += written;
     session.touched = Instant::now();

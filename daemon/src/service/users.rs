@@ -105,9 +105,9 @@ fn admin_only(by: &Principal) -> Result<i64, UserError> {
 }
 
 async fn hash(password: String) -> Result<String, UserError> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+    password::hash_pooled(password)
         .await
-        .map_err(|e| UserError::Db(DbError::Worker(e.to_string())))
+        .ok_or_else(|| UserError::Db(DbError::Worker("password hashing failed".into())))
 }
 
 impl Users {
@@ -138,7 +138,9 @@ impl Users {
         let hash = hash(req.password.clone()).await?;
         self.db
             .write(move |tx| {
-                if db::users::by_name(tx, &req.username)?.is_some() {
+                if db::users::by_account_key(tx, &crate::names::account_key(&req.username))?
+                    .is_some()
+                {
                     return Err(UserError::Conflict(format!(
                         "username {} is already taken",
                         req.username
@@ -257,14 +259,8 @@ impl Users {
             })?;
             let stored = target.password_hash.clone().unwrap_or_default();
             let candidate = new.clone();
-            let (old_ok, same) = tokio::task::spawn_blocking(move || {
-                (
-                    password::verify(&old, &stored),
-                    password::verify(&candidate, &stored),
-                )
-            })
-            .await
-            .map_err(|e| UserError::Db(DbError::Worker(e.to_string())))?;
+            let old_ok = password::verify_pooled(old, stored.clone()).await;
+            let same = password::verify_pooled(candidate, stored).await;
             if !old_ok {
                 return Err(UserError::Forbidden("the old password is wrong".into()));
             }

@@ -1,0 +1,77 @@
+//! [`AppState`]: every service a handler may use, built from already-opened parts with no I/O,
+//! so router tests can build one over a temporary database and call the router directly
+//! (`tower::ServiceExt::oneshot`), without a socket.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::audit::AuditLog;
+use crate::auth::session::Sessions;
+use crate::auth::token::TokenKeys;
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::db::Db;
+use crate::service::directory::DirectoryService;
+use crate::service::projects::Projects;
+use crate::service::registry::Registry;
+use crate::service::repositories::Repositories;
+use crate::service::robots::Robots;
+use crate::service::uploads::SessionLimits;
+use crate::service::users::Users;
+use crate::storage::BlobStore;
+
+/// Everything a handler may use; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub auth: Auth,
+    pub registry: Registry,
+    pub projects: Projects,
+    pub users: Users,
+    pub audit: AuditLog,
+    pub repositories: Repositories,
+    pub robots: Robots,
+    pub directory: DirectoryService,
+    pub sessions: Arc<Sessions>,
+}
+
+impl AppState {
+    /// Wires the services together. Starts the audit log's writer task, so it must run inside
+    /// a Tokio runtime.
+    pub fn new(
+        config: Arc<Config>,
+        db: Db,
+        store: Arc<dyn BlobStore>,
+        keys: Arc<TokenKeys>,
+    ) -> anyhow::Result<AppState> {
+        let auth = Auth::new(db.clone(), keys, config.clone()).context("setting up login")?;
+        let directory = DirectoryService::new(db.clone(), auth.clone(), config.clone())
+            .context("setting up the LDAP helpers")?;
+        let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
+        Ok(AppState {
+            auth,
+            registry: Registry::new(
+                db.clone(),
+                store,
+                SessionLimits {
+                    per_user: config.storage.max_upload_sessions_per_user,
+                    total: config.storage.max_upload_sessions,
+                },
+            ),
+            projects: projects.clone(),
+            users: Users::new(db.clone(), config.clone()),
+            audit: AuditLog::start(db.clone()),
+            repositories: Repositories::new(db.clone(), projects.clone()),
+            robots: Robots::new(db.clone(), projects, config.clone()),
+            directory,
+            sessions: Arc::new(Sessions::new(Duration::from_secs(
+                u64::from(config.system.session_timeout_minutes) * 60,
+            ))),
+            db,
+            config,
+        })
+    }
+}
