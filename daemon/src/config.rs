@@ -545,9 +545,11 @@ impl Config {
         if self.storage.upload_max_age_hours == 0 {
             problems.push("storage.upload_max_age_hours must be at least 1".into());
         }
-        if self.storage.max_upload_sessions == 0 || self.storage.max_upload_sessions_per_user == 0
-        {
-            problems.push("storage.max_upload_sessions and max_upload_sessions_per_user must be at least 1".into());
+        if self.storage.max_upload_sessions == 0 || self.storage.max_upload_sessions_per_user == 0 {
+            problems.push(
+                "storage.max_upload_sessions and max_upload_sessions_per_user must be at least 1"
+                    .into(),
+            );
         }
         if self.server.header_read_timeout_seconds == 0
             || self.server.idle_timeout_seconds == 0

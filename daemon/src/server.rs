@@ -69,8 +69,7 @@ impl Listeners {
     /// Binds every configured listener; the error names the address that failed.
     pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
         let bind = |addr: SocketAddr| {
-            std::net::TcpListener::bind(addr)
-                .with_context(|| format!("cannot listen on {addr}"))
+            std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr}"))
         };
         Ok(Listeners {
             http: config.http.as_ref().map(|h| bind(h.listen)).transpose()?,
@@ -139,9 +138,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
         }
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());
-        let listener = listeners
-            .http
-            .context("the HTTP listener was not bound")?;
+        let listener = listeners.http.context("the HTTP listener was not bound")?;
         let mut server = axum_server::from_tcp(listener)
             .with_context(|| format!("listening on {}", http.listen))?
             .acceptor(limits::LimitAcceptor::new(

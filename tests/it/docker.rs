@@ -185,3 +185,72 @@ fn deleted_manifest_no_longer_pulls() {
     );
     assert!(reg.get("/api/v2.0/ping").status().is_success());
 }
+
+/// Refusals end a client's attempt at once and name their cause: a missing project, a
+/// permission the caller lacks, a name without a project. (Docker retries for about 50 s and
+/// prints a bare "denied" when a refusal carries no reason it can read.)
+#[test]
+fn refusals_stop_docker_at_once_and_name_the_cause() {
+    let berthd = Berthd::start();
+    berthd.create_project("guarded", false);
+    let docker = Docker::new();
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
+    let missing = format!("{}/nosuchproject/app:v1", berthd.host());
+    docker.build(&missing, &[10_000]);
+    let started = std::time::Instant::now();
+    let out = docker.run(&["push", &missing]);
+    assert!(!out.status.success(), "push to a missing project succeeded");
+    let text = stderr(&out);
+    assert!(
+        text.contains("project nosuchproject not found"),
+        "docker did not show the cause: {text}"
+    );
+    // Not a timing assertion on speed, only that docker gave up instead of retrying.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "docker retried a refusal for {:?}: {text}",
+        started.elapsed()
+    );
+
+    let one_segment = format!("{}/lonely:v1", berthd.host());
+    docker.ok(&["tag", &missing, &one_segment]);
+    let out = docker.run(&["push", &one_segment]);
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("PROJECT/NAME") || text.contains("project/repository"),
+        "{text}"
+    );
+
+    // A robot outside its project.
+    let r = crate::harness::http()
+        .post(format!("{}/api/v2.0/robots", berthd.url()))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .json(&serde_json::json!({"name": "ci", "level": "project", "duration": -1,
+            "permissions": [{"kind": "project", "namespace": "library", "access": [
+                {"resource": "repository", "action": "push"}, {"resource": "repository", "action": "pull"}]}]}))
+        .send()
+        .expect("robot");
+    assert_eq!(r.status(), 201);
+    let secret = r.json::<serde_json::Value>().expect("json")["secret"]
+        .as_str()
+        .expect("secret")
+        .to_string();
+    let robot = Docker::new();
+    assert!(robot
+        .login(&berthd.host(), "robot$library+ci", &secret)
+        .status
+        .success());
+    let elsewhere = format!("{}/guarded/app:v1", berthd.host());
+    robot.ok(&["tag", &missing, &elsewhere]);
+    let out = robot.run(&["push", &elsewhere]);
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(
+        text.contains("may not push guarded/app") || text.contains("project guarded not found"),
+        "{text}"
+    );
+}

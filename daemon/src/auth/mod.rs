@@ -219,9 +219,10 @@ impl Auth {
         }
         // The built-in admin always logs in locally, so a broken directory never locks the
         // operator out; `Admin` or `admin ` is the admin too, never a directory account.
-        if let (Some(directory), false) =
-            (&self.directory, crate::names::account_key(username) == "admin")
-        {
+        if let (Some(directory), false) = (
+            &self.directory,
+            crate::names::account_key(username) == "admin",
+        ) {
             return self
                 .authenticate_directory(directory, username, password)
                 .await;
@@ -229,7 +230,10 @@ impl Auth {
         let name = username.to_string();
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-        if self.verify(&format!("user:{username}"), password, hash).await {
+        if self
+            .verify(&format!("user:{username}"), password, hash)
+            .await
+        {
             if let Some(u) = user {
                 return Ok(self.user_principal(u));
             }

@@ -104,7 +104,10 @@ impl Throttle {
     fn try_start(&self, keys: &[String; 2], limits: &Limits) -> Slot {
         let now = Instant::now();
         let mut counters = self.lock();
-        let maxima = [limits.max_failures_per_user, limits.max_failures_per_address];
+        let maxima = [
+            limits.max_failures_per_user,
+            limits.max_failures_per_address,
+        ];
         for (key, max) in keys.iter().zip(maxima) {
             let c = counters.entry(key.clone()).or_insert(Counter::new(now));
             c.forgive(now, limits.lockout);
@@ -230,7 +233,10 @@ impl Throttle {
             let mut counters = self.lock();
             let now = Instant::now();
             for key in &keys {
-                counters.entry(key.clone()).or_insert(Counter::new(now)).in_flight += 1;
+                counters
+                    .entry(key.clone())
+                    .or_insert(Counter::new(now))
+                    .in_flight += 1;
             }
         }
         self.end(&keys, Some(limits))
@@ -358,12 +364,19 @@ mod tests {
         let a = t.begin("bob", "1.1.1.1", &l).await.expect("first");
         let b = t.begin("Bob", "1.1.1.1", &l).await.expect("second");
         let c = t.begin("BOB ", "1.1.1.1", &l).await.expect("third");
-        let waiting = tokio::time::timeout(Duration::from_millis(50), t.begin("bob", "1.1.1.1", &l)).await;
-        assert!(waiting.is_err(), "a fourth attempt got a slot while three were in flight");
+        let waiting =
+            tokio::time::timeout(Duration::from_millis(50), t.begin("bob", "1.1.1.1", &l)).await;
+        assert!(
+            waiting.is_err(),
+            "a fourth attempt got a slot while three were in flight"
+        );
         a.failed(&l);
         b.failed(&l);
         let (_, locked) = c.failed(&l);
-        assert!(locked, "three failures of bob, Bob and 'BOB ' lock one account");
+        assert!(
+            locked,
+            "three failures of bob, Bob and 'BOB ' lock one account"
+        );
         assert!(t.begin("bob", "2.2.2.2", &l).await.is_err());
     }
 
@@ -384,7 +397,10 @@ mod tests {
         for a in held {
             a.succeeded();
         }
-        assert!(waiter.await.expect("join"), "the waiting attempt was refused");
+        assert!(
+            waiter.await.expect("join"),
+            "the waiting attempt was refused"
+        );
     }
 
     #[test]

@@ -60,7 +60,9 @@ impl VerifiedCache {
         let tag = self.tag(account, password, stored_hash);
         let now = Instant::now();
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(&tag).is_some_and(|t| now.duration_since(*t) < self.ttl)
+        entries
+            .get(&tag)
+            .is_some_and(|t| now.duration_since(*t) < self.ttl)
     }
 
     pub fn remember(&self, account: &str, password: &str, stored_hash: &str) {

@@ -257,7 +257,9 @@ pub enum ManifestDeletion {
     Deleted(Vec<String>),
     /// Another manifest of the repository references it (an index's child): deleting it would
     /// leave that manifest pointing at nothing.
-    Referenced { by: String },
+    Referenced {
+        by: String,
+    },
     NotFound,
 }
 
@@ -324,11 +326,7 @@ pub fn delete_manifest(
 }
 
 /// A manifest of the repository that uses the blob, if any.
-pub fn blob_user(
-    conn: &Connection,
-    repository_id: i64,
-    digest: &str,
-) -> DbResult<Option<String>> {
+pub fn blob_user(conn: &Connection, repository_id: i64, digest: &str) -> DbResult<Option<String>> {
     Ok(conn
         .query_row(
             "SELECT m.digest FROM manifest_references r JOIN manifests m ON m.id = r.manifest_id

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use axum::http::{header, HeaderMap, Uri};
 
-use crate::auth::permissions::Action;
+use crate::auth::permissions::{self, Action};
 use crate::auth::token::Claims;
 use crate::auth::Principal;
-use crate::names::RepoName;
+use crate::names::{ProjectRef, RepoName};
 use crate::server::AppState;
 
 use super::error::OciError;
@@ -84,6 +84,35 @@ fn challenge(state: &AppState, base: &str, needed: &Needed<'_>, insufficient: bo
     c
 }
 
+/// A challenge that names a refusal's cause (quotes and backslashes removed, so the header
+/// stays well formed).
+fn explained(state: &AppState, base: &str, needed: &Needed<'_>, message: &str) -> String {
+    let description: String = message
+        .chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect();
+    format!(
+        r#"{},error_description="{description}""#,
+        challenge(state, base, needed, true)
+    )
+}
+
+fn denied(state: &AppState, base: &str, needed: &Needed<'_>, message: String) -> OciError {
+    OciError::Denied {
+        challenge: explained(state, base, needed, &message),
+        message,
+    }
+}
+
+/// NAME_INVALID for a repository name, with the rule in the challenge too.
+pub fn name_invalid(state: &AppState, base: &str, name: &str, problem: String) -> OciError {
+    let message = format!("invalid repository name {name:?}: {problem}");
+    OciError::NameInvalid {
+        challenge: explained(state, base, &Needed::AnyToken, &message),
+        message,
+    }
+}
+
 /// Checks the request's token against what it needs; returns the verified claims.
 ///
 /// A valid token that lacks the action is ambiguous: the client may simply hold a token for
@@ -94,31 +123,16 @@ pub async fn authorize(
     state: &AppState,
     headers: &HeaderMap,
     base: &str,
+    client: &str,
     needed: Needed<'_>,
 ) -> Result<Claims, OciError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        });
-    let Some(token) = token else {
-        return Err(OciError::Unauthorized {
-            challenge: challenge(state, base, &needed, false),
-            message: "authentication required",
-        });
-    };
-    let cfg = &state.config.token;
-    let Some(claims) = state
-        .auth
-        .keys()
-        .verify(token.trim(), &cfg.issuer, &cfg.service)
-    else {
-        return Err(OciError::Unauthorized {
-            challenge: challenge(state, base, &needed, false),
-            message: "invalid or expired token",
-        });
+    let claims = match crate::api::token::basic_credentials(headers) {
+        // Harbor accepts Basic credentials on `/v2/` too (`curl -u user:pass`); they go through
+        // the same login, throttle and token decision as a token request.
+        Some((user, password)) => {
+            basic_claims(state, base, client, &needed, &user, &password).await?
+        }
+        None => bearer_claims(state, headers, base, &needed)?,
     };
     let (kind, name, action) = match &needed {
         Needed::AnyToken => return Ok(claims),
@@ -142,19 +156,135 @@ pub async fn authorize(
     if principal == Principal::Anonymous {
         return Err(insufficient(state, base, &needed));
     }
-    let allowed = match RepoName::parse(name) {
-        Ok(repo) => state
-            .auth
-            .repository_actions(&principal, &repo)
-            .await
-            .map_err(internal)?,
-        Err(_) => vec![],
+    let Ok(repo) = RepoName::parse(name) else {
+        return Err(denied(
+            state,
+            base,
+            &needed,
+            format!("invalid repository name {name:?}: use PROJECT/NAME"),
+        ));
     };
-    if allowed.contains(&action) {
+    let project = ProjectRef::name(repo.project());
+    let found = state
+        .auth
+        .project_access(&principal, &project)
+        .await
+        .map_err(internal)?
+        // A project the caller may not see is "not found", as on the REST API.
+        .filter(|(_, access)| {
+            permissions::allowed(
+                access,
+                permissions::Resource::Project,
+                permissions::Operation::Read,
+            )
+        });
+    let Some((_, access)) = found else {
+        return Err(denied(
+            state,
+            base,
+            &needed,
+            format!(
+                "project {} not found: create it first, or use an existing project",
+                repo.project()
+            ),
+        ));
+    };
+    if permissions::repository_actions(&access).contains(&action) {
         Err(insufficient(state, base, &needed))
     } else {
-        Err(OciError::Denied)
+        Err(denied(
+            state,
+            base,
+            &needed,
+            format!(
+                "{} may not {} {}",
+                principal.username(),
+                action.as_str(),
+                repo
+            ),
+        ))
     }
+}
+
+fn bearer_claims(
+    state: &AppState,
+    headers: &HeaderMap,
+    base: &str,
+    needed: &Needed<'_>,
+) -> Result<Claims, OciError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
+    let Some(token) = token else {
+        return Err(OciError::Unauthorized {
+            challenge: challenge(state, base, needed, false),
+            message: "authentication required",
+        });
+    };
+    let cfg = &state.config.token;
+    state
+        .auth
+        .keys()
+        .verify(token.trim(), &cfg.issuer, &cfg.service)
+        .ok_or_else(|| OciError::Unauthorized {
+            challenge: challenge(state, base, needed, false),
+            message: "invalid or expired token",
+        })
+}
+
+/// Basic credentials: a login, then exactly the claims a token request for this scope gets.
+async fn basic_claims(
+    state: &AppState,
+    base: &str,
+    client: &str,
+    needed: &Needed<'_>,
+    user: &str,
+    password: &str,
+) -> Result<Claims, OciError> {
+    let login = state.auth.login(user, password, client).await;
+    state.audit.record(crate::audit::Entry::login(
+        user,
+        login.is_ok(),
+        client.to_string(),
+    ));
+    let principal = match login {
+        Ok(p) => p,
+        Err(crate::auth::AuthError::Throttled(retry)) => {
+            return Err(OciError::Registry(
+                crate::service::registry::RegistryError::TooManyRequests(format!(
+                    "too many failed logins: try again in {} seconds",
+                    retry.as_secs().max(1)
+                )),
+            ))
+        }
+        Err(crate::auth::AuthError::BadCredentials) => {
+            return Err(OciError::Unauthorized {
+                challenge: challenge(state, base, needed, false),
+                message: "invalid username or password",
+            })
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    let cfg = &state.config.token;
+    let scopes: Vec<String> = needed.scope().into_iter().collect();
+    let issued = state
+        .auth
+        .issue_token(&principal, &cfg.service, &scopes)
+        .await
+        .map_err(internal)?;
+    state
+        .auth
+        .keys()
+        .verify(&issued.token, &cfg.issuer, &cfg.service)
+        .ok_or_else(|| {
+            internal(crate::auth::AuthError::Internal(
+                "a fresh token did not verify".into(),
+            ))
+        })
 }
 
 fn insufficient(state: &AppState, base: &str, needed: &Needed<'_>) -> OciError {

@@ -16,8 +16,19 @@ pub enum OciError {
         challenge: String,
         message: &'static str,
     },
-    /// The token service already refused this action to this caller.
-    Denied,
+    /// The permission table refuses this action to this caller; a new token would not help.
+    /// `challenge` carries the cause as `error_description`, which Docker, podman and skopeo
+    /// read even from a bodiless `HEAD` answer, so they stop at once and show it.
+    Denied {
+        challenge: String,
+        message: String,
+    },
+    /// A repository name that breaks the naming rule, with the rule in the challenge as well
+    /// (for the same reason as `Denied`).
+    NameInvalid {
+        challenge: String,
+        message: String,
+    },
     PaginationInvalid,
     NotFound,
 }
@@ -59,12 +70,19 @@ impl IntoResponse for OciError {
                 }
                 return r;
             }
-            OciError::Denied => {
-                return body(
-                    StatusCode::FORBIDDEN,
-                    "DENIED",
-                    "requested access to the resource is denied".into(),
-                )
+            OciError::NameInvalid { challenge, message } => {
+                let mut r = body(StatusCode::BAD_REQUEST, "NAME_INVALID", message);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                return r;
+            }
+            OciError::Denied { challenge, message } => {
+                let mut r = body(StatusCode::FORBIDDEN, "DENIED", message);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                return r;
             }
             OciError::PaginationInvalid => {
                 return body(

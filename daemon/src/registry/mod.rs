@@ -67,7 +67,14 @@ impl Ctx {
     }
 
     async fn authorize(&self, needed: Needed<'_>) -> Result<crate::auth::token::Claims, OciError> {
-        access::authorize(&self.state, &self.headers, &self.base, needed).await
+        access::authorize(
+            &self.state,
+            &self.headers,
+            &self.base,
+            &self.client_ip,
+            needed,
+        )
+        .await
     }
 }
 
@@ -79,12 +86,16 @@ async fn base(
     State(state): State<AppState>,
     scheme: Option<Extension<Scheme>>,
     local: Option<Extension<LocalAddr>>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
     let local = local.map(|Extension(LocalAddr(a))| a);
     let base = access::base_url(&state, &headers, &uri, scheme_of(scheme), local);
-    match access::authorize(&state, &headers, &base, Needed::AnyToken).await {
+    let client = connect
+        .map(|Extension(ConnectInfo(a))| a.ip().to_string())
+        .unwrap_or_default();
+    match access::authorize(&state, &headers, &base, &client, Needed::AnyToken).await {
         Ok(_) => (
             axum::http::StatusCode::OK,
             [("content-type", "application/json")],
@@ -136,8 +147,9 @@ fn action_for(method: &Method) -> Action {
     }
 }
 
-fn repo(name: &str) -> Result<RepoName, OciError> {
-    RepoName::parse(name).map_err(|e| OciError::Registry(RegistryError::NameInvalid(e.to_string())))
+fn repo(ctx: &Ctx, name: &str) -> Result<RepoName, OciError> {
+    RepoName::parse(name)
+        .map_err(|e| access::name_invalid(&ctx.state, &ctx.base, name, e.to_string()))
 }
 
 async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<Response, OciError> {
@@ -157,7 +169,7 @@ async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<R
         | Route::Blob { name, .. }
         | Route::Uploads { name }
         | Route::Upload { name, .. }
-        | Route::Referrers { name, .. } => repo(name)?,
+        | Route::Referrers { name, .. } => repo(&ctx, name)?,
         Route::Catalog => return Err(OciError::NotFound),
     };
     let claims = ctx

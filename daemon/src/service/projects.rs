@@ -9,8 +9,8 @@ use crate::config::{Config, CreationRestriction};
 use crate::db::members::{EntityType, MemberRow};
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
-pub use crate::names::ProjectRef;
 use crate::names::valid_project_name;
+pub use crate::names::ProjectRef;
 use crate::service::directory::{DirectoryError, DirectoryService, GroupRef};
 
 #[derive(Debug, thiserror::Error)]
@@ -254,7 +254,11 @@ impl Projects {
         Ok(project)
     }
 
-    pub async fn summary(&self, by: &Principal, name_or_id: &ProjectRef) -> Result<Summary, ProjectError> {
+    pub async fn summary(
+        &self,
+        by: &Principal,
+        name_or_id: &ProjectRef,
+    ) -> Result<Summary, ProjectError> {
         let view = self.view(by, name_or_id).await?;
         let id = view.project.id;
         let (counts, storage_used) = self

@@ -47,7 +47,12 @@ impl Repositories {
     ) -> Result<(ProjectView, Vec<RepositoryRow>)> {
         let view = self
             .projects
-            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::List)
+            .require(
+                by,
+                &ProjectRef::name(project),
+                Resource::Repository,
+                Operation::List,
+            )
             .await?;
         let id = view.project.id;
         let rows = self
@@ -81,7 +86,12 @@ impl Repositories {
     ) -> Result<RepositoryRow> {
         let view = self
             .projects
-            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::Read)
+            .require(
+                by,
+                &ProjectRef::name(project),
+                Resource::Repository,
+                Operation::Read,
+            )
             .await?;
         self.repository(&view, repository).await
     }
@@ -94,7 +104,12 @@ impl Repositories {
     ) -> Result<RepositoryRow> {
         let view = self
             .projects
-            .require(by, &ProjectRef::name(project), Resource::Repository, Operation::Delete)
+            .require(
+                by,
+                &ProjectRef::name(project),
+                Resource::Repository,
+                Operation::Delete,
+            )
             .await?;
         let repo = self.repository(&view, repository).await?;
         let id = repo.id;
@@ -112,7 +127,12 @@ impl Repositories {
     ) -> Result<(ProjectView, RepositoryRow, Vec<ArtifactRow>)> {
         let view = self
             .projects
-            .require(by, &ProjectRef::name(project), Resource::Artifact, Operation::List)
+            .require(
+                by,
+                &ProjectRef::name(project),
+                Resource::Artifact,
+                Operation::List,
+            )
             .await?;
         let repo = self.repository(&view, repository).await?;
         let id = repo.id;

@@ -104,7 +104,10 @@ impl Robots {
                     let id = if p.namespace == "*" {
                         None
                     } else {
-                        let view = self.projects.view(by, &ProjectRef::name(&p.namespace)).await?;
+                        let view = self
+                            .projects
+                            .view(by, &ProjectRef::name(&p.namespace))
+                            .await?;
                         Some(view.project.id)
                     };
                     stored.push(StoredPermission::new(p.clone(), id));
@@ -124,10 +127,18 @@ impl Robots {
                 }
                 let view = self
                     .projects
-                    .require(by, &ProjectRef::name(&only.namespace), Resource::Robot, operation)
+                    .require(
+                        by,
+                        &ProjectRef::name(&only.namespace),
+                        Resource::Robot,
+                        operation,
+                    )
                     .await?;
                 let id = view.project.id;
-                Ok((Some(id), vec![StoredPermission::new(only.clone(), Some(id))]))
+                Ok((
+                    Some(id),
+                    vec![StoredPermission::new(only.clone(), Some(id))],
+                ))
             }
             other => Err(ProjectError::Invalid(format!(
                 "level must be \"project\" or \"system\", not {other:?}"
@@ -246,6 +257,9 @@ impl Robots {
             .read(move |c| db::robots::by_id(c, id))
             .await?
             .ok_or(ProjectError::NotFound(format!("robot {id}")))?;
+        if operation != Operation::Read && operation != Operation::List {
+            Self::not_itself(by, &r)?;
+        }
         self.authorize_existing(by, &r, operation).await?;
         Ok(r)
     }
@@ -355,9 +369,9 @@ impl Robots {
         secret: Option<String>,
     ) -> Result<(RobotRow, String)> {
         let r = self.robot(by, id, Operation::Update).await?;
-        Self::not_itself(by, &r)?;
         // Whoever sets the secret can log in as the robot: they must hold all it holds.
-        self.author_holds(by, &Self::stored_permissions(&r)?).await?;
+        self.author_holds(by, &Self::stored_permissions(&r)?)
+            .await?;
         let secret = secret_for(secret)?;
         let h = hash(&secret).await?;
         self.db
@@ -368,7 +382,6 @@ impl Robots {
 
     pub async fn delete(&self, by: &Principal, id: i64) -> Result<RobotRow> {
         let r = self.robot(by, id, Operation::Delete).await?;
-        Self::not_itself(by, &r)?;
         self.db
             .write(move |tx| Ok::<_, ProjectError>(db::robots::delete(tx, id)?))
             .await?;

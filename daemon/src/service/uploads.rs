@@ -34,7 +34,6 @@ impl UploadSession {
     pub fn digest_so_far(&self) -> Option<crate::digest::Digest> {
         self.hasher.as_ref().map(Hasher::current)
     }
-
 }
 
 pub type SessionHandle = Arc<tokio::sync::Mutex<UploadSession>>;

@@ -1,0 +1,858 @@
+//! Router tests: the whole HTTP application over a temporary database, called in-process with
+//! `tower::ServiceExt::oneshot`, no socket. Each security finding of issue 10 that needs no
+//! outside program has its regression test here.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::Digest as _;
+use tower::ServiceExt;
+
+use berth::auth::token::TokenKeys;
+use berth::config::Config;
+use berth::db::Db;
+use berth::state::AppState;
+use berth::storage::FsBlobStore;
+
+const ADMIN: (&str, &str) = ("admin", "Harbor12345");
+const PASSWORD: &str = "Passw0rdX";
+
+struct App {
+    router: Router,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: Value,
+    text: String,
+}
+
+fn basic(user: &str, pass: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+    )
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+impl App {
+    async fn with(config: impl FnOnce(&mut Config)) -> App {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = Config::dev();
+        cfg.data_dir = dir.path().join("data");
+        config(&mut cfg);
+        std::fs::create_dir_all(&cfg.data_dir).expect("data dir");
+        let db = Db::open(&cfg.data_dir.join("berth.db")).expect("db");
+        let store = Arc::new(FsBlobStore::open(&cfg.data_dir).expect("store"));
+        let keys = Arc::new(
+            TokenKeys::load_or_create(&cfg.data_dir.join("secret/token.pem")).expect("keys"),
+        );
+        berth::service::bootstrap::ensure_defaults(&db, Some(ADMIN.1.into()))
+            .await
+            .expect("defaults");
+        let state = AppState::new(Arc::new(cfg), db, store, keys).expect("state");
+        App {
+            router: berth::server::app(state),
+            _dir: dir,
+        }
+    }
+
+    async fn new() -> App {
+        App::with(|_| {}).await
+    }
+
+    async fn send(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// A REST call with Basic credentials (or none) and an optional JSON body.
+    async fn api(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<(&str, &str)>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.api_with(method, path, who, body, &[]).await
+    }
+
+    async fn api_with(
+        &self,
+        method: &str,
+        path: &str,
+        who: Option<(&str, &str)>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("/api/v2.0{path}"));
+        if let Some((u, p)) = who {
+            req = req.header("authorization", basic(u, p));
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.send(req.expect("request")).await
+    }
+
+    async fn user(&self, name: &str) -> i64 {
+        let r = self
+            .api(
+                "POST",
+                "/users",
+                Some(ADMIN),
+                Some(
+                    json!({"username": name, "email": format!("{name}@example.com"),
+                            "realname": name, "password": PASSWORD}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, 201, "create user {name}: {}", r.text);
+        let r = self
+            .api(
+                "GET",
+                &format!("/users/search?username={name}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        r.body
+            .as_array()
+            .and_then(|a| a.iter().find(|u| u["username"] == name))
+            .and_then(|u| u["user_id"].as_i64())
+            .expect("user id")
+    }
+
+    async fn project(&self, who: (&str, &str), name: &str, public: bool) -> i64 {
+        let r = self
+            .api(
+                "POST",
+                "/projects",
+                Some(who),
+                Some(json!({"project_name": name, "metadata": {"public": public.to_string()}})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "create project {name}: {}", r.text);
+        let r = self
+            .api_with(
+                "GET",
+                &format!("/projects/{name}"),
+                Some(who),
+                None,
+                &[("X-Is-Resource-Name", "true")],
+            )
+            .await;
+        r.body["project_id"].as_i64().expect("project id")
+    }
+
+    /// A robot in `project` with `access` pairs; returns (id, full name, secret).
+    async fn robot(
+        &self,
+        who: (&str, &str),
+        name: &str,
+        project: &str,
+        access: &[(&str, &str)],
+    ) -> Reply {
+        let access: Vec<Value> = access
+            .iter()
+            .map(|(r, a)| json!({"resource": r, "action": a}))
+            .collect();
+        self.api(
+            "POST",
+            "/robots",
+            Some(who),
+            Some(json!({"name": name, "level": "project", "duration": -1,
+                        "permissions": [{"kind": "project", "namespace": project, "access": access}]})),
+        )
+        .await
+    }
+
+    /// The actions a registry token grants `who` on `repository`.
+    async fn granted(&self, who: (&str, &str), repository: &str) -> Vec<String> {
+        let r = self
+            .send(
+                Request::get(format!(
+                    "/service/token?service=harbor-registry&scope=repository:{repository}:pull,push,delete"
+                ))
+                .header("authorization", basic(who.0, who.1))
+                .body(Body::empty())
+                .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "token: {}", r.text);
+        let token = r.body["token"].as_str().expect("token");
+        let claims = token.split('.').nth(1).expect("claims");
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(claims)
+                .expect("base64"),
+        )
+        .expect("json");
+        claims["access"][0]["actions"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    async fn token(&self, who: (&str, &str), repository: &str) -> String {
+        let r = self
+            .send(
+                Request::get(format!(
+                    "/service/token?service=harbor-registry&scope=repository:{repository}:pull,push,delete"
+                ))
+                .header("authorization", basic(who.0, who.1))
+                .body(Body::empty())
+                .expect("request"),
+            )
+            .await;
+        r.body["token"].as_str().expect("token").to_string()
+    }
+
+    async fn v2(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Vec<u8>,
+        ct: Option<&str>,
+    ) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(format!("/v2/{path}"))
+            .header("authorization", format!("Bearer {token}"));
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        self.send(req.body(Body::from(body)).expect("request"))
+            .await
+    }
+
+    /// Uploads a blob in one request; returns its digest.
+    async fn blob(&self, repo: &str, token: &str, bytes: &[u8]) -> String {
+        let d = sha256(bytes);
+        let r = self
+            .v2(
+                "POST",
+                &format!("{repo}/blobs/uploads/?digest={d}"),
+                token,
+                bytes.to_vec(),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 201, "blob: {}", r.text);
+        d
+    }
+
+    /// Pushes an image manifest with one layer; returns its digest.
+    async fn image(&self, repo: &str, token: &str, tag: &str, seed: &str) -> (String, String) {
+        let config = self
+            .blob(repo, token, format!("{{\"seed\":\"{seed}\"}}").as_bytes())
+            .await;
+        let layer_bytes = format!("layer {seed}");
+        let layer = self.blob(repo, token, layer_bytes.as_bytes()).await;
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config,
+                       "size": format!("{{\"seed\":\"{seed}\"}}").len()},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer,
+                        "size": layer_bytes.len()}],
+        })
+        .to_string();
+        let r = self
+            .v2(
+                "PUT",
+                &format!("{repo}/manifests/{tag}"),
+                token,
+                manifest.clone().into_bytes(),
+                Some("application/vnd.oci.image.manifest.v1+json"),
+            )
+            .await;
+        assert_eq!(r.status, 201, "manifest: {}", r.text);
+        (sha256(manifest.as_bytes()), layer)
+    }
+}
+
+/// Finding 1: a robot's namespace is a project name; grants hold the project's id. A user who
+/// owns the project whose id is N cannot reach the private project named "N".
+#[tokio::test]
+async fn an_all_digit_project_name_is_never_read_as_another_projects_id() {
+    let app = App::new().await;
+    app.user("alice").await;
+    app.user("bob").await;
+    let alice = ("alice", PASSWORD);
+    let bob = ("bob", PASSWORD);
+    // Alice's project gets some id N; Bob then owns private projects named "N", "07" and "1".
+    let alpha = app.project(alice, "alpha", false).await;
+    let n = alpha.to_string();
+    let bobs = app.project(bob, &n, false).await;
+    assert_ne!(bobs, alpha);
+    app.project(bob, "07", false).await;
+    app.project(bob, "1", false).await;
+
+    // Alice asks for a robot in namespace "N": that is Bob's project, not hers.
+    let r = app
+        .robot(
+            alice,
+            "grab",
+            &n,
+            &[("repository", "push"), ("repository", "pull")],
+        )
+        .await;
+    assert!(
+        r.status == 403 || r.status == 404,
+        "a robot in someone else's digit-named project: {} {}",
+        r.status,
+        r.text
+    );
+    // A robot in her own project can do nothing in Bob's "N".
+    let r = app
+        .robot(
+            alice,
+            "ci",
+            "alpha",
+            &[
+                ("repository", "push"),
+                ("repository", "pull"),
+                ("member", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.body["secret"].as_str().expect("secret").to_string();
+    let robot_name = r.body["name"].as_str().expect("name").to_string();
+    assert_eq!(robot_name, "robot$alpha+ci");
+    let robot = (robot_name.as_str(), secret.as_str());
+    assert!(app.granted(robot, &format!("{n}/app")).await.is_empty());
+    assert_eq!(
+        app.granted(robot, "alpha/app").await,
+        vec!["pull".to_string(), "push".to_string()]
+    );
+    let r = app
+        .api_with(
+            "POST",
+            &format!("/projects/{n}/members"),
+            Some(robot),
+            Some(json!({"role_id": 1, "member_user": {"username": "alice"}})),
+            &[("X-Is-Resource-Name", "true")],
+        )
+        .await;
+    assert!(
+        r.status.is_client_error(),
+        "member:create in Bob's project: {}",
+        r.status
+    );
+
+    // `{project_name_or_id}`: digits are an id, unless X-Is-Resource-Name says it is a name.
+    let by_id = app
+        .api("GET", &format!("/projects/{n}"), Some(ADMIN), None)
+        .await;
+    assert_eq!(by_id.body["name"], "alpha");
+    for name in [n.as_str(), "07", "1"] {
+        let by_name = app
+            .api_with(
+                "GET",
+                &format!("/projects/{name}"),
+                Some(ADMIN),
+                None,
+                &[("X-Is-Resource-Name", "true")],
+            )
+            .await;
+        assert_eq!(by_name.status, 200, "{name}: {}", by_name.text);
+        assert_eq!(by_name.body["name"], name);
+    }
+    // Repository paths name projects: "1" is Bob's project "1", not library (id 1).
+    let r = app
+        .api("GET", "/projects/1/repositories", Some(alice), None)
+        .await;
+    assert!(
+        r.status == 403 || r.status == 404,
+        "alice listed Bob's project 1: {}",
+        r.status
+    );
+    // Bob reaches his digit-named projects by name everywhere.
+    assert_eq!(
+        app.granted(bob, "07/app").await,
+        vec!["pull", "push", "delete"]
+    );
+    assert_eq!(
+        app.granted(bob, "1/app").await,
+        vec!["pull", "push", "delete"]
+    );
+    assert!(app
+        .granted(bob, "library/app")
+        .await
+        .iter()
+        .all(|a| a == "pull"));
+}
+
+/// Finding 5: nobody creates or changes a robot so that it holds what its author lacks, and a
+/// robot never changes or refreshes itself.
+#[tokio::test]
+async fn robots_cannot_raise_their_own_permissions() {
+    let app = App::new().await;
+    app.user("carol").await;
+    let carol = ("carol", PASSWORD);
+    app.project(carol, "team", false).await;
+    let r = app
+        .robot(
+            carol,
+            "keeper",
+            "team",
+            &[
+                ("project", "read"),
+                ("robot", "update"),
+                ("robot", "create"),
+                ("robot", "read"),
+                ("repository", "pull"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let keeper_id = r.body["id"].as_i64().expect("id");
+    let keeper_secret = r.body["secret"].as_str().expect("secret").to_string();
+    let keeper = ("robot$team+keeper", keeper_secret.as_str());
+    let r = app
+        .robot(
+            carol,
+            "pusher",
+            "team",
+            &[("repository", "push"), ("repository", "pull")],
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let pusher_id = r.body["id"].as_i64().expect("id");
+
+    // Raising itself.
+    let r = app
+        .api(
+            "PUT",
+            &format!("/robots/{keeper_id}"),
+            Some(keeper),
+            Some(
+                json!({"name": "keeper", "level": "project", "duration": -1, "permissions": [
+                {"kind": "project", "namespace": "team", "access": [
+                    {"resource": "repository", "action": "push"},
+                    {"resource": "member", "action": "create"}]}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 403, "a robot raised itself: {}", r.text);
+    // Creating a stronger robot.
+    let r = app
+        .robot(
+            keeper,
+            "stronger",
+            "team",
+            &[("repository", "push"), ("repository", "delete")],
+        )
+        .await;
+    assert_eq!(
+        r.status, 403,
+        "a robot created a stronger robot: {}",
+        r.text
+    );
+    // Taking over a stronger robot by resetting its secret.
+    let r = app
+        .api(
+            "PATCH",
+            &format!("/robots/{pusher_id}"),
+            Some(keeper),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        r.status, 403,
+        "a robot reset a stronger robot's secret: {}",
+        r.text
+    );
+    // Refreshing itself.
+    let r = app
+        .api(
+            "PATCH",
+            &format!("/robots/{keeper_id}"),
+            Some(keeper),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "a robot refreshed itself: {}", r.text);
+    // What it holds, it may hand out.
+    let r = app
+        .robot(keeper, "reader", "team", &[("repository", "pull")])
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // A developer may not create a robot with delete (developers cannot delete).
+    let dev_id = app.user("dave").await;
+    let r = app
+        .api(
+            "POST",
+            "/projects/team/members",
+            Some(carol),
+            Some(json!({"role_id": 2, "member_user": {"user_id": dev_id}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Finding 6: ids are never reused, so a new project never shows a deleted one's log.
+#[tokio::test]
+async fn a_new_project_never_inherits_a_deleted_projects_id_or_log() {
+    let app = App::new().await;
+    let old = app.project(ADMIN, "old", false).await;
+    let token = app.token(ADMIN, "old/app").await;
+    app.image("old/app", &token, "v1", "old").await;
+    let r = app
+        .api(
+            "DELETE",
+            "/projects/old/repositories/app",
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.api("DELETE", "/projects/old", Some(ADMIN), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let new = app.project(ADMIN, "new", false).await;
+    assert!(new > old, "project id {old} was given again ({new})");
+    let r = app
+        .api("GET", "/projects/new/logs", Some(ADMIN), None)
+        .await;
+    let entries = r.body.as_array().cloned().unwrap_or_default();
+    assert!(
+        entries
+            .iter()
+            .all(|e| !e["resource"].as_str().unwrap_or("").contains("old")),
+        "the new project's log shows the old one's: {entries:?}"
+    );
+    // Users too.
+    let u1 = app.user("temp").await;
+    let r = app
+        .api("DELETE", &format!("/users/{u1}"), Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let u2 = app.user("temp2").await;
+    assert!(u2 > u1);
+}
+
+/// Finding 7: deletes that would break an image are refused; Harbor's cascades work.
+#[tokio::test]
+async fn deletes_never_break_an_image() {
+    let app = App::new().await;
+    app.project(ADMIN, "img", false).await;
+    let token = app.token(ADMIN, "img/app").await;
+    let (child, layer) = app.image("img/app", &token, "child", "c1").await;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child,
+                       "size": 1, "platform": {"architecture": "amd64", "os": "linux"}}],
+    })
+    .to_string();
+    let r = app
+        .v2(
+            "PUT",
+            "img/app/manifests/multi",
+            &token,
+            index.clone().into_bytes(),
+            Some("application/vnd.oci.image.index.v1+json"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let index_digest = sha256(index.as_bytes());
+
+    let r = app
+        .v2(
+            "DELETE",
+            &format!("img/app/manifests/{child}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 412, "deleting an index's child: {}", r.text);
+    assert!(
+        r.text.contains(&index_digest),
+        "the refusal names the index: {}",
+        r.text
+    );
+    let r = app
+        .api(
+            "DELETE",
+            &format!("/projects/img/repositories/app/artifacts/{child}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 412, "REST delete of an index's child: {}", r.text);
+    assert_eq!(r.body["errors"][0]["code"], "PRECONDITION");
+    let r = app
+        .v2(
+            "DELETE",
+            &format!("img/app/blobs/{layer}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 412, "unlinking a used layer: {}", r.text);
+    let r = app
+        .v2(
+            "GET",
+            &format!("img/app/blobs/{layer}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "the layer still pulls");
+
+    // Deleting the index takes its child along (nothing else uses it).
+    let r = app
+        .v2(
+            "DELETE",
+            &format!("img/app/manifests/{index_digest}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = app
+        .v2(
+            "GET",
+            &format!("img/app/manifests/{child}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "the index's child went with it");
+    // Now nothing uses the layer: it may be unlinked.
+    let r = app
+        .v2(
+            "DELETE",
+            &format!("img/app/blobs/{layer}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+}
+
+/// Finding 8: an upload session is reachable only through its own repository, for every
+/// operation, however busy it is.
+#[tokio::test]
+async fn an_upload_id_never_reaches_another_repository() {
+    let app = App::new().await;
+    app.user("victim").await;
+    app.user("mallory").await;
+    app.project(("victim", PASSWORD), "v", false).await;
+    app.project(("mallory", PASSWORD), "m", false).await;
+    let vt = app.token(("victim", PASSWORD), "v/app").await;
+    let mt = app.token(("mallory", PASSWORD), "m/app").await;
+    let r = app
+        .v2("POST", "v/app/blobs/uploads/", &vt, vec![], None)
+        .await;
+    assert_eq!(r.status, 202);
+    let id = r.headers["docker-upload-uuid"]
+        .to_str()
+        .expect("uuid")
+        .to_string();
+    let r = app
+        .v2(
+            "PATCH",
+            &format!("v/app/blobs/uploads/{id}"),
+            &vt,
+            b"secret".to_vec(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    for (method, body) in [
+        ("GET", vec![]),
+        ("PATCH", b"junk".to_vec()),
+        ("DELETE", vec![]),
+    ] {
+        let r = app
+            .v2(
+                method,
+                &format!("m/app/blobs/uploads/{id}"),
+                &mt,
+                body,
+                None,
+            )
+            .await;
+        assert_eq!(
+            r.status, 404,
+            "{method} through another repository: {}",
+            r.text
+        );
+        assert!(r.text.contains("BLOB_UPLOAD_UNKNOWN"));
+    }
+    let r = app
+        .v2(
+            "PUT",
+            &format!("m/app/blobs/uploads/{id}?digest={}", sha256(b"x")),
+            &mt,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    // The victim's upload is untouched.
+    let r = app
+        .v2(
+            "PUT",
+            &format!("v/app/blobs/uploads/{id}?digest={}", sha256(b"secret")),
+            &vt,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Finding 4 (uploads): open sessions are capped per user, with TOOMANYREQUESTS.
+#[tokio::test]
+async fn upload_sessions_are_capped_per_user() {
+    let app = App::with(|c| c.storage.max_upload_sessions_per_user = 3).await;
+    app.project(ADMIN, "cap", false).await;
+    let token = app.token(ADMIN, "cap/app").await;
+    for _ in 0..3 {
+        let r = app
+            .v2("POST", "cap/app/blobs/uploads/", &token, vec![], None)
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let r = app
+        .v2("POST", "cap/app/blobs/uploads/", &token, vec![], None)
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["code"], "TOOMANYREQUESTS");
+    // Finishing one frees a slot.
+    let r = app
+        .v2(
+            "POST",
+            &format!("cap/app/blobs/uploads/?digest={}", sha256(b"z")),
+            &token,
+            b"z".to_vec(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 429, "a monolithic upload counts too");
+}
+
+/// Finding 9: deleting a user who owns a project keeps the project; never a 500.
+#[tokio::test]
+async fn deleting_a_project_owner_keeps_the_project() {
+    let app = App::new().await;
+    let id = app.user("owner").await;
+    app.project(("owner", PASSWORD), "owned", false).await;
+    let r = app
+        .api("DELETE", &format!("/users/{id}"), Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.api("GET", "/projects/owned", Some(ADMIN), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["owner_id"], id);
+}
+
+/// Finding 3: attempts count when they start, so a burst of concurrent wrong passwords is
+/// checked at most as many times as the limit allows.
+#[tokio::test]
+async fn concurrent_wrong_logins_are_checked_at_most_the_limit() {
+    let app = Arc::new(App::new().await);
+    app.user("erin").await;
+    let mut tasks = Vec::new();
+    for _ in 0..40 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.api("GET", "/users/current", Some(("erin", "WrongPass1")), None)
+                .await
+                .status
+        }));
+    }
+    let mut refused = 0;
+    let mut throttled = 0;
+    for t in tasks {
+        match t.await.expect("join") {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => throttled += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert!(
+        refused <= 5,
+        "{refused} wrong passwords were checked; the limit is 5"
+    );
+    assert_eq!(refused + throttled, 40);
+    // The right password is refused too while the account is locked.
+    let r = app
+        .api("GET", "/users/current", Some(("erin", PASSWORD)), None)
+        .await;
+    assert_eq!(r.status, 429);
+}
+
+/// Finding 10: the saved search password goes only to the saved directory.
+#[tokio::test]
+async fn ldap_ping_never_sends_the_saved_password_elsewhere() {
+    let app = App::with(|c| {
+        let mut l = berth::config::LdapConfig::new("ldap://127.0.0.1:9", "dc=example,dc=com");
+        l.ldap_search_dn = "cn=reader,dc=example,dc=com".into();
+        l.ldap_search_password = berth::config::Secret("saved-secret".into());
+        c.ldap = Some(l);
+    })
+    .await;
+    for body in [
+        json!({"ldap_url": "ldap://127.0.0.1:10"}),
+        json!({"ldap_search_dn": "cn=other,dc=example,dc=com"}),
+    ] {
+        let r = app
+            .api("POST", "/ldap/ping", Some(ADMIN), Some(body.clone()))
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        assert!(r.text.contains("ldap_search_password"), "{}", r.text);
+    }
+}
+
+/// Also found: an expired token is refused at once (no leeway), and `has_ca_root` says
+/// whether a CA is served.
+#[tokio::test]
+async fn systeminfo_reports_no_ca_without_one() {
+    let app = App::new().await;
+    let r = app.api("GET", "/systeminfo", None, None).await;
+    assert_eq!(r.body["has_ca_root"], false);
+}
