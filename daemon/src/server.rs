@@ -121,6 +121,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     let housekeeping = tokio::spawn(housekeeping_forever(state.clone()));
     let audit = state.audit.clone();
     let mut handles: Vec<axum_server::Handle<SocketAddr>> = Vec::new();
+    let mut schemes: Vec<&str> = Vec::new();
     let mut servers = tokio::task::JoinSet::new();
     let config = state.config.clone();
     let app = app(state);
@@ -138,6 +139,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
         }
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());
+        schemes.push("http");
         let listener = listeners.http.context("the HTTP listener was not bound")?;
         let mut server = axum_server::from_tcp(listener)
             .with_context(|| format!("listening on {}", http.listen))?
@@ -165,6 +167,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
         let app = app.clone().layer(Extension(Scheme("https")));
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());
+        schemes.push("https");
         let listener = listeners.tls.context("the HTTPS listener was not bound")?;
         let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(rustls)
             .handshake_timeout(header_timeout)
@@ -186,9 +189,13 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     }
     // Ready only once every listener is bound: systemd (Type=notify) and the tests rely on it.
     let mut bound = Vec::new();
-    for handle in &handles {
+    for (handle, scheme) in handles.iter().zip(&schemes) {
         match handle.listening().await {
-            Some(addr) => bound.push(addr.to_string()),
+            Some(addr) => {
+                // Tests read this line to learn a port-0 listener's port.
+                tracing::info!("listening on {scheme}://{addr}");
+                bound.push(addr.to_string())
+            }
             // The listener failed to bind; its task holds the error.
             None => break,
         }

@@ -94,7 +94,7 @@ impl Berthd {
     pub fn start() -> Berthd {
         let mut b = Berthd {
             dir: tempfile::tempdir().expect("tempdir"),
-            port: free_port(),
+            port: 0,
             child: None,
             config: None,
             env: Vec::new(),
@@ -103,8 +103,8 @@ impl Berthd {
         b
     }
 
-    /// `berthd --config FILE`, where `make_config(dir, http_port)` returns the file's text; the
-    /// HTTP listener must be on `http_port` so the harness can poll the ping endpoint.
+    /// `berthd --config FILE`, where `make_config(dir, http_port)` returns the file's text. The
+    /// harness passes port 0 and `--listen 127.0.0.1:0`, then reads the bound port from the log.
     pub fn start_with_config(make_config: impl FnOnce(&Path, u16) -> String) -> Berthd {
         Berthd::start_with_config_env(make_config, &[])
     }
@@ -115,7 +115,7 @@ impl Berthd {
         env: &[(&str, &str)],
     ) -> Berthd {
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
+        let port = 0;
         let path = dir.path().join("berth.toml");
         std::fs::write(&path, make_config(dir.path(), port)).expect("config");
         let mut b = Berthd {
@@ -162,17 +162,42 @@ impl Berthd {
         let mut cmd = Command::new(berthd_bin());
         match &self.config {
             Some(path) => cmd.arg("--config").arg(path),
-            None => cmd
-                .args(["--dev", "--listen", &self.host(), "--data"])
-                .arg(self.data()),
+            None => cmd.arg("--dev").arg("--data").arg(self.data()),
         };
-        let child = cmd
+        // Port 0 at the first start (the kernel picks, no race with other tests); the same port
+        // again at a restart, so clients keep their URLs.
+        cmd.args(["--listen", &self.host()]);
+        let log_before = self.log().len();
+        let mut child = cmd
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
             .spawn()
             .expect("start berthd");
+        // Wait for the bound address in the log; a berthd that exits at start is reported at once.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let port = loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("berthd exited at start ({status}):\n{}", self.log());
+            }
+            let log = self.log();
+            let found = log.get(log_before..).unwrap_or("").lines().find_map(|l| {
+                l.split("listening on http://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|p| p.parse::<u16>().ok())
+            });
+            if let Some(p) = found {
+                break p;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "berthd did not report its address:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        self.port = port;
         self.child = Some(child);
         let url = format!("{}/api/v2.0/ping", self.url());
         assert!(

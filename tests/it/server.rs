@@ -415,3 +415,174 @@ fn tells_systemd_when_ready_and_stopping() {
     let n = socket.recv(&mut buf).expect("a notification");
     assert_eq!(String::from_utf8_lossy(&buf[..n]).trim(), "STOPPING=1");
 }
+
+/// Issue 10, first start: a busy port is reported with its address before the admin is
+/// created (so a generated password is never shown and lost), and a weak
+/// BERTH_ADMIN_PASSWORD is refused.
+#[test]
+fn a_busy_port_or_a_weak_admin_password_stops_the_first_start_cleanly() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = busy.local_addr().expect("addr").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(crate::harness::berthd_bin())
+        .args(["--dev", "--listen", &addr, "--data"])
+        .arg(dir.path().join("data"))
+        .env_remove("BERTH_ADMIN_PASSWORD")
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("cannot listen on {addr}")), "{text}");
+    assert!(
+        !text.contains("password:"),
+        "a password was printed and lost: {text}"
+    );
+    assert!(
+        !dir.path().join("data/berth.db").exists(),
+        "the admin was created anyway"
+    );
+    drop(busy);
+
+    let out = std::process::Command::new(crate::harness::berthd_bin())
+        .args(["--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data2"))
+        .env("BERTH_ADMIN_PASSWORD", "short")
+        .output()
+        .expect("run");
+    assert!(!out.status.success(), "a weak admin password was accepted");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BERTH_ADMIN_PASSWORD"));
+}
+
+/// Issue 10, finding 12: whatever umask berthd is started with, nothing it creates is
+/// readable by others.
+#[test]
+fn files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let log = std::fs::File::create(dir.path().join("log")).expect("log");
+    let mut cmd = std::process::Command::new(crate::harness::berthd_bin());
+    cmd.args(["--dev", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
+    // SAFETY: umask(2) in the child between fork and exec; async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o000);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(dir.path().join("log"))
+        .unwrap_or_default()
+        .contains("listening on")
+    {
+        assert!(std::time::Instant::now() < deadline, "berthd did not start");
+        assert!(child.try_wait().expect("wait").is_none(), "berthd exited");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    for path in [
+        data.clone(),
+        data.join("blobs"),
+        data.join("uploads"),
+        data.join("berth.db"),
+        data.join("secret"),
+    ] {
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(
+            mode & 0o007,
+            0,
+            "{} is open to others: {mode:o}",
+            path.display()
+        );
+    }
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let _ = child.wait();
+}
+
+/// Issue 10: outside --dev the token realm never comes from the client's Host header.
+#[test]
+fn the_realm_is_not_taken_from_the_host_header() {
+    let berthd = Berthd::start_with_config(|dir, http_port| {
+        format!(
+            "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n",
+            dir.display()
+        )
+    });
+    let r = crate::harness::http()
+        .get(format!("{}/v2/", berthd.url()))
+        .header("host", "evil.example.net")
+        .send()
+        .expect("GET");
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        challenge.contains(&format!("realm=\"http://{}/service/token\"", berthd.host())),
+        "{challenge}"
+    );
+}
+
+/// Issue 10, finding 4: idle connections cannot starve the server: beyond the connection
+/// limit a connection is closed at once, and an idle one is closed after the header timeout.
+#[test]
+fn idle_connections_are_limited_and_timed_out() {
+    use std::io::Read;
+    let berthd = Berthd::start_with_config(|dir, http_port| {
+        format!(
+            "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
+             [server]\nmax_connections = 8\nheader_read_timeout_seconds = 2\n",
+            dir.display()
+        )
+    });
+    let idle: Vec<std::net::TcpStream> = (0..8)
+        .map(|_| std::net::TcpStream::connect(berthd.host()).expect("connect"))
+        .collect();
+    // A ninth connection is accepted by the kernel and closed by berthd without an answer.
+    let mut ninth = std::net::TcpStream::connect(berthd.host()).expect("connect");
+    ninth
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        ninth.read(&mut buf).unwrap_or(0),
+        0,
+        "the ninth connection was served"
+    );
+    // The idle ones are closed by the header timeout; then requests are served again.
+    for mut s in idle {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .expect("timeout");
+        assert_eq!(
+            s.read(&mut buf).unwrap_or(0),
+            0,
+            "an idle connection stayed open"
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ok = crate::harness::http()
+            .get(format!("{}/api/v2.0/ping", berthd.url()))
+            .send()
+            .is_ok_and(|r| r.status() == 200);
+        if ok {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not served after the idle ones closed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
