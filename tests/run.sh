@@ -5,6 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage's time, so a slow one shows in CI's log.
+stage_started=$SECONDS
+stage() {
+  echo "== stage done in $((SECONDS - stage_started)) s; next: $1"
+  stage_started=$SECONDS
+}
+
 if [ -z "${BERTH_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
@@ -13,6 +20,7 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
     tmux systemd debootstrap rpm binutils
 fi
 
+stage "packaging tools"
 # The packaging tools (crates.io, pinned by their lock files).
 for tool in cargo-deb cargo-generate-rpm; do
   if ! command -v "$tool" >/dev/null; then
@@ -20,6 +28,7 @@ for tool in cargo-deb cargo-generate-rpm; do
   fi
 done
 
+stage "schemathesis"
 # schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own.
 venv=target/schemathesis-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then
@@ -28,13 +37,16 @@ if [ ! -x "$venv/bin/schemathesis" ]; then
 fi
 export BERTH_TEST_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
 
+stage "fmt and clippy"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+stage "build"
 # The end-to-end tests run target/debug/berthd, so build the binaries before testing.
 cargo build --workspace --all-targets
 # A mismatching wizard snapshot fails; nothing is written beside it.
 export INSTA_UPDATE=no
 
+stage "packages"
 # The packages, with the documented command: a "previous build" and this one, for the upgrade
 # tests; and a fresh Debian root for them to be installed into.
 packaging/build.sh 0.0.9
@@ -42,7 +54,18 @@ packaging/build.sh
 export BERTH_TEST_PACKAGES="$PWD/target/packages"
 if [ ! -x target/debian-root/usr/bin/dpkg ]; then
   rm -rf target/debian-root
-  debootstrap --variant=minbase bookworm target/debian-root http://deb.debian.org/debian
+  # The Debian mirror this machine's own apt sources use (deb822 `URIs:` or one-line `deb`).
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
+             | awk '/^URIs:/ {print $2}' | grep -v -- '-security' | head -n 1)
+  if [ -z "$mirror" ]; then
+    mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+               | awk '$1 == "deb" {for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' \
+               | grep -v -- '-security' | head -n 1)
+  fi
+  if [ -z "$mirror" ]; then
+    echo "no Debian mirror found in /etc/apt/sources.list.d/"; exit 1
+  fi
+  debootstrap --variant=minbase bookworm target/debian-root "$mirror"
 fi
 export BERTH_TEST_DEBIAN_ROOT="$PWD/target/debian-root"
 # The same with systemd, booted as PID 1 in a container to run the packaged unit for real.
@@ -56,6 +79,7 @@ if [ ! -x target/debian-root-systemd/lib/systemd/systemd ]; then
 fi
 export BERTH_TEST_SYSTEMD_ROOT="$PWD/target/debian-root-systemd"
 
+stage "dockerd"
 # One dockerd for the whole run, without networking or overlayfs (see shared/testing.md).
 work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)
 exec_root=$(mktemp -d /tmp/bdx.XXXXXX)   # short: containerd puts a socket in it
@@ -81,4 +105,6 @@ if [ -z "$ready" ]; then
   echo "dockerd did not start:"; cat "$work/dockerd.log"; exit 1
 fi
 
+stage "tests"
 cargo test --workspace
+stage "end"

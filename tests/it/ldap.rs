@@ -651,8 +651,17 @@ fn ldap_helpers_and_user_groups() {
     ));
     assert!(!ok && message.starts_with("base DN"), "{message}");
     let closed = format!("ldap://127.0.0.1:{}/", free_port());
+    // Another directory needs the password in the request (the saved one stays home).
+    let (status, v) = call(
+        &berthd,
+        ADMIN,
+        Method::POST,
+        "/api/v2.0/ldap/ping",
+        Some(json!({"ldap_url": closed, "ldap_connection_timeout": 2})),
+    );
+    assert_eq!(status, 400, "{v}");
     let (ok, message) = ping(Some(
-        json!({"ldap_url": closed, "ldap_connection_timeout": 2}),
+        json!({"ldap_url": closed, "ldap_connection_timeout": 2, "ldap_search_password": "given"}),
     ));
     assert!(!ok && message.starts_with("connection"), "{message}");
     let (status, _) = call(

@@ -106,17 +106,15 @@ async fn base(
     }
 }
 
-async fn dispatch(
-    State(state): State<AppState>,
-    scheme: Option<Extension<Scheme>>,
-    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
-    local: Option<Extension<LocalAddr>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let local = local.map(|Extension(LocalAddr(a))| a);
+async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    let scheme = parts.extensions.get::<Scheme>().map(|s| Extension(*s));
+    let connect = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| Extension(*c));
+    let local = parts.extensions.get::<LocalAddr>().map(|LocalAddr(a)| *a);
     let base = access::base_url(&state, &headers, &uri, scheme_of(scheme), local);
     let query = uri
         .query()
