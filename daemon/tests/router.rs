@@ -197,18 +197,7 @@ impl App {
 
     /// The actions a registry token grants `who` on `repository`.
     async fn granted(&self, who: (&str, &str), repository: &str) -> Vec<String> {
-        let r = self
-            .send(
-                Request::get(format!(
-                    "/service/token?service=harbor-registry&scope=repository:{repository}:pull,push,delete"
-                ))
-                .header("authorization", basic(who.0, who.1))
-                .body(Body::empty())
-                .expect("request"),
-            )
-            .await;
-        assert_eq!(r.status, 200, "token: {}", r.text);
-        let token = r.body["token"].as_str().expect("token");
+        let token = self.token(who, repository).await;
         let claims = token.split('.').nth(1).expect("claims");
         let claims: Value = serde_json::from_slice(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -237,6 +226,7 @@ impl App {
                 .expect("request"),
             )
             .await;
+        assert_eq!(r.status, 200, "token: {}", r.text);
         r.body["token"].as_str().expect("token").to_string()
     }
 
