@@ -363,13 +363,15 @@ impl Default for StorageConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
-    /// A client must send a request's headers within this many seconds of starting it.
+    /// A client must send a request's headers within this many seconds of starting it (or of
+    /// its previous response, on a keep-alive connection).
     #[serde(default = "default_header_read_timeout")]
     pub header_read_timeout_seconds: u64,
-    /// An idle keep-alive connection is closed after this many seconds.
+    /// A connection on which no byte moves either way for this many seconds is closed: a body
+    /// that stopped arriving, a download nobody reads.
     #[serde(default = "default_idle_timeout")]
     pub idle_timeout_seconds: u64,
-    /// Connections served at once, per listener; further ones wait in the kernel's queue.
+    /// Connections served at once, over all listeners; further ones are closed at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
 }

@@ -79,6 +79,9 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
         .map(|c| c.split(';').next().unwrap_or("").trim())
         .filter(|c| !c.is_empty() && *c != "application/json" && *c != "application/octet-stream");
     let declared = obj.get("mediaType").and_then(Value::as_str);
+    if declared.is_some_and(str::is_empty) {
+        return Err(ManifestError::Invalid("mediaType is empty".into()));
+    }
 
     if let Some(ct) = content_type {
         if DOCKER_SCHEMA1.contains(&ct) {
@@ -177,7 +180,9 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
                 annotations,
             })
         }
-        other => Err(ManifestError::Unsupported(other.to_string())),
+        other => Err(ManifestError::Unsupported(format!(
+            "manifest media type {other:?} is not supported"
+        ))),
     }
 }
 

@@ -126,6 +126,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     let config = state.config.clone();
     let app = app(state);
     let header_timeout = Duration::from_secs(config.server.header_read_timeout_seconds);
+    let idle_timeout = Duration::from_secs(config.server.idle_timeout_seconds);
     // One pool of connection slots for all listeners: what bounds open descriptors.
     let connection_slots = Arc::new(tokio::sync::Semaphore::new(config.server.max_connections));
 
@@ -146,6 +147,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
             .acceptor(limits::LimitAcceptor::new(
                 axum_server::accept::DefaultAcceptor::new(),
                 connection_slots.clone(),
+                idle_timeout,
             ))
             .first_request_timeout(header_timeout)
             .handle(handle);
@@ -174,6 +176,7 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
             .acceptor(limits::LimitAcceptor::new(
                 axum_server::accept::DefaultAcceptor::new(),
                 connection_slots.clone(),
+                idle_timeout,
             ));
         let mut server = axum_server::from_tcp(listener)
             .with_context(|| format!("listening on {}", tls.listen))?

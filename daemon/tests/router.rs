@@ -215,6 +215,21 @@ impl App {
             .unwrap_or_default()
     }
 
+    /// A registry token for exactly these scopes.
+    async fn token_for(&self, who: (&str, &str), scopes: &[&str]) -> String {
+        let query: String = scopes.iter().map(|s| format!("&scope={s}")).collect();
+        let r = self
+            .send(
+                Request::get(format!("/service/token?service=harbor-registry{query}"))
+                    .header("authorization", basic(who.0, who.1))
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, 200, "token: {}", r.text);
+        r.body["token"].as_str().expect("token").to_string()
+    }
+
     async fn token(&self, who: (&str, &str), repository: &str) -> String {
         let r = self
             .send(
@@ -845,4 +860,209 @@ async fn systeminfo_reports_no_ca_without_one() {
     let app = App::new().await;
     let r = app.api("GET", "/systeminfo", None, None).await;
     assert_eq!(r.body["has_ca_root"], false);
+}
+
+/// Also found: a mount's challenge names pull on the source too, so a client that asks for
+/// exactly the challenged scopes gets a token the mount can use.
+#[tokio::test]
+async fn a_mount_challenge_names_the_source_and_its_token_mounts() {
+    let app = App::new().await;
+    app.user("dev").await;
+    let dev = ("dev", PASSWORD);
+    app.project(dev, "src", false).await;
+    app.project(dev, "dst", false).await;
+    let token = app.token(dev, "src/app").await;
+    let layer = app.blob("src/app", &token, b"shared layer").await;
+
+    let path = format!("dst/app/blobs/uploads/?mount={layer}&from=src/app");
+    let r = app
+        .send(
+            Request::post(format!("/v2/{path}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let challenge = r.headers["www-authenticate"].to_str().expect("challenge");
+    assert!(
+        challenge.contains(r#"scope="repository:dst/app:pull,push repository:src/app:pull""#),
+        "{challenge}"
+    );
+    // The scopes exactly as challenged, as repeated `scope` parameters.
+    let r = app
+        .send(
+            Request::get(
+                "/service/token?service=harbor-registry\
+                 &scope=repository:dst/app:pull,push&scope=repository:src/app:pull",
+            )
+            .header("authorization", basic(dev.0, dev.1))
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await;
+    let challenged = r.body["token"].as_str().expect("token").to_string();
+    let r = app.v2("POST", &path, &challenged, vec![], None).await;
+    assert_eq!(r.status, 201, "mounted, not uploaded: {}", r.text);
+    let r = app
+        .v2(
+            "HEAD",
+            &format!("dst/app/blobs/{layer}"),
+            &challenged,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+
+    // Basic credentials on the same request get both scopes too.
+    let r = app
+        .send(
+            Request::post(format!(
+                "/v2/dst/other/blobs/uploads/?mount={layer}&from=src/app"
+            ))
+            .header("authorization", basic(dev.0, dev.1))
+            .body(Body::empty())
+            .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// Also found: OCI 1.1's mount without `from` links the blob from a repository the token
+/// may pull, and never from one it may not.
+#[tokio::test]
+async fn a_mount_without_from_uses_only_repositories_the_token_may_pull() {
+    let app = App::new().await;
+    app.user("alice").await;
+    app.user("bob").await;
+    let (alice, bob) = (("alice", PASSWORD), ("bob", PASSWORD));
+    app.project(alice, "secret", false).await;
+    app.project(bob, "mine", false).await;
+    let at = app.token(alice, "secret/app").await;
+    let private_layer = app.blob("secret/app", &at, b"alice's private layer").await;
+
+    // Bob knows the digest and asks for pull on secret/app too, which he is not granted: an
+    // ordinary upload session instead, and nothing linked.
+    let bt = app
+        .token_for(
+            bob,
+            &[
+                "repository:mine/app:pull,push",
+                "repository:secret/app:pull",
+            ],
+        )
+        .await;
+    let r = app
+        .v2(
+            "POST",
+            &format!("mine/app/blobs/uploads/?mount={private_layer}"),
+            &bt,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = app
+        .v2(
+            "HEAD",
+            &format!("mine/app/blobs/{private_layer}"),
+            &bt,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "nothing was linked");
+
+    // A blob in a repository his token may pull mounts into another of his repositories.
+    let own = app.blob("mine/app", &bt, b"bob's layer").await;
+    let narrow = app
+        .token_for(bob, &["repository:mine/other:pull,push"])
+        .await;
+    let r = app
+        .v2(
+            "POST",
+            &format!("mine/other/blobs/uploads/?mount={own}"),
+            &narrow,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 202,
+        "a token without pull on the holder mounts nothing"
+    );
+    let both = app
+        .token_for(
+            bob,
+            &[
+                "repository:mine/other:pull,push",
+                "repository:mine/app:pull",
+            ],
+        )
+        .await;
+    let r = app
+        .v2(
+            "POST",
+            &format!("mine/other/blobs/uploads/?mount={own}"),
+            &both,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.headers["location"].to_str().expect("location"),
+        format!("/v2/mine/other/blobs/{own}")
+    );
+}
+
+/// Also found: a chunk that does not continue the upload is 416 with BLOB_UPLOAD_INVALID and
+/// the range received so far.
+#[tokio::test]
+async fn an_out_of_order_chunk_is_blob_upload_invalid() {
+    let app = App::new().await;
+    let token = app.token(ADMIN, "library/chunks").await;
+    let r = app
+        .v2(
+            "POST",
+            "library/chunks/blobs/uploads/",
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    let location = r.headers["location"]
+        .to_str()
+        .expect("location")
+        .to_string();
+    let path = location.trim_start_matches("/v2/").to_string();
+    let r = app
+        .send(
+            Request::patch(&location)
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-range", "0-3")
+                .body(Body::from("abcd"))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    for range in ["10-13", "2-5"] {
+        let r = app
+            .send(
+                Request::patch(&location)
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-range", range)
+                    .body(Body::from("efgh"))
+                    .expect("request"),
+            )
+            .await;
+        assert_eq!(r.status, 416, "{range}");
+        assert_eq!(
+            r.body["errors"][0]["code"], "BLOB_UPLOAD_INVALID",
+            "{range}"
+        );
+        assert_eq!(r.headers["range"], "0-3");
+    }
+    let r = app.v2("GET", &path, &token, vec![], None).await;
+    assert_eq!(r.headers["range"], "0-3", "nothing changed");
 }

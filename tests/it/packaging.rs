@@ -650,6 +650,28 @@ fn systemd_runs_the_packaged_daemon_and_setup_reconfigures_it() {
         "no"
     );
 
+    // Root resets a lost admin password on the running service; the files stay the berth
+    // user's, so berthd keeps working and a restart finds them readable.
+    system.exec_ok(&[
+        "env",
+        "BERTH_ADMIN_PASSWORD=Reset12345X",
+        "berthd",
+        "reset-admin-password",
+    ]);
+    assert_eq!(token_status(http_port, "Reset12345X"), 200);
+    assert_eq!(token_status(http_port, "Changed12345"), 401);
+    assert_eq!(
+        system.exec(&["find", "/srv/berth", "-user", "root"]).trim(),
+        "",
+        "the reset left files owned by root"
+    );
+    system.exec_ok(&["systemctl", "restart", "berthd"]);
+    assert!(wait_until_up(
+        &format!("http://127.0.0.1:{http_port}/api/v2.0/ping"),
+        Duration::from_secs(30)
+    ));
+    assert_eq!(token_status(http_port, "Reset12345X"), 200);
+
     // Remove stops it.
     system.exec_ok(&["dpkg", "-r", "berth"]);
     assert_ne!(

@@ -542,7 +542,8 @@ fn idle_connections_are_limited_and_timed_out() {
     let berthd = Berthd::start_with_config(|dir, http_port| {
         format!(
             "data_dir = \"{}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [server]\nmax_connections = 8\nheader_read_timeout_seconds = 2\n",
+             [server]\nmax_connections = 8\nheader_read_timeout_seconds = 2\n\
+             idle_timeout_seconds = 3\n",
             dir.display()
         )
     });
@@ -556,19 +557,13 @@ fn idle_connections_are_limited_and_timed_out() {
         .expect("timeout");
     let mut buf = [0u8; 16];
     assert_eq!(
-        ninth.read(&mut buf).unwrap_or(0),
-        0,
+        ninth.read(&mut buf).ok(),
+        Some(0),
         "the ninth connection was served"
     );
     // The idle ones are closed by the header timeout; then requests are served again.
-    for mut s in idle {
-        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
-            .expect("timeout");
-        assert_eq!(
-            s.read(&mut buf).unwrap_or(0),
-            0,
-            "an idle connection stayed open"
-        );
+    for s in idle {
+        assert!(closed_within(s, 20), "an idle connection stayed open");
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -585,4 +580,141 @@ fn idle_connections_are_limited_and_timed_out() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+
+    // A body that stops arriving: the headers are complete (no header timeout), then nothing
+    // moves, and the inactivity deadline closes the connection.
+    let mut stalled = std::net::TcpStream::connect(berthd.host()).expect("connect");
+    std::io::Write::write_all(
+        &mut stalled,
+        b"POST /c/login HTTP/1.1\r\nHost: x\r\ncontent-type: application/x-www-form-urlencoded\r\n\
+          content-length: 1000\r\n\r\nprincipal=a",
+    )
+    .expect("write");
+    assert!(
+        closed_within(stalled, 20),
+        "a stalled body held the connection"
+    );
+}
+
+/// Whether the server closes `stream` within `seconds` (answering first is allowed); a read
+/// timeout means it is still open.
+fn closed_within(mut stream: std::net::TcpStream, seconds: u64) -> bool {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream.set_read_timeout(Some(left)).expect("timeout");
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Issue 10: the operator resets a lost admin password from the machine itself, with berthd
+/// running (the old password stops working at once) or stopped; a weak one changes nothing.
+#[test]
+fn the_admin_password_can_be_reset_from_the_machine() {
+    use std::io::Write;
+    let mut berthd = Berthd::start();
+    let data = berthd.data();
+    let reset = |args: &[&str], env: Option<&str>, stdin: Option<&str>| {
+        let mut cmd = std::process::Command::new(crate::harness::berthd_bin());
+        cmd.args(["--dev", "--data"])
+            .arg(&data)
+            .arg("reset-admin-password")
+            .args(args)
+            .env_remove("BERTH_ADMIN_PASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(pw) = env {
+            cmd.env("BERTH_ADMIN_PASSWORD", pw);
+        }
+        let mut child = cmd.spawn().expect("run reset");
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .expect("write stdin");
+        drop(input);
+        child.wait_with_output().expect("reset output")
+    };
+    let status = |url: &str, pw: &str| {
+        crate::harness::http()
+            .get(format!("{url}/api/v2.0/users/current"))
+            .basic_auth("admin", Some(pw))
+            .send()
+            .expect("GET")
+            .status()
+            .as_u16()
+    };
+    let url = berthd.url();
+
+    let weak = reset(&[], Some("short"), None);
+    assert_eq!(weak.status.code(), Some(2), "a weak password was accepted");
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("nothing was changed"));
+    assert_eq!(status(&url, crate::harness::ADMIN_PASSWORD), 200);
+
+    // While berthd runs: from the environment.
+    let out = reset(&[], Some("Fresh1Password"), None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        status(&url, crate::harness::ADMIN_PASSWORD),
+        401,
+        "old password still works"
+    );
+    assert_eq!(status(&url, "Fresh1Password"), 200);
+
+    // From standard input (one line), while running.
+    let out = reset(&[], None, Some("Piped2Password\n"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&url, "Piped2Password"), 200);
+
+    // With berthd stopped: a generated password, printed once on standard output.
+    berthd.stop();
+    let out = reset(&["--generate"], None, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(generated.len(), 20, "{generated:?}");
+    berthd.spawn();
+    let url = berthd.url();
+    assert_eq!(status(&url, "Piped2Password"), 401);
+    assert_eq!(status(&url, &generated), 200);
+
+    // A directory that holds no database is named, and nothing is created there.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(crate::harness::berthd_bin())
+        .args(["--dev", "--data"])
+        .arg(empty.path())
+        .args(["reset-admin-password", "--generate"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
+    assert!(!empty.path().join("berth.db").exists());
 }

@@ -289,6 +289,10 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE user_groups_new RENAME TO user_groups;
     CREATE UNIQUE INDEX user_groups_dn ON user_groups(dn_key) WHERE dn_key != '';
     "#,
+    // 6: which repositories hold a blob (mounts without `from`, and garbage collection).
+    r#"
+    CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -360,6 +364,56 @@ mod tests {
             }
             apply(&mut conn).expect("upgrade");
         }
+    }
+
+    /// Migration 5 gives each stored robot grant the id of the project its namespace names, by
+    /// name even when the name is all digits, and never the project whose id those digits are.
+    #[test]
+    fn robot_grants_gain_the_named_projects_id() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(4) {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .expect("version");
+        }
+        conn.execute_batch(
+            r#"
+            INSERT INTO users (id, username, created_at, updated_at) VALUES (1, 'admin', 0, 0);
+            INSERT INTO projects (id, name, public, owner_id, created_at, updated_at) VALUES
+                (1, 'library', 1, 1, 0, 0), (2, '1', 0, 1, 0, 0), (3, 'team', 0, 1, 0, 0);
+            INSERT INTO robots (id, name, level, project_id, secret_hash, duration, expires_at,
+                                permissions, created_at, updated_at) VALUES
+                (1, 'robot$team+ci', 'project', 3, 'h', -1, -1,
+                 '[{"kind":"project","namespace":"team","access":[{"resource":"repository","action":"pull"}]}]', 0, 0),
+                (2, 'robot$sys', 'system', NULL, 'h', -1, -1,
+                 '[{"kind":"project","namespace":"1","access":[]},{"kind":"project","namespace":"*","access":[]},{"kind":"project","namespace":"gone","access":[]}]', 0, 0),
+                (3, 'robot$none', 'system', NULL, 'h', -1, -1, '[]', 0, 0);
+            "#,
+        )
+        .expect("old rows");
+        apply(&mut conn).expect("upgrade");
+        let grants = |id: i64| -> serde_json::Value {
+            let raw: String = conn
+                .query_row("SELECT permissions FROM robots WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .expect("robot");
+            serde_json::from_str(&raw).expect("json")
+        };
+        let team = grants(1);
+        assert_eq!(team[0]["project_id"], 3);
+        assert_eq!(team[0]["access"][0]["action"], "pull");
+        let system = grants(2);
+        assert_eq!(system[0]["project_id"], 2, "the project named 1, not id 1");
+        assert!(
+            system[1].get("project_id").is_none(),
+            "'*' stays all projects"
+        );
+        assert!(
+            system[2]["project_id"].is_null(),
+            "a missing project grants nothing"
+        );
+        assert_eq!(grants(3), serde_json::json!([]));
     }
 
     #[test]

@@ -44,6 +44,19 @@ pub fn linked_blob_size(
 }
 
 /// Records a stored blob (or refreshes it) and links it to the repository.
+/// Names of up to `limit` repositories the blob is linked to, oldest link first.
+pub fn repositories_holding(conn: &Connection, digest: &str, limit: u32) -> DbResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.name FROM repository_blobs l
+         JOIN repositories r ON r.id = l.repository_id
+         WHERE l.digest = ?1 ORDER BY l.linked_at, r.id LIMIT ?2",
+    )?;
+    let names = stmt
+        .query_map(rusqlite::params![digest, limit], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(names)
+}
+
 pub fn record_blob(
     tx: &Transaction<'_>,
     repository_id: i64,

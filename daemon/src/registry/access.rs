@@ -22,22 +22,38 @@ pub enum Needed<'a> {
         name: &'a str,
         action: Action,
     },
+    /// `POST .../blobs/uploads/?mount=D&from=R`: push on the target is required; the challenge
+    /// also names pull on the source, so a client that asks for exactly the challenged scopes
+    /// gets a token the mount can use.
+    Mount {
+        name: &'a str,
+        from: &'a str,
+    },
     Catalog,
 }
 
 impl Needed<'_> {
-    fn scope(&self) -> Option<String> {
-        match self {
-            Needed::AnyToken => None,
-            Needed::Repository { name, action } => Some(format!(
+    /// The scopes a token needs, as the challenge names them (space-separated there, as
+    /// Distribution does).
+    fn scopes(&self) -> Vec<String> {
+        let repository = |name: &str, action: Action| {
+            format!(
                 "repository:{name}:{}",
                 match action {
                     Action::Pull => "pull",
                     Action::Push => "pull,push",
                     Action::Delete => "delete",
                 }
-            )),
-            Needed::Catalog => Some("registry:catalog:*".into()),
+            )
+        };
+        match self {
+            Needed::AnyToken => vec![],
+            Needed::Repository { name, action } => vec![repository(name, *action)],
+            Needed::Mount { name, from } => vec![
+                repository(name, Action::Push),
+                repository(from, Action::Pull),
+            ],
+            Needed::Catalog => vec!["registry:catalog:*".into()],
         }
     }
 }
@@ -75,8 +91,9 @@ fn challenge(state: &AppState, base: &str, needed: &Needed<'_>, insufficient: bo
         r#"Bearer realm="{base}/service/token",service="{}""#,
         state.config.token.service
     );
-    if let Some(scope) = needed.scope() {
-        c.push_str(&format!(r#",scope="{scope}""#));
+    let scopes = needed.scopes();
+    if !scopes.is_empty() {
+        c.push_str(&format!(r#",scope="{}""#, scopes.join(" ")));
     }
     if insufficient {
         c.push_str(r#",error="insufficient_scope""#);
@@ -137,6 +154,7 @@ pub async fn authorize(
     let (kind, name, action) = match &needed {
         Needed::AnyToken => return Ok(claims),
         Needed::Repository { name, action } => ("repository", *name, *action),
+        Needed::Mount { name, .. } => ("repository", *name, Action::Push),
         Needed::Catalog => {
             return if claims.allows("registry", "catalog", "*") {
                 Ok(claims)
@@ -270,7 +288,7 @@ async fn basic_claims(
         Err(e) => return Err(internal(e)),
     };
     let cfg = &state.config.token;
-    let scopes: Vec<String> = needed.scope().into_iter().collect();
+    let scopes = needed.scopes();
     let issued = state
         .auth
         .issue_token(&principal, &cfg.service, &scopes)
@@ -298,4 +316,11 @@ fn internal(e: crate::auth::AuthError) -> OciError {
     OciError::Registry(crate::service::registry::RegistryError::Internal(
         e.to_string(),
     ))
+}
+
+/// Whether the token lets its holder pull `repo`. A mount source is judged by the token, as
+/// Distribution and Harbor do: a token scoped to one repository must not read another through
+/// a mount, even when its subject could ask for more.
+pub fn token_may_pull(claims: &Claims, repo: &RepoName) -> bool {
+    claims.allows("repository", repo.as_str(), Action::Pull.as_str())
 }

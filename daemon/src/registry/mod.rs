@@ -170,13 +170,25 @@ async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<R
         | Route::Referrers { name, .. } => repo(&ctx, name)?,
         Route::Catalog => return Err(OciError::NotFound),
     };
-    let claims = ctx
-        .authorize(Needed::Repository {
+    let mount_from = match (&route, &method) {
+        (Route::Uploads { .. }, &Method::POST) => ctx
+            .query("mount")
+            .and(ctx.query("from"))
+            .map(str::to_string),
+        _ => None,
+    };
+    let needed = match &mount_from {
+        Some(from) => Needed::Mount {
+            name: name.as_str(),
+            from,
+        },
+        None => Needed::Repository {
             name: name.as_str(),
             action: action_for(&method),
-        })
-        .await?;
-    ctx.username = claims.sub;
+        },
+    };
+    let claims = ctx.authorize(needed).await?;
+    ctx.username = claims.sub.clone();
     match (route, method) {
         (Route::Tags { .. }, Method::GET) => listing::tags(&ctx, &name).await,
         (Route::Referrers { digest, .. }, Method::GET) => {
@@ -195,7 +207,7 @@ async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<R
             blobs::get(&ctx, &name, &digest, m == Method::HEAD).await
         }
         (Route::Blob { digest, .. }, Method::DELETE) => blobs::delete(&ctx, &name, &digest).await,
-        (Route::Uploads { .. }, Method::POST) => uploads::start(&ctx, &name, body).await,
+        (Route::Uploads { .. }, Method::POST) => uploads::start(&ctx, &claims, &name, body).await,
         (Route::Upload { id, .. }, Method::PATCH) => uploads::patch(&ctx, &name, &id, body).await,
         (Route::Upload { id, .. }, Method::PUT) => uploads::put(&ctx, &name, &id, body).await,
         (Route::Upload { id, .. }, Method::GET) => uploads::status(&ctx, &name, &id).await,

@@ -1,14 +1,15 @@
-//! Blob uploads: `POST` (start, monolithic with `?digest=`, or mount with `?mount=&from=`),
+//! Blob uploads: `POST` (start, monolithic with `?digest=`, or mount with `?mount=`, with or
+//! without `&from=`),
 //! `PATCH` (chunks, with `Content-Range` checked), `PUT` (finish), `GET` (status), `DELETE`.
 
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::access::Needed;
+use super::access;
 use super::error::OciError;
 use super::{response, Ctx};
-use crate::auth::permissions::Action;
+use crate::auth::token::Claims;
 use crate::digest::{Algorithm, Digest};
 use crate::names::RepoName;
 use crate::service::registry::{RegistryError, UploadStatus};
@@ -65,20 +66,18 @@ fn range_start(ctx: &Ctx) -> Result<Option<u64>, OciError> {
     }
 }
 
-pub(super) async fn start(ctx: &Ctx, name: &RepoName, body: Body) -> Result<Response, OciError> {
+pub(super) async fn start(
+    ctx: &Ctx,
+    claims: &Claims,
+    name: &RepoName,
+    body: Body,
+) -> Result<Response, OciError> {
     let registry = &ctx.state.registry;
-    if let (Some(mount), Some(from)) = (ctx.query("mount"), ctx.query("from")) {
-        // Mount only what the caller may pull from the source; otherwise, as the spec says,
-        // fall through to an ordinary upload session.
-        if let (Ok(digest), Ok(from)) = (mount.parse::<Digest>(), RepoName::parse(from)) {
-            let may_pull = ctx
-                .authorize(Needed::Repository {
-                    name: from.as_str(),
-                    action: Action::Pull,
-                })
-                .await
-                .is_ok();
-            if may_pull && registry.mount_blob(name, &from, &digest).await? {
+    if let Some(digest) = ctx.query("mount").and_then(|m| m.parse::<Digest>().ok()) {
+        // Mount only from a repository the token may pull; otherwise, as the spec says, fall
+        // through to an ordinary upload session.
+        if let Some(source) = mount_source(ctx, claims, &digest).await? {
+            if registry.mount_blob(name, &source, &digest).await? {
                 return Ok(created(name, &digest));
             }
         }
@@ -98,6 +97,25 @@ pub(super) async fn start(ctx: &Ctx, name: &RepoName, body: Body) -> Result<Resp
         .await?;
     let status = UploadStatus { id, offset: 0 };
     Ok(accepted(name, &status, StatusCode::ACCEPTED))
+}
+
+/// The repository to mount `digest` from: `from` when the token covers pulling it; without
+/// `from` (OCI 1.1), the first repository holding the blob that the token covers.
+async fn mount_source(
+    ctx: &Ctx,
+    claims: &Claims,
+    digest: &Digest,
+) -> Result<Option<RepoName>, OciError> {
+    if let Some(from) = ctx.query("from") {
+        let Ok(from) = RepoName::parse(from) else {
+            return Ok(None);
+        };
+        return Ok(access::token_may_pull(claims, &from).then_some(from));
+    }
+    let holders = ctx.state.registry.repositories_holding(digest).await?;
+    Ok(holders
+        .into_iter()
+        .find(|holder| access::token_may_pull(claims, holder)))
 }
 
 pub(super) async fn patch(

@@ -1,8 +1,11 @@
 //! What a slow, idle or endless client can hold: a bounded number of connections (a slot is
 //! taken when a connection is accepted and freed when it closes; a connection beyond the limit
-//! is closed at once, so descriptors stay bounded), and a deadline for every request's headers,
-//! which hyper also applies while a keep-alive connection waits idle for its next request.
+//! is closed at once, so descriptors stay bounded), a deadline for every request's headers
+//! (which hyper also applies while a keep-alive connection waits for its next request), and an
+//! inactivity deadline: a connection on which no byte moves either way for that long (a body
+//! that stopped arriving, a download nobody reads) is closed.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -38,11 +41,12 @@ pub fn configure(
 pub struct LimitAcceptor<A> {
     inner: A,
     slots: Arc<Semaphore>,
+    idle: Duration,
 }
 
 impl<A> LimitAcceptor<A> {
-    pub fn new(inner: A, slots: Arc<Semaphore>) -> LimitAcceptor<A> {
-        LimitAcceptor { inner, slots }
+    pub fn new(inner: A, slots: Arc<Semaphore>, idle: Duration) -> LimitAcceptor<A> {
+        LimitAcceptor { inner, slots, idle }
     }
 }
 
@@ -59,6 +63,7 @@ where
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let permit = self.slots.clone().try_acquire_owned();
         let inner = self.inner.clone();
+        let idle = self.idle;
         Box::pin(async move {
             let Ok(permit) = permit else {
                 tracing::warn!("refused a connection: the connection limit is reached");
@@ -70,13 +75,7 @@ where
                 local: LocalAddr(local),
             };
             let (stream, service) = inner.accept(stream, service).await?;
-            Ok((
-                Limited {
-                    inner: stream,
-                    _slot: permit,
-                },
-                service,
-            ))
+            Ok((Limited::new(stream, permit, idle), service))
         })
     }
 }
@@ -111,10 +110,54 @@ where
     }
 }
 
-/// A connection holding its slot until it is dropped.
+/// A connection holding its slot until it is dropped, and closed once no byte has moved
+/// either way for `idle`.
 pub struct Limited<S> {
     inner: S,
     _slot: OwnedSemaphorePermit,
+    idle: Duration,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<S> Limited<S> {
+    fn new(inner: S, slot: OwnedSemaphorePermit, idle: Duration) -> Limited<S> {
+        Limited {
+            inner,
+            _slot: slot,
+            idle,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+        }
+    }
+
+    fn moved(&mut self) {
+        let next = tokio::time::Instant::now() + self.idle;
+        self.deadline.as_mut().reset(next);
+    }
+
+    /// Notes progress after a write, or ends a write that has waited past the deadline.
+    fn after_write(
+        &mut self,
+        cx: &mut Context<'_>,
+        written: Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        match written {
+            Poll::Ready(Ok(n)) if n > 0 => {
+                self.moved();
+                Poll::Ready(Ok(n))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(inactive())),
+            other => other,
+        }
+    }
+
+    /// Whether the deadline has passed (registering the waker for when it does).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        self.deadline.as_mut().poll(cx).is_ready()
+    }
+}
+
+fn inactive() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "no data moved on the connection")
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
@@ -123,7 +166,17 @@ impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.moved();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(inactive())),
+            other => other,
+        }
     }
 }
 
@@ -133,7 +186,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.after_write(cx, written)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -149,7 +203,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.after_write(cx, written)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -68,6 +68,13 @@ fn admin_user(hash: &str) -> db::users::NewUser<'_> {
 /// Sets the `admin` password to `password` (creating `admin` and `library` when missing): what
 /// `berth-setup` does, so the plain password is written nowhere but as an argon2id hash.
 pub async fn provision_admin(db: &Db, new_password: &str) -> Result<(), DbError> {
+    reset_admin(db, new_password).await?;
+    ensure_defaults(db, None).await.map(|_| ())
+}
+
+/// Sets the `admin` password (creating `admin` when missing) and changes nothing else: what
+/// `berthd reset-admin-password` does on a live installation.
+pub async fn reset_admin(db: &Db, new_password: &str) -> Result<(), DbError> {
     let pw = new_password.to_string();
     let hash = tokio::task::spawn_blocking(move || password::hash(&pw))
         .await
@@ -81,6 +88,5 @@ pub async fn provision_admin(db: &Db, new_password: &str) -> Result<(), DbError>
         }
         Ok::<_, DbError>(())
     })
-    .await?;
-    ensure_defaults(db, None).await.map(|_| ())
+    .await
 }

@@ -13,6 +13,9 @@ use crate::db::{self, Db, DbError};
 use crate::digest::{Algorithm, Digest, Hasher};
 use crate::manifest::{self, ManifestError};
 use crate::names::{valid_tag, RepoName};
+
+/// How many repositories holding a blob a mount without `from` considers.
+const MOUNT_CANDIDATES: u32 = 20;
 use crate::storage::BlobStore;
 
 use super::uploads::{self, AppendError, SessionLimits, Uploads};
@@ -221,6 +224,20 @@ impl Registry {
                 Ok(true)
             })
             .await
+    }
+
+    /// Repositories the blob is linked to (a bounded sample), candidates for a mount without
+    /// `from`; the caller decides which it may pull.
+    pub async fn repositories_holding(&self, digest: &Digest) -> Result<Vec<RepoName>> {
+        let d = digest.to_string();
+        let names = self
+            .db
+            .read(move |c| q::repositories_holding(c, &d, MOUNT_CANDIDATES))
+            .await?;
+        Ok(names
+            .iter()
+            .filter_map(|n| RepoName::parse(n).ok())
+            .collect())
     }
 
     /// Starts an upload session for `owner` (the token's subject), within the caps on open
