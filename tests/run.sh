@@ -28,14 +28,20 @@ for tool in cargo-deb cargo-generate-rpm; do
   fi
 done
 
-stage "schemathesis"
-# schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own.
+stage "schemathesis and oras"
+# schemathesis (from PyPI, pinned) for the REST API's contract test, in a venv of its own; the
+# ORAS Python SDK (pinned) for its push/pull test, in the same venv. oras is checked by its
+# version, so a venv made earlier gets it, or a new pin, too.
 venv=target/schemathesis-venv
 if [ ! -x "$venv/bin/schemathesis" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet schemathesis==4.32.5
 fi
+if [ "$("$venv/bin/python" -c 'import oras.version; print(oras.version.__version__)' 2>/dev/null)" != 0.2.43 ]; then
+  "$venv/bin/pip" install --quiet oras==0.2.43
+fi
 export BERTH_TEST_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
+export BERTH_TEST_ORAS_PYTHON="$PWD/$venv/bin/python"
 
 stage "fmt and clippy"
 cargo fmt --all -- --check

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::audit::AuditRow;
+pub use crate::db::audit::{AuditRow, Filter};
 use crate::db::{self, Db, DbError};
 
 /// One thing that happened.
@@ -46,10 +46,11 @@ enum Event {
     Flush(oneshot::Sender<()>),
 }
 
-/// A cheap handle for recording; clone it freely.
+/// A cheap handle for recording and reading; clone it freely.
 #[derive(Clone)]
 pub struct AuditLog {
     tx: mpsc::UnboundedSender<Event>,
+    db: Db,
 }
 
 const MAX_BATCH: usize = 2000;
@@ -58,8 +59,8 @@ impl AuditLog {
     /// Starts the writer task and returns the handle.
     pub fn start(db: Db) -> AuditLog {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(writer(db, rx));
-        AuditLog { tx }
+        tokio::spawn(writer(db.clone(), rx));
+        AuditLog { tx, db }
     }
 
     pub fn record(&self, entry: Entry) {
@@ -74,6 +75,21 @@ impl AuditLog {
             manifest_id,
             at: db::now(),
         });
+    }
+
+    /// Entries matching every filter (of one project, or all), newest first, with the total;
+    /// everything recorded before the call is included. Who may read is the caller's check.
+    pub async fn search(
+        &self,
+        project_id: Option<i64>,
+        filters: Vec<(&'static str, Filter)>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<AuditRow>, i64), DbError> {
+        self.flush().await;
+        self.db
+            .read(move |c| db::audit::search(c, project_id, &filters, offset, limit))
+            .await
     }
 
     /// Waits until everything recorded so far is stored.

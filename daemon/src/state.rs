@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::audit::AuditLog;
+use crate::auth::refusals::RepeatedRefusals;
 use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
 use crate::auth::Auth;
@@ -18,6 +19,7 @@ use crate::service::projects::Projects;
 use crate::service::registry::Registry;
 use crate::service::repositories::Repositories;
 use crate::service::robots::Robots;
+use crate::service::system::SystemService;
 use crate::service::uploads::SessionLimits;
 use crate::service::users::Users;
 use crate::storage::BlobStore;
@@ -35,7 +37,10 @@ pub struct AppState {
     pub repositories: Repositories,
     pub robots: Robots,
     pub directory: DirectoryService,
+    pub system: SystemService,
     pub sessions: Arc<Sessions>,
+    /// Tokens refused for a scope, so a client that resends one gets a 403 (see the module).
+    pub refusals: Arc<RepeatedRefusals>,
 }
 
 impl AppState {
@@ -53,6 +58,7 @@ impl AppState {
         let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
         Ok(AppState {
             auth,
+            system: SystemService::new(db.clone(), store.clone()),
             registry: Registry::new(
                 db.clone(),
                 store,
@@ -70,6 +76,7 @@ impl AppState {
             sessions: Arc::new(Sessions::new(Duration::from_secs(
                 u64::from(config.system.session_timeout_minutes) * 60,
             ))),
+            refusals: Arc::new(RepeatedRefusals::default()),
             db,
             config,
         })

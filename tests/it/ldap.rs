@@ -1056,3 +1056,54 @@ fn active_directory_layout() {
     );
     assert_eq!(groups[0]["username"], "asmith", "{groups}");
 }
+
+/// Issue 10, findings 2 and 11: a directory account whose uid is `Admin` (or the name typed as
+/// `ADMIN`, `admin `) never becomes the built-in admin nor touches its record; and the
+/// throttle counts one account however its name is typed.
+#[test]
+fn lookalike_admin_uids_never_become_admin_and_case_buys_no_tries() {
+    let slapd = Slapd::start();
+    slapd.load(
+        "dn: uid=Admin,ou=others,dc=example,dc=com\nobjectClass: inetOrgPerson\nuid: Admin\n\
+         cn: Lookalike\nsn: Lookalike\nmail: evil@example.com\nuserPassword: Evil1234pw\n\n",
+    );
+    let berthd = berthd_with_directory(&slapd);
+    for typed in ["Admin", "ADMIN", "admin ", " Admin"] {
+        assert_eq!(
+            token_status(&berthd, typed, "Evil1234pw"),
+            401,
+            "{typed:?} logged in with the directory's password"
+        );
+    }
+    // The built-in admin is untouched and still logs in with its own password.
+    assert_eq!(token_status(&berthd, "admin", ADMIN_PASSWORD), 200);
+    let users: Value = http()
+        .get(format!("{}/api/v2.0/users", berthd.url()))
+        .basic_auth("admin", Some(ADMIN_PASSWORD))
+        .send()
+        .expect("GET")
+        .json()
+        .expect("json");
+    let admins: Vec<&Value> = users
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|u| {
+            u["username"]
+                .as_str()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("admin"))
+        })
+        .collect();
+    assert_eq!(admins.len(), 1, "a second admin-like account: {users}");
+    assert_eq!(admins[0]["user_id"], 1);
+    assert_eq!(admins[0]["email"], "admin@example.com");
+    assert_eq!(admins[0]["sysadmin_flag"], true);
+
+    // Five wrong passwords for carol, each typed differently, lock her out: the sixth try,
+    // with the right password, is refused.
+    for typed in ["carol", "Carol", "CArol", "CAROL", "carol "] {
+        assert_eq!(token_status(&berthd, typed, "wrong"), 401, "{typed:?}");
+    }
+    assert_eq!(token_status(&berthd, "carol", "carolpw"), 429);
+    assert_eq!(token_status(&berthd, "Carol", "carolpw"), 429);
+}

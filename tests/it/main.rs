@@ -1,5 +1,6 @@
-//! End-to-end tests: the built `berthd` against real clients (Docker Engine, skopeo, podman)
-//! and raw HTTP. Run through `tests/run.sh`, which installs the tools and starts one dockerd.
+//! End-to-end tests: the built `berthd` against real clients (Docker Engine, skopeo, podman,
+//! the ORAS Python SDK) and raw HTTP. Run through `tests/run.sh`, which installs the tools and
+//! starts one dockerd.
 
 mod harness;
 
@@ -9,6 +10,7 @@ mod docker;
 mod durability;
 mod ldap;
 mod matrix;
+mod oras;
 mod packaging;
 mod protocol;
 mod robots;

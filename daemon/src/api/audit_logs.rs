@@ -8,13 +8,11 @@ use axum::Json;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::extract::{AuthUser, ProjectPath, QueryPairs};
+use super::extract::{ListAuditLogs, ListProjectLogs, ProjectAccess, QueryPairs, SystemAdmin};
 use super::paging::Page;
 use super::query::{parse_time, Match, Query};
 use super::rfc3339;
-use crate::auth::permissions::{Operation, Resource};
-use crate::auth::Principal;
-use crate::db::audit::{AuditRow, Filter};
+use crate::audit::{AuditRow, Filter};
 use crate::server::AppState;
 
 /// Harbor's `AuditLog`, plus the result and client address Berth records.
@@ -95,8 +93,8 @@ async fn search(
     let filters = filters(&q)?;
     let (offset, limit) = (page.offset(), page.limit());
     let (rows, total) = state
-        .db
-        .read(move |c| crate::db::audit::search(c, project_id, &filters, offset, limit))
+        .audit
+        .search(project_id, filters, offset, limit)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let items: Vec<AuditLogWire> = rows.into_iter().map(AuditLogWire::from).collect();
@@ -105,29 +103,18 @@ async fn search(
 
 pub(super) async fn list_audit_logs(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    _: SystemAdmin<ListAuditLogs>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    if !matches!(by, Principal::User { sysadmin: true, .. }) {
-        return Err(ApiError::Forbidden(
-            "only a system administrator may read the audit log".into(),
-        ));
-    }
-    state.audit.flush().await;
     search(&state, None, "/api/v2.0/audit-logs", &query).await
 }
 
 pub(super) async fn list_project_logs(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
-    ProjectPath(key): ProjectPath,
+    access: ProjectAccess<ListProjectLogs>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
-    let view = state
-        .projects
-        .require(&by, &key, Resource::Log, Operation::List)
-        .await?;
-    state.audit.flush().await;
-    let path = format!("/api/v2.0/projects/{}/logs", view.project.name);
-    search(&state, Some(view.project.id), &path, &query).await
+    let project = &access.view.project;
+    let path = format!("/api/v2.0/projects/{}/logs", project.name);
+    search(&state, Some(project.id), &path, &query).await
 }

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use super::error::ApiError;
 use crate::api::token::basic_credentials;
 use crate::audit::Entry;
+use crate::auth::permissions::{Operation, Resource};
 use crate::auth::Principal;
 use crate::names::ProjectRef;
 use crate::server::AppState;
@@ -110,6 +111,114 @@ impl FromRequestParts<AppState> for AuthUser {
             Principal::Anonymous => Err(ApiError::Unauthorized("authentication required".into())),
             user => Ok(AuthUser(user)),
         }
+    }
+}
+
+/// An entry of the system-level permission table, named by a type so that a handler's
+/// signature says who may call it: `SystemAdmin<ReadAuditLog>`.
+pub trait SystemPermission {
+    const RESOURCE: Resource;
+    const OPERATION: Operation;
+}
+
+macro_rules! system_permissions {
+    ($($(#[$doc:meta])* $name:ident = $resource:ident : $operation:ident;)*) => {$(
+        $(#[$doc])*
+        pub struct $name;
+        impl SystemPermission for $name {
+            const RESOURCE: Resource = Resource::$resource;
+            const OPERATION: Operation = Operation::$operation;
+        }
+    )*};
+}
+
+system_permissions! {
+    ListAuditLogs = AuditLog: List;
+    ListUsers = User: List;
+    UpdateUsers = User: Update;
+    DeleteUsers = User: Delete;
+    ReadUserGroups = UserGroup: Read;
+    ListUserGroups = UserGroup: List;
+    CreateUserGroups = UserGroup: Create;
+    UpdateUserGroups = UserGroup: Update;
+    DeleteUserGroups = UserGroup: Delete;
+    ListLdapUsers = LdapUser: List;
+    ImportLdapUsers = LdapUser: Create;
+    /// Testing directory settings is changing the configuration, as in Harbor.
+    UpdateConfiguration = Configuration: Update;
+}
+
+/// A caller holding the system-level permission `P`: a system admin, or a robot granted it.
+/// Anonymous callers get 401, everyone else 403 naming the permission.
+pub struct SystemAdmin<P>(pub Principal, pub std::marker::PhantomData<P>);
+
+impl<P: SystemPermission> FromRequestParts<AppState> for SystemAdmin<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AuthUser(by) = AuthUser::from_request_parts(parts, state).await?;
+        if by.may_system(P::RESOURCE, P::OPERATION) {
+            Ok(SystemAdmin(by, std::marker::PhantomData))
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only a system administrator (or a robot granted {}:{}) may do this",
+                P::RESOURCE.as_str(),
+                P::OPERATION.as_str()
+            )))
+        }
+    }
+}
+
+/// An entry of the project permission table, named by a type: `ProjectAccess<ListProjectLogs>`.
+pub trait ProjectPermission {
+    const RESOURCE: Resource;
+    const OPERATION: Operation;
+}
+
+/// Reading a project (anyone, in a public project).
+pub struct ReadProject;
+impl ProjectPermission for ReadProject {
+    const RESOURCE: Resource = Resource::Project;
+    const OPERATION: Operation = Operation::Read;
+}
+
+/// Reading a project's own audit log (project admins, as in Harbor).
+pub struct ListProjectLogs;
+impl ProjectPermission for ListProjectLogs {
+    const RESOURCE: Resource = Resource::Log;
+    const OPERATION: Operation = Operation::List;
+}
+
+/// A caller (anonymous too) holding `P` in the project of the path's `{project_name_or_id}`,
+/// with the project as the caller sees it. A project the caller may not see is "not found"
+/// (401 for anonymous callers), one they see but may not do `P` in is 403.
+pub struct ProjectAccess<P> {
+    pub by: Principal,
+    pub view: crate::service::projects::ProjectView,
+    _permission: std::marker::PhantomData<P>,
+}
+
+impl<P: ProjectPermission> FromRequestParts<AppState> for ProjectAccess<P> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let MaybeUser(by) = MaybeUser::from_request_parts(parts, state).await?;
+        let ProjectPath(key) = ProjectPath::from_request_parts(parts, state).await?;
+        let view = state
+            .projects
+            .require(&by, &key, P::RESOURCE, P::OPERATION)
+            .await?;
+        Ok(ProjectAccess {
+            by,
+            view,
+            _permission: std::marker::PhantomData,
+        })
     }
 }
 

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{ApiJson, AuthUser, ClientIp, QueryPairs};
+use super::extract::{
+    ApiJson, ClientIp, ImportLdapUsers, ListLdapUsers, QueryPairs, SystemAdmin, UpdateConfiguration,
+};
 use crate::config::Secret;
 use crate::server::AppState;
 use crate::service::directory::LdapSettings;
@@ -45,7 +47,7 @@ struct LdapConfReq {
 /// `success` and a message naming the step that failed.
 pub(super) async fn ping(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<UpdateConfiguration>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let body = body.map_err(|r| match r.status() {
@@ -82,7 +84,7 @@ pub(super) async fn ping(
 
 pub(super) async fn search_users(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ListLdapUsers>,
     query: QueryPairs,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let users = state
@@ -99,7 +101,7 @@ pub(super) async fn search_users(
 
 pub(super) async fn search_groups(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ListLdapUsers>,
     query: QueryPairs,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let dn = query.get("groupdn").filter(|d| !d.is_empty());
@@ -126,7 +128,7 @@ pub(super) struct ImportReq {
 /// 200 when every user was imported; otherwise 404 with the ones that were not, and why.
 pub(super) async fn import_users(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ImportLdapUsers>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ImportReq>,
 ) -> Result<Response, ApiError> {

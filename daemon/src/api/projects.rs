@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, ProjectPath, QueryPairs};
+use super::extract::{
+    id, ApiJson, AuthUser, ClientIp, MaybeUser, ProjectAccess, ProjectPath, QueryPairs, ReadProject,
+};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
@@ -218,13 +220,8 @@ pub(super) async fn list_projects(
         .into_response())
 }
 
-pub(super) async fn get_project(
-    State(state): State<AppState>,
-    MaybeUser(user): MaybeUser,
-    ProjectPath(key): ProjectPath,
-) -> Result<Json<ProjectWire>, ApiError> {
-    let view = state.projects.view(&user, &key).await?;
-    Ok(Json(ProjectWire::from(&view)))
+pub(super) async fn get_project(access: ProjectAccess<ReadProject>) -> Json<ProjectWire> {
+    Json(ProjectWire::from(&access.view))
 }
 
 pub(super) async fn update_project(

@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::{AuthUser, MaybeUser, QueryPairs};
-use crate::auth::Principal;
 use crate::server::AppState;
 
 pub(super) async fn ping() -> &'static str {
@@ -17,23 +16,18 @@ pub(super) async fn ping() -> &'static str {
 
 /// Harbor's health shape: overall status and one entry per component.
 pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let database = state.db.check().await.map_err(|e| e.to_string());
-    let store = state.registry.store().clone();
-    let storage = tokio::task::spawn_blocking(move || store.check())
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+    let health = state.system.health().await;
     let entry = |name: &str, r: &Result<(), String>| match r {
         Ok(()) => json!({"name": name, "status": "healthy"}),
         Err(e) => json!({"name": name, "status": "unhealthy", "error": e}),
     };
-    let healthy = database.is_ok() && storage.is_ok();
+    let healthy = health.healthy();
     let body = json!({
         "status": if healthy { "healthy" } else { "unhealthy" },
         "components": [
             {"name": "core", "status": "healthy"},
-            entry("database", &database),
-            entry("storage", &storage),
+            entry("database", &health.database),
+            entry("storage", &health.storage),
         ],
     });
     (
@@ -103,16 +97,11 @@ pub(super) async fn statistics(
         .iter()
         .filter(|r| public_ids.contains(&r.project_id))
         .count();
-    let storage = if matches!(by, Principal::User { sysadmin: true, .. }) {
-        state
-            .db
-            .read(crate::db::artifacts::totals)
-            .await
-            .map(|t| t.3)
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-    } else {
-        0
-    };
+    let storage = state
+        .system
+        .storage_used(&by)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(json!({
         "public_project_count": public_projects,
         "private_project_count": projects.len() - public_projects,

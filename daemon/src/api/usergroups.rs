@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, ClientIp, QueryPairs};
+use super::extract::{
+    id, ApiJson, AuthUser, ClientIp, CreateUserGroups, DeleteUserGroups, ListUserGroups,
+    QueryPairs, ReadUserGroups, SystemAdmin, UpdateUserGroups,
+};
 use super::paging::Page;
 use crate::db::groups::GroupRow;
 use crate::server::AppState;
@@ -86,7 +89,7 @@ fn page_of(
 
 pub(super) async fn list_groups(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ListUserGroups>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let rows = state
@@ -110,7 +113,7 @@ pub(super) async fn search_groups(
 
 pub(super) async fn create_group(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<CreateUserGroups>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<GroupReq>,
 ) -> Result<Response, ApiError> {
@@ -133,7 +136,7 @@ pub(super) async fn create_group(
 
 pub(super) async fn get_group(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ReadUserGroups>,
     Path(group_id): Path<String>,
 ) -> Result<Json<GroupWire>, ApiError> {
     let group = state
@@ -145,7 +148,7 @@ pub(super) async fn get_group(
 
 pub(super) async fn update_group(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<UpdateUserGroups>,
     ClientIp(ip): ClientIp,
     Path(group_id): Path<String>,
     ApiJson(req): ApiJson<GroupReq>,
@@ -173,7 +176,7 @@ pub(super) async fn update_group(
 
 pub(super) async fn delete_group(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<DeleteUserGroups>,
     ClientIp(ip): ClientIp,
     Path(group_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::audit;
 use super::error::ApiError;
-use super::extract::{id, ApiJson, AuthUser, ClientIp, MaybeUser, QueryPairs};
+use super::extract::{
+    id, ApiJson, AuthUser, ClientIp, DeleteUsers, ListUsers, MaybeUser, QueryPairs, SystemAdmin,
+    UpdateUsers,
+};
 use super::paging::Page;
 use super::query::Query;
 use super::rfc3339;
@@ -99,7 +102,7 @@ pub(super) async fn create_user(
 
 pub(super) async fn list_users(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<ListUsers>,
     query: QueryPairs,
 ) -> Result<Response, ApiError> {
     let page = Page::from_query(&query.0)?;
@@ -257,7 +260,7 @@ pub(super) struct SysAdminFlag {
 
 pub(super) async fn set_sysadmin(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<UpdateUsers>,
     ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
     ApiJson(req): ApiJson<SysAdminFlag>,
@@ -284,7 +287,7 @@ pub(super) async fn set_sysadmin(
 
 pub(super) async fn delete_user(
     State(state): State<AppState>,
-    AuthUser(by): AuthUser,
+    SystemAdmin(by, _): SystemAdmin<DeleteUsers>,
     ClientIp(ip): ClientIp,
     Path(user_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

@@ -4,6 +4,7 @@
 pub mod ldap;
 pub mod password;
 pub mod permissions;
+pub mod refusals;
 pub mod robot;
 pub mod session;
 pub mod throttle;
@@ -16,7 +17,7 @@ use crate::config::Config;
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
 use crate::names::{ProjectRef, RepoName};
-use permissions::{Action, Operation, ProjectAccess, ProjectRole, Resource};
+use permissions::{Action, Operation, ProjectAccess, ProjectRole, Resource, SystemAccess};
 use token::{ResourceActions, Scope, TokenKeys};
 
 /// The caller of a request, once credentials have been checked.
@@ -55,6 +56,22 @@ impl Principal {
 
     pub fn is_sysadmin(&self) -> bool {
         matches!(self, Principal::User { sysadmin: true, .. })
+    }
+
+    /// What the permission table needs about this caller at the system level.
+    pub fn system_access(&self) -> SystemAccess {
+        SystemAccess {
+            sysadmin: self.is_sysadmin(),
+            robot: match self {
+                Principal::Robot { grants, .. } => Some(robot::at_system_level(grants)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether this caller holds a system-level permission.
+    pub fn may_system(&self, resource: Resource, operation: Operation) -> bool {
+        permissions::allowed_system(&self.system_access(), resource, operation)
     }
 
     /// What the permission table needs about this caller in one project, given the caller's

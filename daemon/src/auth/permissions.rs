@@ -112,9 +112,33 @@ pub enum Resource {
     Tag,
     Robot,
     Quota,
+    // System level (Harbor's `/system` namespace).
+    AuditLog,
+    User,
+    UserGroup,
+    LdapUser,
+    Configuration,
+    SystemVolumes,
 }
 
 impl Resource {
+    const ALL: [Resource; 14] = [
+        Resource::Project,
+        Resource::Member,
+        Resource::Log,
+        Resource::Repository,
+        Resource::Artifact,
+        Resource::Tag,
+        Resource::Robot,
+        Resource::Quota,
+        Resource::AuditLog,
+        Resource::User,
+        Resource::UserGroup,
+        Resource::LdapUser,
+        Resource::Configuration,
+        Resource::SystemVolumes,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Resource::Project => "project",
@@ -125,22 +149,17 @@ impl Resource {
             Resource::Tag => "tag",
             Resource::Robot => "robot",
             Resource::Quota => "quota",
+            Resource::AuditLog => "audit-log",
+            Resource::User => "user",
+            Resource::UserGroup => "user-group",
+            Resource::LdapUser => "ldap-user",
+            Resource::Configuration => "configuration",
+            Resource::SystemVolumes => "system-volumes",
         }
     }
 
     pub fn parse(s: &str) -> Option<Resource> {
-        [
-            Resource::Project,
-            Resource::Member,
-            Resource::Log,
-            Resource::Repository,
-            Resource::Artifact,
-            Resource::Tag,
-            Resource::Robot,
-            Resource::Quota,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+        Resource::ALL.into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -231,6 +250,51 @@ const PUBLIC: &[(Resource, Operation)] = &[
     (R::Tag, O::List),
 ];
 
+/// The system level: what a system administrator holds outside any project, and what a system
+/// robot may be granted with `{"kind": "system", "namespace": "/"}` (Harbor's names). Nobody
+/// else holds any of it; rules for one's own account (reading, changing one's password) and
+/// Harbor's `project_creation_restriction` live in the services.
+pub const SYSTEM: &[(Resource, Operation)] = &[
+    (R::AuditLog, O::List),
+    (R::Project, O::List),
+    (R::Project, O::Create),
+    (R::User, O::Read),
+    (R::User, O::List),
+    (R::User, O::Create),
+    (R::User, O::Update),
+    (R::User, O::Delete),
+    (R::UserGroup, O::Read),
+    (R::UserGroup, O::List),
+    (R::UserGroup, O::Create),
+    (R::UserGroup, O::Update),
+    (R::UserGroup, O::Delete),
+    (R::LdapUser, O::List),
+    (R::LdapUser, O::Create),
+    (R::Configuration, O::Read),
+    (R::Configuration, O::Update),
+    (R::SystemVolumes, O::Read),
+];
+
+/// Everything the decision needs to know about a caller at the system level.
+#[derive(Debug, Clone, Default)]
+pub struct SystemAccess {
+    pub sysadmin: bool,
+    /// A robot's system-level grants; a robot has nothing else.
+    pub robot: Option<Vec<(Resource, Operation)>>,
+}
+
+/// The system-level decision: an entry of [`SYSTEM`], held by system admins and by robots
+/// granted it.
+pub fn allowed_system(access: &SystemAccess, resource: Resource, operation: Operation) -> bool {
+    if !SYSTEM.contains(&(resource, operation)) {
+        return false;
+    }
+    match &access.robot {
+        Some(grants) => grants.contains(&(resource, operation)),
+        None => access.sysadmin,
+    }
+}
+
 /// Everything the decision needs to know about a caller and one project.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectAccess {
@@ -260,6 +324,16 @@ pub fn allowed(access: &ProjectAccess, resource: Resource, operation: Operation)
     by_role || (access.public && PUBLIC.contains(&(resource, operation)))
 }
 
+/// Whether the caller may know the project exists: those who may read it, and robots with any
+/// grant in it (a robot granted only `repository:pull` still finds its project).
+pub fn sees_project(access: &ProjectAccess) -> bool {
+    allowed(access, Resource::Project, Operation::Read)
+        || access
+            .robot
+            .as_ref()
+            .is_some_and(|grants| !grants.is_empty())
+}
+
 /// The registry actions the caller has on the project's repositories.
 pub fn repository_actions(access: &ProjectAccess) -> Vec<Action> {
     Action::ALL
@@ -284,6 +358,22 @@ pub fn markdown_table() -> String {
             out.push_str(&format!(" {} |", mark(*c)));
         }
         out.push_str(&format!(" {} |\n", mark(PUBLIC.contains(&(*r, *o)))));
+    }
+    out
+}
+
+/// The system-level table as Markdown, for `docs/permissions.md`.
+pub fn system_markdown_table() -> String {
+    let mut out = String::from(
+        "| system resource | action | system admin | system robot | anyone else |\n\
+         |---|---|---|---|---|\n",
+    );
+    for (r, o) in SYSTEM {
+        out.push_str(&format!(
+            "| {} | {} | ✓ | if granted | – |\n",
+            r.as_str(),
+            o.as_str()
+        ));
     }
     out
 }
@@ -381,6 +471,26 @@ mod tests {
     }
 
     #[test]
+    fn system_entries_are_admins_and_granted_robots_only() {
+        let admin = SystemAccess {
+            sysadmin: true,
+            robot: None,
+        };
+        assert!(allowed_system(&admin, R::AuditLog, O::List));
+        assert!(
+            !allowed_system(&admin, R::Repository, O::Push),
+            "not a system entry"
+        );
+        assert!(!allowed_system(&SystemAccess::default(), R::User, O::List));
+        let robot = SystemAccess {
+            sysadmin: false,
+            robot: Some(vec![(R::AuditLog, O::List)]),
+        };
+        assert!(allowed_system(&robot, R::AuditLog, O::List));
+        assert!(!allowed_system(&robot, R::User, O::List));
+    }
+
+    #[test]
     fn role_ids_are_harbors() {
         for id in 1..=5 {
             assert_eq!(ProjectRole::from_id(id).map(ProjectRole::id), Some(id));
@@ -391,10 +501,11 @@ mod tests {
     #[test]
     fn docs_match_the_table() {
         let doc = include_str!("../../../docs/permissions.md");
-        let table = markdown_table();
-        assert!(
-            doc.contains(&table),
-            "docs/permissions.md is stale; its table must be:\n{table}"
-        );
+        for table in [markdown_table(), system_markdown_table()] {
+            assert!(
+                doc.contains(&table),
+                "docs/permissions.md is stale; it must contain:\n{table}"
+            );
+        }
     }
 }

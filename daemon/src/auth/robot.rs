@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::permissions::{Operation, Resource, MATRIX};
+use super::permissions::{Operation, Resource, MATRIX, SYSTEM};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,6 +64,8 @@ pub enum GrantScope {
     Project(i64),
     /// The project the grant named no longer exists: nothing.
     Nowhere,
+    /// Outside any project (the system table).
+    System,
 }
 
 /// One thing a robot may do in one project (or every project).
@@ -74,17 +76,23 @@ pub struct Grant {
     pub operation: Operation,
 }
 
-/// Checks a permission list in Harbor's shape and returns, per entry, what it asks for. Only
-/// project permissions that exist in the permission table are accepted; `effect` must be
-/// `allow` when given.
+/// Checks a permission list in Harbor's shape and returns, per entry, what it asks for.
+/// `project` entries take permissions of the project table, `system` entries (namespace `/`)
+/// permissions of the system table; `effect` must be `allow` when given.
 pub fn check(permissions: &[RobotPermission]) -> Result<Vec<Vec<(Resource, Operation)>>, String> {
     let mut out = Vec::new();
     for p in permissions {
-        if p.kind != "project" {
-            return Err(format!(
-                "unsupported permission kind {:?}: only \"project\"",
-                p.kind
-            ));
+        let table: Vec<(Resource, Operation)> = match p.kind.as_str() {
+            "project" => MATRIX.iter().map(|(r, o, _)| (*r, *o)).collect(),
+            "system" => SYSTEM.to_vec(),
+            other => {
+                return Err(format!(
+                    "unsupported permission kind {other:?}: \"project\" or \"system\""
+                ))
+            }
+        };
+        if p.kind == "system" && p.namespace != "/" {
+            return Err("a system permission's namespace is \"/\"".into());
         }
         if p.namespace.is_empty() {
             return Err("a permission needs a namespace (project name or *)".into());
@@ -94,18 +102,16 @@ pub fn check(permissions: &[RobotPermission]) -> Result<Vec<Vec<(Resource, Opera
             if a.effect.as_deref().is_some_and(|e| e != "allow") {
                 return Err(format!("unsupported effect {:?}: only \"allow\"", a.effect));
             }
-            let (Some(resource), Some(operation)) =
-                (Resource::parse(&a.resource), Operation::parse(&a.action))
-            else {
-                return Err(format!("unknown permission {}:{}", a.resource, a.action));
-            };
-            if !MATRIX
-                .iter()
-                .any(|(r, o, _)| *r == resource && *o == operation)
-            {
-                return Err(format!("unknown permission {}:{}", a.resource, a.action));
+            let wanted = Resource::parse(&a.resource).zip(Operation::parse(&a.action));
+            match wanted {
+                Some(pair) if table.contains(&pair) => entry.push(pair),
+                _ => {
+                    return Err(format!(
+                        "unknown {} permission {}:{}",
+                        p.kind, a.resource, a.action
+                    ))
+                }
             }
-            entry.push((resource, operation));
         }
         out.push(entry);
     }
@@ -121,6 +127,7 @@ pub fn grants(stored: &[StoredPermission]) -> Result<Vec<Grant>, String> {
         .zip(checked)
         .flat_map(|(p, pairs)| {
             let scope = match (p.namespace.as_str(), p.project_id) {
+                _ if p.kind == "system" => GrantScope::System,
                 ("*", _) => GrantScope::AllProjects,
                 (_, Some(id)) => GrantScope::Project(id),
                 (_, None) => GrantScope::Nowhere,
@@ -141,8 +148,17 @@ pub fn in_project(grants: &[Grant], project_id: i64) -> Vec<(Resource, Operation
         .filter(|g| match g.scope {
             GrantScope::AllProjects => true,
             GrantScope::Project(id) => id == project_id,
-            GrantScope::Nowhere => false,
+            GrantScope::Nowhere | GrantScope::System => false,
         })
+        .map(|g| (g.resource, g.operation))
+        .collect()
+}
+
+/// The system-level grants.
+pub fn at_system_level(grants: &[Grant]) -> Vec<(Resource, Operation)> {
+    grants
+        .iter()
+        .filter(|g| g.scope == GrantScope::System)
         .map(|g| (g.resource, g.operation))
         .collect()
 }
@@ -202,6 +218,21 @@ mod tests {
         assert!(check(&[perm("", &[("repository", "pull")])]).is_err());
         let mut system = perm("p", &[]);
         system.kind = "system".into();
-        assert!(check(&[system]).is_err());
+        assert!(check(&[system.clone()]).is_err(), "namespace must be /");
+        system.namespace = "/".into();
+        assert!(check(&[system.clone()]).is_ok());
+        system.access = vec![Access {
+            resource: "repository".into(),
+            action: "push".into(),
+            effect: None,
+        }];
+        assert!(
+            check(&[system]).is_err(),
+            "a project permission at system level"
+        );
+        assert!(check(&[perm("p", &[("audit-log", "list")])]).is_err());
+        let mut other = perm("p", &[]);
+        other.kind = "cluster".into();
+        assert!(check(&[other]).is_err());
     }
 }

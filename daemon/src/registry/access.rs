@@ -141,8 +141,11 @@ pub async fn authorize(
     headers: &HeaderMap,
     base: &str,
     client: &str,
+    request: &str,
     needed: Needed<'_>,
 ) -> Result<Claims, OciError> {
+    let insufficient =
+        |needed: &Needed<'_>| insufficient_for(state, headers, request, base, needed);
     let claims = match crate::api::token::basic_credentials(headers) {
         // Harbor accepts Basic credentials on `/v2/` too (`curl -u user:pass`); they go through
         // the same login, throttle and token decision as a token request.
@@ -159,7 +162,7 @@ pub async fn authorize(
             return if claims.allows("registry", "catalog", "*") {
                 Ok(claims)
             } else {
-                Err(insufficient(state, base, &needed))
+                Err(insufficient(&needed))
             }
         }
     };
@@ -172,7 +175,7 @@ pub async fn authorize(
         .await
         .map_err(internal)?;
     if principal == Principal::Anonymous {
-        return Err(insufficient(state, base, &needed));
+        return Err(insufficient(&needed));
     }
     let Ok(repo) = RepoName::parse(name) else {
         return Err(denied(
@@ -189,13 +192,7 @@ pub async fn authorize(
         .await
         .map_err(internal)?
         // A project the caller may not see is "not found", as on the REST API.
-        .filter(|(_, access)| {
-            permissions::allowed(
-                access,
-                permissions::Resource::Project,
-                permissions::Operation::Read,
-            )
-        });
+        .filter(|(_, access)| permissions::sees_project(access));
     let Some((_, access)) = found else {
         return Err(denied(
             state,
@@ -208,7 +205,7 @@ pub async fn authorize(
         ));
     };
     if permissions::repository_actions(&access).contains(&action) {
-        Err(insufficient(state, base, &needed))
+        Err(insufficient(&needed))
     } else {
         Err(denied(
             state,
@@ -230,14 +227,7 @@ fn bearer_claims(
     base: &str,
     needed: &Needed<'_>,
 ) -> Result<Claims, OciError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        });
-    let Some(token) = token else {
+    let Some(token) = bearer_token(headers) else {
         return Err(OciError::Unauthorized {
             challenge: challenge(state, base, needed, false),
             message: "authentication required",
@@ -251,6 +241,16 @@ fn bearer_claims(
         .ok_or_else(|| OciError::Unauthorized {
             challenge: challenge(state, base, needed, false),
             message: "invalid or expired token",
+        })
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
         })
 }
 
@@ -303,6 +303,28 @@ async fn basic_claims(
                 "a fresh token did not verify".into(),
             ))
         })
+}
+
+/// A valid token without the scope: a challenge naming it; the same token refused again for
+/// the same request gets 403 with that challenge (see [`crate::auth::refusals`]).
+fn insufficient_for(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &str,
+    base: &str,
+    needed: &Needed<'_>,
+) -> OciError {
+    if let Some(token) = bearer_token(headers) {
+        if state.refusals.repeated(token, request) {
+            return OciError::Denied {
+                challenge: challenge(state, base, needed, true),
+                message: "the token does not cover this repository and action: \
+                          get a new one for the scope in the challenge"
+                    .into(),
+            };
+        }
+    }
+    insufficient(state, base, needed)
 }
 
 fn insufficient(state: &AppState, base: &str, needed: &Needed<'_>) -> OciError {

@@ -52,6 +52,8 @@ pub(crate) struct Ctx {
     pub client_ip: String,
     /// The token's subject once authorized: who the audit log names.
     pub username: String,
+    /// Method and path, to recognise a request resent with a refused token.
+    pub request: String,
 }
 
 impl Ctx {
@@ -72,6 +74,7 @@ impl Ctx {
             &self.headers,
             &self.base,
             &self.client_ip,
+            &self.request,
             needed,
         )
         .await
@@ -95,7 +98,16 @@ async fn base(
     let client = connect
         .map(|Extension(ConnectInfo(a))| a.ip().to_string())
         .unwrap_or_default();
-    match access::authorize(&state, &headers, &base, &client, Needed::AnyToken).await {
+    match access::authorize(
+        &state,
+        &headers,
+        &base,
+        &client,
+        "GET /v2/",
+        Needed::AnyToken,
+    )
+    .await
+    {
         Ok(_) => (
             axum::http::StatusCode::OK,
             [("content-type", "application/json")],
@@ -129,6 +141,7 @@ async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) ->
             .map(|Extension(ConnectInfo(a))| a.ip().to_string())
             .unwrap_or_default(),
         username: String::new(),
+        request: format!("{method} {}", uri.path()),
     };
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
     match route(ctx, method, rest, body).await {

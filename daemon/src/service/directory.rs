@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::ldap::{dn_key, Directory, DirectoryGroup, DirectoryUser, LdapError};
+use crate::auth::permissions::{Operation, Resource};
 use crate::auth::{Auth, AuthError, Principal};
 use crate::config::{Config, LdapConfig, Secret};
 use crate::db::groups::{GroupRow, LDAP_GROUP};
@@ -89,9 +90,12 @@ pub struct DirectoryService {
     saved: Option<Arc<Directory>>,
 }
 
-fn admin_only(by: &Principal) -> Result<(), DirectoryError> {
+/// The caller holds the system-level permission (a system admin, or a robot granted it).
+fn holds(by: &Principal, resource: Resource, operation: Operation) -> Result<(), DirectoryError> {
+    if by.may_system(resource, operation) {
+        return Ok(());
+    }
     match by {
-        Principal::User { sysadmin: true, .. } => Ok(()),
         Principal::Anonymous => Err(DirectoryError::Unauthorized),
         _ => Err(DirectoryError::Forbidden(
             "only a system administrator may do this".into(),
@@ -136,7 +140,7 @@ impl DirectoryService {
         name_fragment: Option<&str>,
         dn: Option<&str>,
     ) -> Result<Vec<GroupRow>, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::UserGroup, Operation::List)?;
         let rows = self.db.read(db::groups::all).await?;
         let dn = dn.map(dn_key);
         Ok(rows
@@ -163,7 +167,7 @@ impl DirectoryService {
     }
 
     pub async fn group(&self, by: &Principal, id: i64) -> Result<GroupRow, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::UserGroup, Operation::Read)?;
         self.db
             .read(move |c| db::groups::by_id(c, id))
             .await?
@@ -176,7 +180,7 @@ impl DirectoryService {
         by: &Principal,
         req: GroupRef,
     ) -> Result<GroupRow, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::UserGroup, Operation::Create)?;
         if req.group_type.unwrap_or(LDAP_GROUP) != LDAP_GROUP {
             return Err(DirectoryError::Invalid(
                 "only LDAP groups (group_type 1) are supported".into(),
@@ -236,7 +240,7 @@ impl DirectoryService {
         id: i64,
         name: &str,
     ) -> Result<GroupRow, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::UserGroup, Operation::Update)?;
         check_group_name(name)?;
         let name = name.to_string();
         self.db
@@ -252,7 +256,7 @@ impl DirectoryService {
 
     /// Deletes a user group and its project memberships.
     pub async fn delete_group(&self, by: &Principal, id: i64) -> Result<GroupRow, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::UserGroup, Operation::Delete)?;
         self.db
             .write(move |tx| {
                 let found = db::groups::by_id(tx, id)?
@@ -312,7 +316,7 @@ impl DirectoryService {
         by: &Principal,
         given: LdapSettings,
     ) -> Result<Result<(), String>, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::Configuration, Operation::Update)?;
         let mut cfg = match (&self.config.ldap, &given.ldap_url, &given.ldap_base_dn) {
             (Some(saved), _, _) => saved.clone(),
             (None, Some(url), Some(base)) => LdapConfig::new(url, base),
@@ -384,7 +388,7 @@ impl DirectoryService {
         by: &Principal,
         fragment: &str,
     ) -> Result<Vec<DirectoryUser>, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::LdapUser, Operation::List)?;
         Ok(self.directory()?.search_users(fragment).await?)
     }
 
@@ -395,7 +399,7 @@ impl DirectoryService {
         name: &str,
         dn: Option<&str>,
     ) -> Result<Vec<DirectoryGroup>, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::LdapUser, Operation::List)?;
         Ok(self.directory()?.search_groups(name, dn).await?)
     }
 
@@ -406,7 +410,7 @@ impl DirectoryService {
         by: &Principal,
         uids: &[String],
     ) -> Result<Vec<FailedImport>, DirectoryError> {
-        admin_only(by)?;
+        holds(by, Resource::LdapUser, Operation::Create)?;
         let directory = self.directory()?;
         let mut failed = Vec::new();
         for uid in uids {

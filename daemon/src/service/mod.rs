@@ -7,5 +7,6 @@ pub mod projects;
 pub mod registry;
 pub mod repositories;
 pub mod robots;
+pub mod system;
 pub mod uploads;
 pub mod users;

@@ -156,7 +156,7 @@ impl Projects {
             .await?
             .ok_or_else(not_found)?;
         let view = ProjectView { project, access };
-        if view.may(Resource::Project, Operation::Read) {
+        if permissions::sees_project(&view.access) {
             Ok(view)
         } else if *by == Principal::Anonymous {
             Err(ProjectError::Unauthorized)
@@ -207,7 +207,7 @@ impl Projects {
             .await?
             .into_iter()
             .map(|(project, access)| ProjectView { project, access })
-            .filter(|v| v.may(Resource::Project, Operation::Read))
+            .filter(|v| permissions::sees_project(&v.access))
             .collect())
     }
 

@@ -101,7 +101,7 @@ impl Robots {
                 }
                 let mut stored = Vec::new();
                 for p in permissions {
-                    let id = if p.namespace == "*" {
+                    let id = if p.kind == "system" || p.namespace == "*" {
                         None
                     } else {
                         let view = self
@@ -120,9 +120,9 @@ impl Robots {
                         "a project robot has exactly one permission entry, for its project".into(),
                     ));
                 };
-                if only.namespace == "*" {
+                if only.namespace == "*" || only.kind != "project" {
                     return Err(ProjectError::Invalid(
-                        "a project robot's namespace is its project".into(),
+                        "a project robot's one permission entry is of kind \"project\", for its project".into(),
                     ));
                 }
                 let view = self
@@ -299,6 +299,17 @@ impl Robots {
         level: Option<&str>,
         project_id: Option<i64>,
     ) -> Result<Vec<(RobotRow, Vec<RobotPermission>)>> {
+        // Listing a project's robots is a permission of its own, refused rather than empty.
+        if let Some(project_id) = project_id {
+            self.projects
+                .require(
+                    by,
+                    &ProjectRef::Id(project_id),
+                    Resource::Robot,
+                    Operation::List,
+                )
+                .await?;
+        }
         let all = self.db.read(db::robots::all).await?;
         let mut out = Vec::new();
         for r in all {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::permissions::{Operation, Resource};
 use crate::auth::{password, Principal};
 use crate::config::Config;
 use crate::db::users::{NewUser, UserRow};
@@ -85,9 +86,11 @@ pub struct Users {
     config: Arc<Config>,
 }
 
-fn caller(by: &Principal) -> Result<(i64, bool), UserError> {
+/// A person's user id (with whether the system table lets them do `operation` to any user):
+/// what the rules about one's own account need. Robots have no account of their own.
+fn caller(by: &Principal, operation: Operation) -> Result<(i64, bool), UserError> {
     match by {
-        Principal::User { id, sysadmin, .. } => Ok((*id, *sysadmin)),
+        Principal::User { id, .. } => Ok((*id, by.may_system(Resource::User, operation))),
         Principal::Anonymous => Err(UserError::Unauthorized),
         Principal::Robot { .. } => Err(UserError::Forbidden(
             "robot accounts cannot manage users".into(),
@@ -95,9 +98,14 @@ fn caller(by: &Principal) -> Result<(i64, bool), UserError> {
     }
 }
 
-fn admin_only(by: &Principal) -> Result<i64, UserError> {
-    match caller(by)? {
-        (id, true) => Ok(id),
+/// The caller holds `user:operation` at the system level (a system admin, or a robot granted
+/// it); returns the caller's user id when a person.
+fn holds(by: &Principal, operation: Operation) -> Result<Option<i64>, UserError> {
+    if by.may_system(Resource::User, operation) {
+        return Ok(by.user_id());
+    }
+    match by {
+        Principal::Anonymous => Err(UserError::Unauthorized),
         _ => Err(UserError::Forbidden(
             "only a system administrator may do this".into(),
         )),
@@ -118,7 +126,7 @@ impl Users {
     /// A system admin creates users; anyone may sign up when self-registration is on.
     pub async fn create(&self, by: &Principal, req: UserRequest) -> Result<UserRow, UserError> {
         match by {
-            Principal::User { sysadmin: true, .. } => {}
+            _ if by.may_system(Resource::User, Operation::Create) => {}
             Principal::Anonymous if self.config.system.self_registration => {}
             Principal::Anonymous => return Err(UserError::Unauthorized),
             Principal::User { .. } | Principal::Robot { .. } => {
@@ -169,13 +177,13 @@ impl Users {
     }
 
     pub async fn list(&self, by: &Principal) -> Result<Vec<UserRow>, UserError> {
-        admin_only(by)?;
+        holds(by, Operation::List)?;
         Ok(self.db.read(db::users::all).await?)
     }
 
     /// Usernames for pickers (adding members): any signed-in user may search.
     pub async fn search(&self, by: &Principal, fragment: &str) -> Result<Vec<UserRow>, UserError> {
-        caller(by)?;
+        caller(by, Operation::List)?;
         let fragment = fragment.to_string();
         let all = self.db.read(db::users::all).await?;
         Ok(all
@@ -186,8 +194,8 @@ impl Users {
 
     /// A system admin may read anyone; a user themselves.
     pub async fn get(&self, by: &Principal, id: i64) -> Result<UserRow, UserError> {
-        let (me, sysadmin) = caller(by)?;
-        if !sysadmin && me != id {
+        let (me, may_read_anyone) = caller(by, Operation::Read)?;
+        if !may_read_anyone && me != id {
             return Err(UserError::Forbidden(
                 "you may only read your own account".into(),
             ));
@@ -199,7 +207,7 @@ impl Users {
     }
 
     pub async fn current(&self, by: &Principal) -> Result<UserRow, UserError> {
-        let (me, _) = caller(by)?;
+        let (me, _) = caller(by, Operation::Read)?;
         self.get(by, me).await
     }
 
@@ -250,7 +258,7 @@ impl Users {
         old: Option<String>,
         new: String,
     ) -> Result<(), UserError> {
-        let (me, sysadmin) = caller(by)?;
+        let (me, may_update_anyone) = caller(by, Operation::Update)?;
         let target = self.get(by, id).await?;
         check_password(&new)?;
         if me == id {
@@ -269,7 +277,7 @@ impl Users {
                     "the new password must differ from the old one".into(),
                 ));
             }
-        } else if !sysadmin {
+        } else if !may_update_anyone {
             return Err(UserError::Forbidden(
                 "you may only change your own password".into(),
             ));
@@ -280,8 +288,12 @@ impl Users {
             .await
     }
 
+    /// Only a person can make or unmake a system administrator: a robot does not hold that
+    /// power, so it cannot hand it out (whatever `user:update` it was granted).
     pub async fn set_sysadmin(&self, by: &Principal, id: i64, flag: bool) -> Result<(), UserError> {
-        let me = admin_only(by)?;
+        let me = holds(by, Operation::Update)?.ok_or_else(|| {
+            UserError::Forbidden("a robot account cannot change system administrators".into())
+        })?;
         if me == id {
             return Err(UserError::Forbidden(
                 "you cannot change your own system administrator flag".into(),
@@ -302,8 +314,8 @@ impl Users {
     }
 
     pub async fn delete(&self, by: &Principal, id: i64) -> Result<UserRow, UserError> {
-        let me = admin_only(by)?;
-        if me == id {
+        let me = holds(by, Operation::Delete)?;
+        if me == Some(id) {
             return Err(UserError::Forbidden(
                 "you cannot delete your own account".into(),
             ));
