@@ -2,6 +2,10 @@
 # Runs berth-bench against berthd and against CNCF Distribution 2.8 (Debian's docker-registry,
 # the registry inside Harbor) in the same run, and prints each figure with its ratio against
 # Distribution, plus berthd's peak RSS. Extra arguments go to berth-bench (e.g. --cases many).
+# With BERTH_BENCH_BASELINE=/path/to/an/earlier/berthd, it also runs the many-blobs and manifest
+# cases four times against that build (the baseline) and this one, side by side and in
+# alternating order, so a change can be judged against the build before it under the same
+# conditions.
 # Needs: docker-registry (apt-get install -y docker-registry) and a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,3 +77,29 @@ echo "Audit log overhead on pulls (baseline: pull auditing off):"
 ./target/release/berth-bench --cases manifests \
   --target "berth-no-pull-audit=http://127.0.0.1:$quiet_port,admin,$password" \
   --target "berth-audited=http://127.0.0.1:$berth_port,admin,$password"
+
+if [ -n "${BERTH_BENCH_BASELINE:-}" ]; then
+  base_port=$(free_port)
+  BERTH_ADMIN_PASSWORD="$password" "$BERTH_BENCH_BASELINE" --dev --data "$work/baseline" \
+    --listen "127.0.0.1:$base_port" >"$work/baseline.log" 2>&1 &
+  pids+=($!)
+  # A fresh server of this build too, so neither side starts with the other runs' data.
+  this_port=$(free_port)
+  BERTH_ADMIN_PASSWORD="$password" ./target/release/berthd --dev --data "$work/this" \
+    --listen "127.0.0.1:$this_port" >"$work/this.log" 2>&1 &
+  pids+=($!)
+  wait_up "http://127.0.0.1:$base_port/api/v2.0/ping"
+  wait_up "http://127.0.0.1:$this_port/api/v2.0/ping"
+  baseline_target="baseline=http://127.0.0.1:$base_port,admin,$password"
+  this_target="this=http://127.0.0.1:$this_port,admin,$password"
+  # Four rounds, alternating which build goes first: a push leaves writeback behind that slows
+  # whatever runs next, so a fixed order would favour one side. Each table's ratio is against
+  # its first row.
+  for round in 1 2 3 4; do
+    echo
+    if [ $((round % 2)) -eq 1 ]; then first=$baseline_target second=$this_target; else first=$this_target second=$baseline_target; fi
+    echo "This build and $BERTH_BENCH_BASELINE (the baseline), round $round of 4, ${first%%=*} first:"
+    ./target/release/berth-bench --cases many,manifests --repo "library/ab$round" \
+      --target "$first" --target "$second"
+  done
+fi

@@ -133,7 +133,12 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     if let Some(http) = &config.http {
         let mut app = app.clone().layer(Extension(Scheme("http")));
         if let Some(tls) = &config.tls {
-            let https_port = tls.listen.port();
+            // The port actually bound (the configured one, or the kernel's pick for port 0).
+            let https_port = listeners
+                .tls
+                .as_ref()
+                .and_then(|l| l.local_addr().ok())
+                .map_or(tls.listen.port(), |a| a.port());
             app = app.layer(axum::middleware::from_fn(move |req, next| {
                 redirect_portal_to_https(https_port, req, next)
             }));

@@ -846,13 +846,23 @@ async fn ldap_ping_never_sends_the_saved_password_elsewhere() {
     }
 }
 
-/// Also found: an expired token is refused at once (no leeway), and `has_ca_root` says
-/// whether a CA is served.
+/// Also found: `has_ca_root` says whether a CA is configured (and served by `getcert`).
 #[tokio::test]
-async fn systeminfo_reports_no_ca_without_one() {
+async fn systeminfo_reports_whether_a_ca_is_served() {
     let app = App::new().await;
     let r = app.api("GET", "/systeminfo", None, None).await;
     assert_eq!(r.body["has_ca_root"], false);
+    let app = App::with(|c| {
+        c.tls = Some(berth::config::TlsConfig {
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            certificate: "/nonexistent/server.crt".into(),
+            private_key: "/nonexistent/server.key".into(),
+            ca_certificate: Some("/nonexistent/ca.crt".into()),
+        })
+    })
+    .await;
+    let r = app.api("GET", "/systeminfo", None, None).await;
+    assert_eq!(r.body["has_ca_root"], true);
 }
 
 /// Also found: a mount's challenge names pull on the source too, so a client that asks for

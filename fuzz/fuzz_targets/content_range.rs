@@ -1,5 +1,5 @@
-//! The `Content-Range` header of upload PATCH/PUT (`registry::uploads::range_start`, private:
-//! see build.rs). Any header: no panic; and the first byte's offset is read correctly from every
+//! The `Content-Range` header of upload PATCH/PUT (`registry::range::content_range_start`). Any
+//! header: no panic; and the first byte's offset is read correctly from every
 //! form clients send (`a-b`, `bytes a-b/n`, `bytes=a-b`, `bytes a-b/*`).
 //!
 //! Input: two little-endian u64 (a, b), then the raw header bytes.

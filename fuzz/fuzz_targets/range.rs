@@ -1,4 +1,4 @@
-//! The `Range` header of blob GETs (`registry::blobs::byte_range`, private: see build.rs).
+//! The `Range` header of blob GETs (`registry::range::byte_range`).
 //! Any header against any size: no panic or overflow, and a satisfiable answer always lies
 //! inside the blob (`start <= end < size`). Well-formed `bytes=a-b`, `bytes=a-` and `bytes=-n`
 //! built from the input must give exactly RFC 9110's answer.

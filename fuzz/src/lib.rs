@@ -1,24 +1,19 @@
-//! Helpers shared by the fuzz targets: the daemon's private range parsers (copied verbatim from
-//! `daemon/src` by `build.rs`), a renderer for registry routes, and small independent reference
+//! Helpers shared by the fuzz targets: the range parsers behind the same header lookups the
+//! handlers do, a renderer for registry routes, and small independent reference
 //! implementations of the name grammars to compare the daemon's hand-written checks against.
 
 use berth::registry::path::Route;
 
-/// `registry::blobs::byte_range`, verbatim: `Range: bytes=...` against a blob of `size` bytes.
+/// `registry::range::byte_range`, as the blob `GET` handler calls it.
 pub mod blobs {
-    include!(concat!(env!("OUT_DIR"), "/byte_range.rs"));
-
-    /// The private function, as the handler calls it.
     pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
-        byte_range(header, size)
+        berth::registry::range::byte_range(header, size).map_err(|_| ())
     }
 }
 
-/// `registry::uploads::range_start`, verbatim, with just enough of its surroundings (`Ctx`,
-/// `OciError`, `RegistryError`) stubbed for it to compile unchanged.
+/// `registry::range::content_range_start`, behind the header lookup the upload handlers do (a
+/// value that is not visible ASCII reads as absent, as `Ctx::header` has it).
 pub mod uploads {
-    /// The one `Ctx` method `range_start` calls; `header` behaves as the daemon's (a value that
-    /// is not visible ASCII reads as absent).
     pub struct Ctx {
         value: Option<http::HeaderValue>,
     }
@@ -29,28 +24,16 @@ pub mod uploads {
                 value: http::HeaderValue::from_bytes(raw).ok(),
             }
         }
+    }
 
-        pub fn header(&self, name: &str) -> Option<&str> {
-            assert_eq!(name, "content-range");
-            self.value.as_ref().and_then(|v| v.to_str().ok())
+    /// `Ok(None)`: no header; `Err(())`: malformed (BLOB_UPLOAD_INVALID).
+    pub fn parse_content_range(ctx: &Ctx) -> Result<Option<u64>, ()> {
+        match ctx.value.as_ref().and_then(|v| v.to_str().ok()) {
+            None => Ok(None),
+            Some(raw) => berth::registry::range::content_range_start(raw)
+                .map(Some)
+                .ok_or(()),
         }
-    }
-
-    #[derive(Debug)]
-    pub enum RegistryError {
-        BlobUploadInvalid(#[allow(dead_code)] String),
-    }
-
-    #[derive(Debug)]
-    pub enum OciError {
-        Registry(#[allow(dead_code)] RegistryError),
-    }
-
-    include!(concat!(env!("OUT_DIR"), "/range_start.rs"));
-
-    /// The private function, as the PATCH and PUT handlers call it.
-    pub fn parse_content_range(ctx: &Ctx) -> Result<Option<u64>, OciError> {
-        range_start(ctx)
     }
 }
 

@@ -132,6 +132,11 @@ impl Berthd {
         b
     }
 
+    /// The running berthd's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("berthd is running").id()
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -142,6 +147,29 @@ impl Berthd {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.host())
+    }
+
+    /// The HTTPS port berthd bound (configure `[tls] listen = "127.0.0.1:0"`), from its log,
+    /// which names it just after the HTTP one.
+    pub fn https_port(&self) -> u16 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let found = self.log().lines().find_map(|l| {
+                l.split("listening on https://127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.split_whitespace().next())
+                    .and_then(|p| p.parse().ok())
+            });
+            if let Some(port) = found {
+                return port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no HTTPS listener in the log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn log_path(&self) -> PathBuf {

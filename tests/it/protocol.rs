@@ -572,6 +572,15 @@ fn forged_expired_and_foreign_tokens_are_refused() {
     )
     .expect("sign");
     assert_eq!(get(&t), 401, "expired token");
+    // Expired only 30 s ago: refused too (no leeway; Harbor allows 60 s).
+    expired["exp"] = json!(now - 30);
+    let t = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &expired,
+        &key,
+    )
+    .expect("sign");
+    assert_eq!(get(&t), 401, "a token expired 30 s ago");
     // Signed by another key entirely (a token from some other Berth).
     let other = Berthd::start();
     let foreign = other.token(

@@ -2,22 +2,22 @@
 
 use std::process::Command;
 
-use crate::harness::{free_port, make_certificates, must, Berthd, Docker, ADMIN_PASSWORD};
+use crate::harness::{make_certificates, must, Berthd, Docker, ADMIN_PASSWORD};
 
 /// HTTPS from the configuration file: the CA verifies the certificate, the token realm is
 /// https, and skopeo pushes and reads back over it with only the CA to trust.
 #[test]
 fn serves_https_from_the_configuration_file() {
-    let tls_port = free_port();
     let berthd = Berthd::start_with_config(|dir, http_port| {
         make_certificates(dir);
         format!(
             "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncertificate = \"{d}/server.crt\"\nprivate_key = \"{d}/server.key\"\n\
+             [tls]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{d}/server.crt\"\nprivate_key = \"{d}/server.key\"\n\
              [token]\nexpiration_minutes = 5\n",
             d = dir.display()
         )
     });
+    let tls_port = berthd.https_port();
     let dir = berthd.dir.path();
     let https = format!("https://127.0.0.1:{tls_port}");
     let ca = dir.join("ca.crt");
@@ -258,16 +258,16 @@ fn served_issuer(addr: &str) -> String {
 #[test]
 fn getcert_redirect_and_certificate_reload() {
     use std::io::Write;
-    let tls_port = free_port();
     let berthd = Berthd::start_with_config(|dir, http_port| {
         make_certificates(dir);
         format!(
             "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:{http_port}\"\n\
-             [tls]\nlisten = \"127.0.0.1:{tls_port}\"\ncertificate = \"{d}/server.crt\"\n\
+             [tls]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{d}/server.crt\"\n\
              private_key = \"{d}/server.key\"\nca_certificate = \"{d}/ca.crt\"\n",
             d = dir.display()
         )
     });
+    let tls_port = berthd.https_port();
     let dir = berthd.dir.path().to_path_buf();
     let client = crate::harness::http();
 
@@ -717,4 +717,42 @@ fn the_admin_password_can_be_reset_from_the_machine() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no database at"));
     assert!(!empty.path().join("berth.db").exists());
+}
+
+/// Issue 10, finding 4: an upload session holds no file descriptor between requests, so 100
+/// open sessions, each with a chunk written, leave berthd's descriptor count where it was.
+#[test]
+fn open_upload_sessions_hold_no_file_descriptors() {
+    let berthd = Berthd::start();
+    let reg = berthd.registry(&["library/fds"]);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", berthd.pid()))
+            .expect("berthd's descriptors")
+            .count()
+    };
+    let before = fds();
+    for i in 0..100u8 {
+        let start = reg
+            .req(reqwest::Method::POST, "/v2/library/fds/blobs/uploads/")
+            .send()
+            .expect("POST");
+        assert_eq!(start.status(), 202);
+        let location = start.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_string();
+        let r = reg
+            .req(reqwest::Method::PATCH, &location)
+            .header("content-range", "0-9")
+            .body(vec![i; 10])
+            .send()
+            .expect("PATCH");
+        assert_eq!(r.status(), 202);
+    }
+    let after = fds();
+    assert!(
+        after < before + 20,
+        "100 open sessions took {} descriptors ({before} -> {after})",
+        after.saturating_sub(before)
+    );
 }

@@ -186,3 +186,77 @@ fn podman_pushes_and_pulls() {
     .to_string();
     assert_eq!(id, again, "podman image id changed through the registry");
 }
+
+/// Issue 10: a refusal ends skopeo's and podman's attempt at once, naming the cause (a missing
+/// project; a name without a project), as it does docker's (tests/it/docker.rs).
+#[test]
+fn skopeo_and_podman_stop_at_a_refusal_and_name_the_cause() {
+    let berthd = Berthd::start();
+    let work = tempfile::tempdir().expect("tempdir");
+    let src = work.path().join("src");
+    write_multiarch_layout(&src);
+    let started = std::time::Instant::now();
+    for (dest, cause) in [
+        ("nosuchproject/app:1", "project nosuchproject not found"),
+        ("lonely:1", "project/repository"),
+    ] {
+        let out = crate::harness::run(
+            Command::new("skopeo")
+                .args([
+                    "copy",
+                    "--all",
+                    "--dest-tls-verify=false",
+                    "--dest-creds",
+                    &creds(),
+                ])
+                .arg(format!("oci:{}:multi", src.display()))
+                .arg(format!("docker://{}/{dest}", berthd.host())),
+        );
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "skopeo pushed to {dest}");
+        assert!(
+            text.contains(cause),
+            "skopeo did not show {cause:?}: {text}"
+        );
+    }
+
+    // podman, with an image of its own pulled from berthd first.
+    let docker = Docker::new();
+    let source = format!("{}/library/refusal:v1", berthd.host());
+    docker.build(&source, &[5_000]);
+    assert!(docker
+        .login(&berthd.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
+    docker.ok(&["push", &source]);
+    let root = tempfile::tempdir().expect("tempdir");
+    let r = root.path();
+    must(&mut podman(
+        r,
+        &[
+            "login",
+            "--tls-verify=false",
+            "-u",
+            "admin",
+            "-p",
+            ADMIN_PASSWORD,
+            &berthd.host(),
+        ],
+    ));
+    must(&mut podman(r, &["pull", "--tls-verify=false", &source]));
+    let missing = format!("{}/nosuchproject/app:v1", berthd.host());
+    must(&mut podman(r, &["tag", &source, &missing]));
+    let out = crate::harness::run(&mut podman(r, &["push", "--tls-verify=false", &missing]));
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "podman pushed to a missing project");
+    assert!(
+        text.contains("project nosuchproject not found"),
+        "podman did not show the cause: {text}"
+    );
+    // Not a timing assertion on speed, only that neither client kept retrying a refusal.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "a client retried a refusal for {:?}",
+        started.elapsed()
+    );
+}

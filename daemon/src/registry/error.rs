@@ -33,6 +33,26 @@ pub enum OciError {
     NotFound,
 }
 
+impl OciError {
+    /// The answer to a `HEAD`, which has no body: containers/image (skopeo, podman, buildah)
+    /// reads a refusal's cause only from a 401's challenge (any other status shows as a bare
+    /// "403 (Forbidden)"), so a refusal that names its cause in the challenge is sent as 401
+    /// `DENIED`; Docker reads the challenge whatever the status.
+    pub fn for_head(self) -> Response {
+        match self {
+            OciError::Denied { challenge, message }
+            | OciError::NameInvalid { challenge, message } => {
+                let mut r = body(StatusCode::UNAUTHORIZED, "DENIED", message);
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+                }
+                r
+            }
+            other => other.into_response(),
+        }
+    }
+}
+
 impl From<crate::digest::DigestError> for OciError {
     fn from(e: crate::digest::DigestError) -> Self {
         OciError::Registry(RegistryError::DigestInvalid(e.to_string()))

@@ -8,6 +8,7 @@ pub mod error;
 mod listing;
 mod manifests;
 pub mod path;
+pub mod range;
 mod uploads;
 
 use axum::body::Body;
@@ -144,8 +145,10 @@ async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) ->
         request: format!("{method} {}", uri.path()),
     };
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
+    let head = method == Method::HEAD;
     match route(ctx, method, rest, body).await {
         Ok(r) => r,
+        Err(e) if head => e.for_head(),
         Err(e) => e.into_response(),
     }
 }

@@ -43,23 +43,13 @@ fn created(name: &RepoName, digest: &Digest) -> Response {
     )
 }
 
-/// The first byte's offset from `Content-Range: <start>-<end>` (also accepts `bytes a-b/n`).
+/// The first byte's offset from the request's `Content-Range`, when it has one.
 fn range_start(ctx: &Ctx) -> Result<Option<u64>, OciError> {
     let Some(raw) = ctx.header("content-range") else {
         return Ok(None);
     };
-    let spec = raw
-        .trim()
-        .trim_start_matches("bytes")
-        .trim_start_matches('=')
-        .trim();
-    let spec = spec.split('/').next().unwrap_or_default();
-    let start = spec
-        .split('-')
-        .next()
-        .and_then(|s| s.trim().parse::<u64>().ok());
-    match start {
-        Some(s) => Ok(Some(s)),
+    match super::range::content_range_start(raw) {
+        Some(start) => Ok(Some(start)),
         None => Err(OciError::Registry(RegistryError::BlobUploadInvalid(
             format!("bad Content-Range {raw:?}"),
         ))),

@@ -116,6 +116,9 @@ pub struct Limited<S> {
     inner: S,
     _slot: OwnedSemaphorePermit,
     idle: Duration,
+    /// When a byte last moved. Noting it is a clock read; the timer is moved only when it
+    /// fires early, so a busy connection costs no timer work per read or write.
+    last_moved: tokio::time::Instant,
     deadline: Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -125,13 +128,13 @@ impl<S> Limited<S> {
             inner,
             _slot: slot,
             idle,
+            last_moved: tokio::time::Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
 
     fn moved(&mut self) {
-        let next = tokio::time::Instant::now() + self.idle;
-        self.deadline.as_mut().reset(next);
+        self.last_moved = tokio::time::Instant::now();
     }
 
     /// Notes progress after a write, or ends a write that has waited past the deadline.
@@ -150,9 +153,20 @@ impl<S> Limited<S> {
         }
     }
 
-    /// Whether the deadline has passed (registering the waker for when it does).
+    /// Whether `idle` has passed since a byte last moved (registering the waker for when it
+    /// would).
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline.as_mut().poll(cx).is_ready()
+        loop {
+            if self.deadline.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let due = self.last_moved + self.idle;
+            if due <= tokio::time::Instant::now() {
+                return true;
+            }
+            // Bytes moved since the timer was set: wait for the rest of the new deadline.
+            self.deadline.as_mut().reset(due);
+        }
     }
 }
 
