@@ -118,7 +118,24 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
             "removed upload files left by an earlier run"
         );
     }
-    let housekeeping = tokio::spawn(housekeeping_forever(state.clone()));
+    // The job runner: first what a crash or restart interrupted, then the built-in schedules.
+    let retried = state
+        .jobs
+        .recover()
+        .await
+        .context("recovering interrupted jobs")?;
+    if !retried.is_empty() {
+        tracing::warn!(executions = ?retried, "retrying jobs a restart interrupted");
+    }
+    for (kind, schedule) in crate::jobs::housekeeping::defaults() {
+        state
+            .jobs
+            .ensure_schedule(kind, &schedule, serde_json::Value::Null)
+            .await
+            .with_context(|| format!("scheduling {kind}"))?;
+    }
+    let stop_jobs = tokio_util::sync::CancellationToken::new();
+    let runner = tokio::spawn(state.jobs.clone().run_forever(stop_jobs.clone()));
     let audit = state.audit.clone();
     let mut handles: Vec<axum_server::Handle<SocketAddr>> = Vec::new();
     let mut schemes: Vec<&str> = Vec::new();
@@ -233,7 +250,8 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
             result = Err(anyhow::Error::new(e).context("listener failed"));
         }
     }
-    housekeeping.abort();
+    stop_jobs.cancel();
+    let _ = runner.await;
     audit.flush().await;
     tracing::info!("stopped");
     result
@@ -326,35 +344,6 @@ async fn shutdown_signal() {
         }
         Err(_) => {
             let _ = ctrl_c.await;
-        }
-    }
-}
-
-/// Every ten minutes, discards upload sessions abandoned for longer than the configured age;
-/// at start and then daily, purges audit entries older than their retention.
-async fn housekeeping_forever(state: AppState) {
-    let max_age = Duration::from_secs(u64::from(state.config.storage.upload_max_age_hours) * 3600);
-    let retention = state.config.system.audit_log_retention_days;
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    let mut last_purge: Option<Instant> = None;
-    loop {
-        tick.tick().await;
-        match state.registry.expire_uploads(max_age).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sessions = n, "expired idle upload sessions"),
-            Err(e) => tracing::warn!(error = %e, "expiring upload sessions failed"),
-        }
-        if last_purge.is_none_or(|t| t.elapsed() >= Duration::from_secs(86_400)) {
-            last_purge = Some(Instant::now());
-            match crate::audit::purge(&state.db, retention).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(
-                    entries = n,
-                    retention_days = retention,
-                    "purged old audit log entries"
-                ),
-                Err(e) => tracing::warn!(error = %e, "purging the audit log failed"),
-            }
         }
     }
 }

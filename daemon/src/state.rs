@@ -14,6 +14,7 @@ use crate::auth::token::TokenKeys;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
+use crate::jobs::Jobs;
 use crate::service::directory::DirectoryService;
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub robots: Robots,
     pub directory: DirectoryService,
     pub system: SystemService,
+    /// The job runner: every background job runs through it.
+    pub jobs: Jobs,
     pub sessions: Arc<Sessions>,
     /// Tokens refused for a scope, so a client that resends one gets a 403 (see the module).
     pub refusals: Arc<RepeatedRefusals>,
@@ -56,17 +59,28 @@ impl AppState {
         let directory = DirectoryService::new(db.clone(), auth.clone(), config.clone())
             .context("setting up the LDAP helpers")?;
         let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
+        let registry = Registry::new(
+            db.clone(),
+            store.clone(),
+            SessionLimits {
+                per_user: config.storage.max_upload_sessions_per_user,
+                total: config.storage.max_upload_sessions,
+            },
+        );
+        let jobs = Jobs::new(
+            db.clone(),
+            crate::jobs::housekeeping::kinds(
+                &db,
+                &registry,
+                config.system.audit_log_retention_days,
+                Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600),
+            ),
+        );
         Ok(AppState {
             auth,
-            system: SystemService::new(db.clone(), store.clone()),
-            registry: Registry::new(
-                db.clone(),
-                store,
-                SessionLimits {
-                    per_user: config.storage.max_upload_sessions_per_user,
-                    total: config.storage.max_upload_sessions,
-                },
-            ),
+            system: SystemService::new(db.clone(), store),
+            registry,
+            jobs,
             projects: projects.clone(),
             users: Users::new(db.clone(), config.clone()),
             audit: AuditLog::start(db.clone()),

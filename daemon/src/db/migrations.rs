@@ -293,6 +293,42 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX repository_blobs_digest ON repository_blobs(digest);
     "#,
+    // 7: the job runner: executions with Harbor's statuses, their logs, and schedules.
+    r#"
+    CREATE TABLE job_executions (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind           TEXT NOT NULL,
+        triggered_by   TEXT NOT NULL CHECK (triggered_by IN ('manual', 'schedule', 'event')),
+        status         TEXT NOT NULL
+                       CHECK (status IN ('Pending', 'Running', 'Stopped', 'Error', 'Success')),
+        parameters     TEXT NOT NULL DEFAULT '{}',
+        result         TEXT NOT NULL DEFAULT '{}',
+        done           INTEGER NOT NULL DEFAULT 0,
+        total          INTEGER NOT NULL DEFAULT 0,
+        stop_requested INTEGER NOT NULL DEFAULT 0,
+        retry_of       INTEGER,
+        created_at     INTEGER NOT NULL,
+        started_at     INTEGER,
+        ended_at       INTEGER,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX job_executions_kind ON job_executions(kind, id);
+    CREATE INDEX job_executions_status ON job_executions(status);
+    CREATE TABLE job_logs (
+        execution_id INTEGER NOT NULL REFERENCES job_executions(id) ON DELETE CASCADE,
+        seq          INTEGER NOT NULL,
+        at           INTEGER NOT NULL,
+        line         TEXT NOT NULL,
+        PRIMARY KEY (execution_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE job_schedules (
+        kind       TEXT PRIMARY KEY,
+        schedule   TEXT NOT NULL,
+        parameters TEXT NOT NULL DEFAULT '{}',
+        next_run   INTEGER,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod audit;
 pub mod groups;
+pub mod jobs;
 pub mod members;
 mod migrations;
 pub mod projects;

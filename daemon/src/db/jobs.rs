@@ -1,0 +1,243 @@
+//! Job executions, their logs and schedules (`jobs` owns the rules; this owns the SQL).
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use super::DbResult;
+
+/// One execution, as stored. `parameters` and `result` are JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionRow {
+    pub id: i64,
+    pub kind: String,
+    pub triggered_by: String,
+    pub status: String,
+    pub parameters: String,
+    pub result: String,
+    pub done: i64,
+    pub total: i64,
+    pub stop_requested: bool,
+    pub retry_of: Option<i64>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, kind, triggered_by, status, parameters, result, done, total, \
+                       stop_requested, retry_of, created_at, started_at, ended_at, updated_at";
+
+fn execution(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
+    Ok(ExecutionRow {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        triggered_by: r.get(2)?,
+        status: r.get(3)?,
+        parameters: r.get(4)?,
+        result: r.get(5)?,
+        done: r.get(6)?,
+        total: r.get(7)?,
+        stop_requested: r.get(8)?,
+        retry_of: r.get(9)?,
+        created_at: r.get(10)?,
+        started_at: r.get(11)?,
+        ended_at: r.get(12)?,
+        updated_at: r.get(13)?,
+    })
+}
+
+pub fn insert(
+    tx: &Transaction<'_>,
+    kind: &str,
+    triggered_by: &str,
+    parameters: &str,
+    retry_of: Option<i64>,
+    now: i64,
+) -> DbResult<i64> {
+    tx.execute(
+        "INSERT INTO job_executions (kind, triggered_by, status, parameters, retry_of,
+                                     created_at, updated_at)
+         VALUES (?1, ?2, 'Pending', ?3, ?4, ?5, ?5)",
+        params![kind, triggered_by, parameters, retry_of, now],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+pub fn get(conn: &Connection, id: i64) -> DbResult<Option<ExecutionRow>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM job_executions WHERE id = ?1"),
+            [id],
+            execution,
+        )
+        .optional()?)
+}
+
+/// Executions of one kind, newest first, with the total.
+pub fn page(
+    conn: &Connection,
+    kind: &str,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(Vec<ExecutionRow>, i64)> {
+    let total = conn.query_row(
+        "SELECT COUNT(*) FROM job_executions WHERE kind = ?1",
+        [kind],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM job_executions WHERE kind = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3"
+    ))?;
+    let rows = stmt
+        .query_map(params![kind, limit, offset], execution)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
+
+/// Executions in one status, oldest first.
+pub fn in_status(conn: &Connection, status: &str) -> DbResult<Vec<ExecutionRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM job_executions WHERE status = ?1 ORDER BY id"
+    ))?;
+    let rows = stmt
+        .query_map([status], execution)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Pending → Running; false when it was not pending (stopped before it started).
+pub fn start(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<bool> {
+    Ok(tx.execute(
+        "UPDATE job_executions SET status = 'Running', started_at = ?2, updated_at = ?2
+         WHERE id = ?1 AND status = 'Pending'",
+        params![id, now],
+    )? == 1)
+}
+
+/// Running (or Pending) → a final status, with the result.
+pub fn finish(tx: &Transaction<'_>, id: i64, status: &str, result: &str, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_executions SET status = ?2, result = ?3, ended_at = ?4, updated_at = ?4
+         WHERE id = ?1 AND status IN ('Pending', 'Running')",
+        params![id, status, result, now],
+    )?;
+    Ok(())
+}
+
+pub fn progress(tx: &Transaction<'_>, id: i64, done: i64, total: i64, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_executions SET done = ?2, total = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, done, total, now],
+    )?;
+    Ok(())
+}
+
+/// Marks a pending or running execution to stop; false when it had already ended.
+pub fn request_stop(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<bool> {
+    Ok(tx.execute(
+        "UPDATE job_executions SET stop_requested = 1, updated_at = ?2
+         WHERE id = ?1 AND status IN ('Pending', 'Running')",
+        params![id, now],
+    )? == 1)
+}
+
+/// Appends a line unless the log already holds `max_lines`; the last line kept says so.
+pub fn append_log(
+    tx: &Transaction<'_>,
+    id: i64,
+    line: &str,
+    max_lines: i64,
+    now: i64,
+) -> DbResult<()> {
+    let next: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), -1) + 1 FROM job_logs WHERE execution_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    if next > max_lines {
+        return Ok(());
+    }
+    let line = if next == max_lines {
+        "(the log is full; later lines were dropped)"
+    } else {
+        line
+    };
+    tx.execute(
+        "INSERT INTO job_logs (execution_id, seq, at, line) VALUES (?1, ?2, ?3, ?4)",
+        params![id, next, now, line],
+    )?;
+    Ok(())
+}
+
+/// The log, oldest line first.
+pub fn log(conn: &Connection, id: i64) -> DbResult<Vec<(i64, String)>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT at, line FROM job_logs WHERE execution_id = ?1 ORDER BY seq")?;
+    let rows = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// A kind's schedule: the schedule's JSON, the parameters' JSON and the next run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduleRow {
+    pub kind: String,
+    pub schedule: String,
+    pub parameters: String,
+    pub next_run: Option<i64>,
+}
+
+pub fn schedule(conn: &Connection, kind: &str) -> DbResult<Option<ScheduleRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT kind, schedule, parameters, next_run FROM job_schedules WHERE kind = ?1",
+            [kind],
+            |r| {
+                Ok(ScheduleRow {
+                    kind: r.get(0)?,
+                    schedule: r.get(1)?,
+                    parameters: r.get(2)?,
+                    next_run: r.get(3)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+pub fn set_schedule(tx: &Transaction<'_>, row: &ScheduleRow, now: i64) -> DbResult<()> {
+    tx.execute(
+        "INSERT INTO job_schedules (kind, schedule, parameters, next_run, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (kind) DO UPDATE SET schedule = ?2, parameters = ?3, next_run = ?4,
+                                          updated_at = ?5",
+        params![row.kind, row.schedule, row.parameters, row.next_run, now],
+    )?;
+    Ok(())
+}
+
+/// Schedules whose next run is due.
+pub fn due(conn: &Connection, now: i64) -> DbResult<Vec<ScheduleRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT kind, schedule, parameters, next_run FROM job_schedules
+         WHERE next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
+    )?;
+    let rows = stmt
+        .query_map([now], |r| {
+            Ok(ScheduleRow {
+                kind: r.get(0)?,
+                schedule: r.get(1)?,
+                parameters: r.get(2)?,
+                next_run: r.get(3)?,
+            })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+pub fn set_next_run(tx: &Transaction<'_>, kind: &str, next: Option<i64>, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_schedules SET next_run = ?2, updated_at = ?3 WHERE kind = ?1",
+        params![kind, next, now],
+    )?;
+    Ok(())
+}

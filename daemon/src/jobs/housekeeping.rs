@@ -1,0 +1,98 @@
+//! The built-in housekeeping jobs, on the runner's schedules: purging old audit entries
+//! (`PURGE_AUDIT_LOG`, Harbor's name) and expiring idle upload sessions (`UPLOAD_EXPIRY`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{json, Value};
+
+use super::{Job, JobContext, Schedule, ScheduleType};
+use crate::db::Db;
+use crate::service::registry::Registry;
+
+pub const PURGE_AUDIT_LOG: &str = "PURGE_AUDIT_LOG";
+pub const UPLOAD_EXPIRY: &str = "UPLOAD_EXPIRY";
+
+/// Audit entries older than the retention go; daily unless the operator sets another schedule.
+pub struct PurgeAuditLog {
+    pub db: Db,
+    pub retention_days: u32,
+}
+
+impl Job for PurgeAuditLog {
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
+        let (db, days) = (self.db.clone(), self.retention_days);
+        Box::pin(async move {
+            let purged = crate::audit::purge(&db, days)
+                .await
+                .map_err(|e| e.to_string())?;
+            ctx.log(format!(
+                "purged {purged} audit entries older than {days} days"
+            ))
+            .await;
+            Ok(json!({"purged": purged, "retention_days": days}))
+        })
+    }
+}
+
+/// Upload sessions idle for longer than `upload_max_age_hours` are discarded with their files.
+pub struct ExpireUploads {
+    pub registry: Registry,
+    pub max_age: Duration,
+}
+
+impl Job for ExpireUploads {
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
+        let (registry, max_age) = (self.registry.clone(), self.max_age);
+        Box::pin(async move {
+            let expired = registry
+                .expire_uploads(max_age)
+                .await
+                .map_err(|e| e.to_string())?;
+            if expired > 0 {
+                ctx.log(format!("discarded {expired} idle upload sessions"))
+                    .await;
+            }
+            Ok(json!({"expired": expired}))
+        })
+    }
+}
+
+/// The kinds and their default schedules (set once; an operator's change is kept).
+pub fn defaults() -> [(&'static str, Schedule); 2] {
+    [
+        (PURGE_AUDIT_LOG, Schedule::daily()),
+        (
+            UPLOAD_EXPIRY,
+            Schedule {
+                kind: ScheduleType::Custom,
+                cron: "0 */10 * * * *".into(),
+            },
+        ),
+    ]
+}
+
+pub fn kinds(
+    db: &Db,
+    registry: &Registry,
+    retention_days: u32,
+    upload_max_age: Duration,
+) -> Vec<(&'static str, Arc<dyn Job>)> {
+    vec![
+        (
+            PURGE_AUDIT_LOG,
+            Arc::new(PurgeAuditLog {
+                db: db.clone(),
+                retention_days,
+            }) as Arc<dyn Job>,
+        ),
+        (
+            UPLOAD_EXPIRY,
+            Arc::new(ExpireUploads {
+                registry: registry.clone(),
+                max_age: upload_max_age,
+            }),
+        ),
+    ]
+}

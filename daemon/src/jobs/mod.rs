@@ -1,0 +1,574 @@
+//! The job runner: every background job (garbage collection, audit purge, upload expiry, later
+//! replication and retention) runs as an execution persisted in SQLite, with Harbor's statuses
+//! (`Pending`, `Running`, `Stopped`, `Error`, `Success`), progress counters, a bounded log and
+//! a result. This module owns timing: one loop ([`Jobs::run_forever`]) fires due schedules and
+//! starts pending executions; jobs never sleep in loops of their own.
+//!
+//! An execution a crash or restart interrupted is never left `Running`: at start
+//! ([`Jobs::recover`]) it is marked `Error` ("interrupted") and a new execution of the same
+//! kind and parameters is queued with `retry_of` pointing at it. Jobs are written so that a
+//! rerun finishes what an interrupted run began.
+
+pub mod housekeeping;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::db::jobs::{self as q, ExecutionRow, ScheduleRow};
+use crate::db::{self, Db, DbError};
+pub use schedule::{Schedule, ScheduleType};
+
+/// Lines kept per execution's log; later ones are dropped (the log says so).
+pub const MAX_LOG_LINES: i64 = 10_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("no such execution")]
+    NotFound,
+    #[error("unknown job kind {0:?}")]
+    UnknownKind(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What started an execution, in Harbor's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Manual,
+    Schedule,
+    Event,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::Event => "event",
+        }
+    }
+}
+
+/// What a job gets while it runs.
+pub struct JobContext {
+    pub execution_id: i64,
+    pub parameters: Value,
+    cancel: CancellationToken,
+    db: Db,
+}
+
+impl JobContext {
+    /// Whether a stop was asked for; a job checks it between steps and returns promptly.
+    pub fn stopped(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Resolves when a stop is asked for, for jobs waiting on something else.
+    pub async fn stop_requested(&self) {
+        self.cancel.cancelled().await
+    }
+
+    /// Appends a line to the execution's log (readable while the job runs).
+    pub async fn log(&self, line: impl Into<String>) {
+        let (id, line) = (self.execution_id, line.into());
+        let stored = self
+            .db
+            .write(move |tx| q::append_log(tx, id, &line, MAX_LOG_LINES, db::now()))
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(execution = id, error = %e, "could not write a job log line");
+        }
+    }
+
+    pub async fn progress(&self, done: i64, total: i64) {
+        let id = self.execution_id;
+        let stored = self
+            .db
+            .write(move |tx| q::progress(tx, id, done, total, db::now()))
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(execution = id, error = %e, "could not record job progress");
+        }
+    }
+}
+
+/// A kind of job. `run` returns the result attributes (Harbor's "extra attrs") or the reason
+/// it failed; a job that saw [`JobContext::stopped`] returns whatever it has.
+pub trait Job: Send + Sync + 'static {
+    fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>>;
+}
+
+/// The runner. Cheap to clone.
+#[derive(Clone)]
+pub struct Jobs {
+    db: Db,
+    kinds: Arc<HashMap<&'static str, Arc<dyn Job>>>,
+    /// Executions running in this process, with their stop switches.
+    running: Arc<Mutex<HashMap<i64, (&'static str, CancellationToken)>>>,
+}
+
+impl Jobs {
+    pub fn new(db: Db, kinds: Vec<(&'static str, Arc<dyn Job>)>) -> Jobs {
+        Jobs {
+            db,
+            kinds: Arc::new(kinds.into_iter().collect()),
+            running: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn kind(&self, kind: &str) -> Result<(&'static str, Arc<dyn Job>), JobError> {
+        self.kinds
+            .get_key_value(kind)
+            .map(|(k, j)| (*k, j.clone()))
+            .ok_or_else(|| JobError::UnknownKind(kind.to_string()))
+    }
+
+    /// Queues an execution; the runner's next round starts it.
+    pub async fn submit(
+        &self,
+        kind: &str,
+        trigger: Trigger,
+        parameters: Value,
+    ) -> Result<i64, JobError> {
+        self.kind(kind)?;
+        let (kind, params) = (kind.to_string(), parameters.to_string());
+        Ok(self
+            .db
+            .write(move |tx| q::insert(tx, &kind, trigger.as_str(), &params, None, db::now()))
+            .await?)
+    }
+
+    pub async fn execution(&self, id: i64) -> Result<ExecutionRow, JobError> {
+        self.db
+            .read(move |c| q::get(c, id))
+            .await?
+            .ok_or(JobError::NotFound)
+    }
+
+    /// One kind's executions, newest first, with the total.
+    pub async fn executions(
+        &self,
+        kind: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(Vec<ExecutionRow>, i64), JobError> {
+        let kind = kind.to_string();
+        Ok(self
+            .db
+            .read(move |c| q::page(c, &kind, offset, limit))
+            .await?)
+    }
+
+    pub async fn log(&self, id: i64) -> Result<Vec<(i64, String)>, JobError> {
+        self.execution(id).await?;
+        Ok(self.db.read(move |c| q::log(c, id)).await?)
+    }
+
+    /// Asks an execution to stop: a pending one ends `Stopped` at once, a running one as soon
+    /// as its job returns. False when it had already ended.
+    pub async fn stop(&self, id: i64) -> Result<bool, JobError> {
+        self.execution(id).await?;
+        let asked = self
+            .db
+            .write(move |tx| q::request_stop(tx, id, db::now()))
+            .await?;
+        if let Some((_, cancel)) = self.running_lock().get(&id) {
+            cancel.cancel();
+        }
+        Ok(asked)
+    }
+
+    /// A kind's schedule (`None` when it has none).
+    pub async fn schedule(
+        &self,
+        kind: &str,
+    ) -> Result<Option<(Schedule, Value, Option<i64>)>, JobError> {
+        let kind = kind.to_string();
+        let row = self.db.read(move |c| q::schedule(c, &kind)).await?;
+        Ok(row.and_then(|r| {
+            let schedule = serde_json::from_str(&r.schedule).ok()?;
+            let parameters = serde_json::from_str(&r.parameters).unwrap_or(Value::Null);
+            Some((schedule, parameters, r.next_run))
+        }))
+    }
+
+    /// Sets a kind's schedule and parameters; the next run is computed from now.
+    pub async fn set_schedule(
+        &self,
+        kind: &str,
+        schedule: &Schedule,
+        parameters: Value,
+    ) -> Result<(), JobError> {
+        self.kind(kind)?;
+        schedule.check().map_err(JobError::Invalid)?;
+        let now = db::now();
+        let row = ScheduleRow {
+            kind: kind.to_string(),
+            schedule: serde_json::to_string(schedule)
+                .map_err(|e| JobError::Invalid(e.to_string()))?,
+            parameters: parameters.to_string(),
+            next_run: schedule.next_after(now),
+        };
+        Ok(self
+            .db
+            .write(move |tx| q::set_schedule(tx, &row, now))
+            .await?)
+    }
+
+    /// Sets a schedule only when the kind has none yet (the built-in housekeeping jobs).
+    pub async fn ensure_schedule(
+        &self,
+        kind: &str,
+        schedule: &Schedule,
+        parameters: Value,
+    ) -> Result<(), JobError> {
+        if self.schedule(kind).await?.is_none() {
+            self.set_schedule(kind, schedule, parameters).await?;
+        }
+        Ok(())
+    }
+
+    /// At start: executions left `Running` by a crash or restart are marked `Error` and
+    /// queued again (`retry_of`); returns the new executions' ids.
+    pub async fn recover(&self) -> Result<Vec<i64>, JobError> {
+        let now = db::now();
+        Ok(self
+            .db
+            .write(move |tx| {
+                let mut retried = Vec::new();
+                for e in q::in_status(tx, "Running")? {
+                    let note =
+                        serde_json::json!({"error": "interrupted: berthd stopped while it ran"});
+                    q::finish(tx, e.id, "Error", &note.to_string(), now)?;
+                    q::append_log(
+                        tx,
+                        e.id,
+                        "interrupted: berthd stopped while it ran; retried",
+                        MAX_LOG_LINES,
+                        now,
+                    )?;
+                    if !e.stop_requested {
+                        retried.push(q::insert(
+                            tx,
+                            &e.kind,
+                            &e.triggered_by,
+                            &e.parameters,
+                            Some(e.id),
+                            now,
+                        )?);
+                    }
+                }
+                Ok::<_, DbError>(retried)
+            })
+            .await?)
+    }
+
+    /// One round: queue the schedules that are due, end pending executions that were asked to
+    /// stop, and start the pending ones whose kind is not already running (one at a time per
+    /// kind). Returns the executions it started.
+    pub async fn run_once(&self) -> Result<Vec<i64>, JobError> {
+        let now = db::now();
+        for due in self.db.read(move |c| q::due(c, now)).await? {
+            let schedule: Option<Schedule> = serde_json::from_str(&due.schedule).ok();
+            let next = schedule.and_then(|s| s.next_after(now));
+            let queue = self.kinds.contains_key(due.kind.as_str());
+            self.db
+                .write(move |tx| {
+                    q::set_next_run(tx, &due.kind, next, now)?;
+                    if queue {
+                        q::insert(
+                            tx,
+                            &due.kind,
+                            Trigger::Schedule.as_str(),
+                            &due.parameters,
+                            None,
+                            now,
+                        )?;
+                    }
+                    Ok::<_, DbError>(())
+                })
+                .await?;
+        }
+        let mut started = Vec::new();
+        for e in self.db.read(|c| q::in_status(c, "Pending")).await? {
+            if e.stop_requested {
+                let id = e.id;
+                self.db
+                    .write(move |tx| q::finish(tx, id, "Stopped", "{}", db::now()))
+                    .await?;
+                continue;
+            }
+            let Ok((kind, job)) = self.kind(&e.kind) else {
+                let id = e.id;
+                let note = serde_json::json!({"error": format!("unknown job kind {:?}", e.kind)});
+                self.db
+                    .write(move |tx| q::finish(tx, id, "Error", &note.to_string(), db::now()))
+                    .await?;
+                continue;
+            };
+            if self.running_lock().values().any(|(k, _)| *k == kind) {
+                continue;
+            }
+            let id = e.id;
+            if !self.db.write(move |tx| q::start(tx, id, db::now())).await? {
+                continue;
+            }
+            let cancel = CancellationToken::new();
+            self.running_lock().insert(id, (kind, cancel.clone()));
+            let ctx = JobContext {
+                execution_id: id,
+                parameters: serde_json::from_str(&e.parameters).unwrap_or(Value::Null),
+                cancel: cancel.clone(),
+                db: self.db.clone(),
+            };
+            let this = self.clone();
+            tokio::spawn(async move {
+                let outcome = job.run(ctx).await;
+                let (status, result) = match outcome {
+                    Ok(result) if cancel.is_cancelled() => ("Stopped", result),
+                    Ok(result) => ("Success", result),
+                    Err(error) => ("Error", serde_json::json!({"error": error})),
+                };
+                let result = result.to_string();
+                if let Err(e) = this
+                    .db
+                    .write(move |tx| q::finish(tx, id, status, &result, db::now()))
+                    .await
+                {
+                    tracing::error!(execution = id, error = %e, "could not record a job's end");
+                }
+                this.running_lock().remove(&id);
+            });
+            started.push(id);
+        }
+        Ok(started)
+    }
+
+    /// Rounds every second until `shutdown`; running jobs are asked to stop then.
+    pub async fn run_forever(self, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => break,
+            }
+            if let Err(e) = self.run_once().await {
+                tracing::warn!(error = %e, "the job runner's round failed");
+            }
+        }
+        for (_, cancel) in self.running_lock().values() {
+            cancel.cancel();
+        }
+    }
+
+    /// Waits until an execution has ended (for tests and for callers that run a job inline).
+    pub async fn wait(&self, id: i64) -> Result<ExecutionRow, JobError> {
+        loop {
+            let e = self.execution(id).await?;
+            if !matches!(e.status.as_str(), "Pending" | "Running") {
+                return Ok(e);
+            }
+            if e.status == "Pending" {
+                self.run_once().await?;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn running_lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<i64, (&'static str, CancellationToken)>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job for the runner's own tests: counts to `n`, logging each step, and stops when told.
+    struct Counter;
+
+    impl Job for Counter {
+        fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
+            Box::pin(async move {
+                let n = ctx.parameters["n"].as_i64().unwrap_or(3);
+                if n < 0 {
+                    return Err("n must not be negative".into());
+                }
+                let mut done = 0;
+                while done < n && !ctx.stopped() {
+                    done += 1;
+                    ctx.log(format!("step {done}")).await;
+                    ctx.progress(done, n).await;
+                    if ctx.parameters["slow"].as_bool().unwrap_or(false) {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                            _ = ctx.stop_requested() => {}
+                        }
+                    }
+                }
+                Ok(serde_json::json!({"counted": done}))
+            })
+        }
+    }
+
+    fn runner() -> (Jobs, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("berth.db")).expect("db");
+        (
+            Jobs::new(db, vec![("COUNT", Arc::new(Counter) as Arc<dyn Job>)]),
+            dir,
+        )
+    }
+
+    #[tokio::test]
+    async fn an_execution_runs_logs_and_records_its_result() {
+        let (jobs, _dir) = runner();
+        let id = jobs
+            .submit("COUNT", Trigger::Manual, serde_json::json!({"n": 3}))
+            .await
+            .expect("submit");
+        let e = jobs.wait(id).await.expect("ran");
+        assert_eq!(e.status, "Success");
+        assert_eq!((e.done, e.total), (3, 3));
+        assert_eq!(e.result, r#"{"counted":3}"#);
+        assert!(e.started_at.is_some() && e.ended_at.is_some());
+        let log: Vec<String> = jobs
+            .log(id)
+            .await
+            .expect("log")
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(log, ["step 1", "step 2", "step 3"]);
+
+        let failed = jobs
+            .submit("COUNT", Trigger::Manual, serde_json::json!({"n": -1}))
+            .await
+            .expect("submit");
+        let e = jobs.wait(failed).await.expect("ran");
+        assert_eq!(e.status, "Error");
+        assert!(e.result.contains("negative"));
+        assert!(matches!(
+            jobs.submit("NOPE", Trigger::Manual, Value::Null).await,
+            Err(JobError::UnknownKind(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_stop_is_honoured_promptly() {
+        let (jobs, _dir) = runner();
+        let id = jobs
+            .submit(
+                "COUNT",
+                Trigger::Manual,
+                serde_json::json!({"n": 100000, "slow": true}),
+            )
+            .await
+            .expect("submit");
+        jobs.run_once().await.expect("round");
+        assert_eq!(jobs.execution(id).await.expect("e").status, "Running");
+        assert!(jobs.stop(id).await.expect("stop"));
+        let e = jobs.wait(id).await.expect("ended");
+        assert_eq!(e.status, "Stopped");
+        assert!(e.done < 100000);
+        // A pending execution that is stopped never starts.
+        let pending = jobs
+            .submit("COUNT", Trigger::Manual, serde_json::json!({"n": 1}))
+            .await
+            .expect("submit");
+        jobs.stop(pending).await.expect("stop");
+        assert_eq!(jobs.wait(pending).await.expect("ended").status, "Stopped");
+        assert!(!jobs.stop(pending).await.expect("again"), "already ended");
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_execution_is_marked_and_retried() {
+        let (jobs, dir) = runner();
+        let id = jobs
+            .submit("COUNT", Trigger::Schedule, serde_json::json!({"n": 2}))
+            .await
+            .expect("submit");
+        // As a crash leaves it: Running, with no process behind it.
+        jobs.db
+            .write(move |tx| q::start(tx, id, db::now()))
+            .await
+            .expect("start");
+        drop(jobs);
+        let db = Db::open(&dir.path().join("berth.db")).expect("reopen");
+        let jobs = Jobs::new(db, vec![("COUNT", Arc::new(Counter) as Arc<dyn Job>)]);
+        let retried = jobs.recover().await.expect("recover");
+        assert_eq!(retried.len(), 1);
+        let old = jobs.execution(id).await.expect("old");
+        assert_eq!(old.status, "Error");
+        assert!(old.result.contains("interrupted"));
+        let again = jobs.wait(retried[0]).await.expect("retry ran");
+        assert_eq!(again.status, "Success");
+        assert_eq!(again.retry_of, Some(id));
+        assert_eq!(again.triggered_by, "schedule");
+    }
+
+    #[tokio::test]
+    async fn a_due_schedule_queues_one_execution_and_moves_on() {
+        let (jobs, _dir) = runner();
+        let every_second = Schedule {
+            kind: ScheduleType::Custom,
+            cron: "* * * * * *".into(),
+        };
+        jobs.set_schedule("COUNT", &every_second, serde_json::json!({"n": 1}))
+            .await
+            .expect("schedule");
+        assert!(jobs
+            .set_schedule(
+                "COUNT",
+                &Schedule {
+                    kind: ScheduleType::Custom,
+                    cron: "bad".into()
+                },
+                Value::Null
+            )
+            .await
+            .is_err());
+        // Make it due now.
+        jobs.db
+            .write(|tx| q::set_next_run(tx, "COUNT", Some(db::now() - 1), db::now()))
+            .await
+            .expect("due");
+        let started = jobs.run_once().await.expect("round");
+        assert_eq!(started.len(), 1);
+        let e = jobs.wait(started[0]).await.expect("ran");
+        assert_eq!(e.triggered_by, "schedule");
+        let (_, _, next) = jobs.schedule("COUNT").await.expect("read").expect("kept");
+        assert!(
+            next.is_some_and(|n| n > db::now() - 1),
+            "the next run moved on"
+        );
+    }
+
+    #[tokio::test]
+    async fn logs_are_bounded() {
+        let (jobs, _dir) = runner();
+        let id = jobs
+            .submit(
+                "COUNT",
+                Trigger::Manual,
+                serde_json::json!({"n": MAX_LOG_LINES + 50}),
+            )
+            .await
+            .expect("submit");
+        jobs.wait(id).await.expect("ran");
+        let log = jobs.log(id).await.expect("log");
+        assert_eq!(log.len() as i64, MAX_LOG_LINES + 1);
+        assert!(log.last().is_some_and(|(_, l)| l.contains("log is full")));
+    }
+}
