@@ -126,8 +126,17 @@ fn main() -> ExitCode {
 /// verified-credentials cache is keyed by the stored hash, so the old password stops at once).
 fn reset_admin_password(config: &Config, generate: bool, password_stdin: bool) -> ExitCode {
     let db_path = config.data_dir.join("berth.db");
-    let owner = match std::fs::metadata(&db_path) {
-        Ok(m) => m,
+    // Not following links: root must not be led to open (or become the owner of) a file
+    // elsewhere by whoever controls the data directory.
+    let owner = match std::fs::symlink_metadata(&db_path) {
+        Ok(m) if m.file_type().is_file() && std::os::unix::fs::MetadataExt::nlink(&m) == 1 => m,
+        Ok(_) => {
+            eprintln!(
+                "berthd: {} is not a plain file (a link?); refusing to touch it",
+                db_path.display()
+            );
+            return ExitCode::from(2);
+        }
         Err(e) => {
             eprintln!(
                 "berthd: no database at {} ({e}): is this the data directory berthd uses?",

@@ -837,6 +837,7 @@ async fn ldap_ping_never_sends_the_saved_password_elsewhere() {
     for body in [
         json!({"ldap_url": "ldap://127.0.0.1:10"}),
         json!({"ldap_search_dn": "cn=other,dc=example,dc=com"}),
+        json!({"ldap_verify_cert": false}),
     ] {
         let r = app
             .api("POST", "/ldap/ping", Some(ADMIN), Some(body.clone()))

@@ -706,6 +706,19 @@ fn the_admin_password_can_be_reset_from_the_machine() {
     assert_eq!(status(&url, "Piped2Password"), 401);
     assert_eq!(status(&url, &generated), 200);
 
+    // A database that is a link is refused: root is never led to a file elsewhere.
+    let linked = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(data.join("berth.db"), linked.path().join("berth.db"))
+        .expect("symlink");
+    let out = std::process::Command::new(crate::harness::berthd_bin())
+        .args(["--dev", "--data"])
+        .arg(linked.path())
+        .args(["reset-admin-password", "--generate"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a plain file"));
+
     // A directory that holds no database is named, and nothing is created there.
     let empty = tempfile::tempdir().expect("tempdir");
     let out = std::process::Command::new(crate::harness::berthd_bin())

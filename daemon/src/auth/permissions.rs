@@ -253,10 +253,10 @@ const PUBLIC: &[(Resource, Operation)] = &[
 /// The system level: what a system administrator holds outside any project, and what a system
 /// robot may be granted with `{"kind": "system", "namespace": "/"}` (Harbor's names). Nobody
 /// else holds any of it; rules for one's own account (reading, changing one's password) and
-/// Harbor's `project_creation_restriction` live in the services.
+/// Harbor's `project_creation_restriction` (under which `project:create` is what lets a
+/// person create projects; a robot never owns one) live in the services.
 pub const SYSTEM: &[(Resource, Operation)] = &[
     (R::AuditLog, O::List),
-    (R::Project, O::List),
     (R::Project, O::Create),
     (R::User, O::Read),
     (R::User, O::List),

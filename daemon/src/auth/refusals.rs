@@ -16,10 +16,19 @@ pub const WINDOW: Duration = Duration::from_secs(10);
 /// Entries kept at most; beyond it, nothing new is remembered until old ones expire.
 const CAP: usize = 10_000;
 
+/// Refusals by key, and when expired ones were last swept out.
+#[derive(Default)]
+struct Seen {
+    at: HashMap<[u8; 32], Instant>,
+    last_sweep: Option<Instant>,
+}
+
 #[derive(Default)]
 pub struct RepeatedRefusals {
-    /// Keyed by a hash of the token and the request, never the token itself.
-    seen: Mutex<HashMap<[u8; 32], Instant>>,
+    /// Keyed by a hash of the token and the request, never the token itself; with the time of
+    /// the last sweep of expired entries (at most one a second, so a flood of refusals costs
+    /// no more than that).
+    seen: Mutex<Seen>,
 }
 
 impl RepeatedRefusals {
@@ -32,15 +41,21 @@ impl RepeatedRefusals {
         hasher.update(request.as_bytes());
         let key: [u8; 32] = hasher.finalize().into();
         let now = Instant::now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let Seen {
+            at: seen,
+            last_sweep,
+        } = &mut *guard;
         if seen
             .get(&key)
             .is_some_and(|at| now.duration_since(*at) < WINDOW)
         {
             return true;
         }
-        if seen.len() >= CAP {
+        let may_sweep = last_sweep.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1));
+        if seen.len() >= CAP && may_sweep {
             seen.retain(|_, at| now.duration_since(*at) < WINDOW);
+            *last_sweep = Some(now);
         }
         if seen.len() < CAP {
             seen.insert(key, now);
@@ -68,6 +83,6 @@ mod tests {
         for i in 0..CAP + 100 {
             r.repeated(&i.to_string(), "GET /v2/x");
         }
-        assert!(r.seen.lock().expect("lock").len() <= CAP);
+        assert!(r.seen.lock().expect("lock").at.len() <= CAP);
     }
 }

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -331,7 +332,11 @@ impl Jobs {
             };
             let this = self.clone();
             tokio::spawn(async move {
-                let outcome = job.run(ctx).await;
+                // A job that panics still ends, as `Error`, and frees its kind.
+                let outcome = std::panic::AssertUnwindSafe(job.run(ctx))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|_| Err("the job panicked".into()));
                 let (status, result) = match outcome {
                     Ok(result) if cancel.is_cancelled() => ("Stopped", result),
                     Ok(result) => ("Success", result),
@@ -419,6 +424,31 @@ mod tests {
                 }
                 Ok(serde_json::json!({"counted": done}))
             })
+        }
+    }
+
+    /// A job that panics, for the runner's own test.
+    struct Panicker;
+
+    impl Job for Panicker {
+        fn run(&self, _ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
+            Box::pin(async move { panic!("a bug in a job") })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_ends_as_error_and_frees_its_kind() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("berth.db")).expect("db");
+        let jobs = Jobs::new(db, vec![("PANIC", Arc::new(Panicker) as Arc<dyn Job>)]);
+        for _ in 0..2 {
+            let id = jobs
+                .submit("PANIC", Trigger::Manual, Value::Null)
+                .await
+                .expect("submit");
+            let e = jobs.wait(id).await.expect("ended");
+            assert_eq!(e.status, "Error");
+            assert!(e.result.contains("panicked"), "{}", e.result);
         }
     }
 

@@ -20,7 +20,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Sets the header-read (and idle keep-alive) deadline and HTTP/2 keep-alive pings.
+/// Sets the header-read (and idle keep-alive) deadline. HTTP/2 gets no keep-alive pings from
+/// us: a ping and its automatic answer would count as bytes moving, so an idle HTTP/2
+/// connection would never meet the inactivity deadline; without them it does.
 pub fn configure(
     builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
     header_timeout: Duration,
@@ -29,11 +31,7 @@ pub fn configure(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(header_timeout))
-        .keep_alive_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
 }
 
 /// An acceptor that admits a connection only while a slot is free.

@@ -338,6 +338,8 @@ impl DirectoryService {
             ldap_verify_cert,
         } = given;
         let url_changed = ldap_url.as_ref().is_some_and(|u| *u != cfg.ldap_url);
+        // Turning certificate checks off would let an interceptor read the saved password too.
+        let checks_dropped = cfg.ldap_verify_cert && ldap_verify_cert == Some(false);
         let dn_changed = ldap_search_dn
             .as_ref()
             .is_some_and(|d| *d != cfg.ldap_search_dn);
@@ -350,9 +352,11 @@ impl DirectoryService {
             Some(p) => cfg.ldap_search_password = p,
             // The saved password goes only to the saved directory, bound as the saved DN:
             // testing another URL or DN needs the password in the request.
-            None if (url_changed || dn_changed) && !cfg.ldap_search_dn.is_empty() => {
+            None if (url_changed || dn_changed || checks_dropped)
+                && !cfg.ldap_search_dn.is_empty() =>
+            {
                 return Err(DirectoryError::Invalid(
-                    "testing another ldap_url or ldap_search_dn needs ldap_search_password in the request: the saved one is only sent to the saved directory".into(),
+                    "testing another ldap_url or ldap_search_dn, or without certificate checks, needs ldap_search_password in the request: the saved one is only sent to the saved directory, verified".into(),
                 ));
             }
             None => {}

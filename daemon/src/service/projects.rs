@@ -95,18 +95,13 @@ impl Projects {
     ) -> Result<ProjectRow, ProjectError> {
         if let Principal::Robot { .. } = by {
             return Err(ProjectError::Forbidden(
-                "robot accounts cannot create projects".into(),
+                "robot accounts cannot create projects: a project's owner is a person".into(),
             ));
         }
-        let Principal::User {
-            id: owner,
-            sysadmin,
-            ..
-        } = by
-        else {
+        let Principal::User { id: owner, .. } = by else {
             return Err(ProjectError::Unauthorized);
         };
-        if !sysadmin
+        if !by.may_system(Resource::Project, Operation::Create)
             && self.config.system.project_creation_restriction == CreationRestriction::AdminOnly
         {
             return Err(ProjectError::Forbidden(
@@ -259,7 +254,9 @@ impl Projects {
         by: &Principal,
         name_or_id: &ProjectRef,
     ) -> Result<Summary, ProjectError> {
-        let view = self.view(by, name_or_id).await?;
+        let view = self
+            .require(by, name_or_id, Resource::Project, Operation::Read)
+            .await?;
         let id = view.project.id;
         let (counts, storage_used) = self
             .db
