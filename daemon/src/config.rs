@@ -33,6 +33,8 @@ pub struct Config {
     #[serde(default)]
     pub server: ServerConfig,
     #[serde(default)]
+    pub gc: GcConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub system: SystemConfig,
@@ -386,6 +388,29 @@ impl Default for ServerConfig {
     }
 }
 
+/// Garbage collection (`/system/gc`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GcConfig {
+    /// Harbor's time window: a blob uploaded, linked, mounted or checked with `HEAD` within
+    /// this many minutes, or an untagged manifest pushed within it, is never collected. Pushes
+    /// in flight are protected beyond it by leases, so 0 is safe, if unkind to slow clients.
+    #[serde(default = "default_gc_time_window")]
+    pub time_window_minutes: u32,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        GcConfig {
+            time_window_minutes: default_gc_time_window(),
+        }
+    }
+}
+
+fn default_gc_time_window() -> u32 {
+    120
+}
+
 fn default_max_uploads() -> usize {
     1024
 }
@@ -466,6 +491,7 @@ impl Config {
             token: TokenConfig::default(),
             storage: StorageConfig::default(),
             server: ServerConfig::default(),
+            gc: GcConfig::default(),
             log: LogConfig::default(),
             system: SystemConfig::default(),
             auth: AuthConfig::default(),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod digest;
+pub mod gc;
 pub mod jobs;
 pub mod manifest;
 pub mod names;

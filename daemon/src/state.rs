@@ -41,6 +41,7 @@ pub struct AppState {
     pub system: SystemService,
     /// The job runner: every background job runs through it.
     pub jobs: Jobs,
+    pub gc: crate::service::gc::GcService,
     pub sessions: Arc<Sessions>,
     /// Tokens refused for a scope, so a client that resends one gets a 403 (see the module).
     pub refusals: Arc<RepeatedRefusals>,
@@ -66,17 +67,25 @@ impl AppState {
                 per_user: config.storage.max_upload_sessions_per_user,
                 total: config.storage.max_upload_sessions,
             },
+            Duration::from_secs(u64::from(config.token.expiration_minutes) * 60),
         );
-        let jobs = Jobs::new(
-            db.clone(),
-            crate::jobs::housekeeping::kinds(
-                &db,
-                &registry,
-                config.system.audit_log_retention_days,
-                Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600),
-            ),
+        let upload_max_age =
+            Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600);
+        let mut kinds = crate::jobs::housekeeping::kinds(
+            &db,
+            &registry,
+            config.system.audit_log_retention_days,
+            upload_max_age,
         );
+        kinds.push(crate::gc::kind(
+            &db,
+            &registry,
+            Duration::from_secs(u64::from(config.gc.time_window_minutes) * 60),
+            upload_max_age,
+        ));
+        let jobs = Jobs::new(db.clone(), kinds);
         Ok(AppState {
+            gc: crate::service::gc::GcService::new(jobs.clone()),
             auth,
             system: SystemService::new(db.clone(), store),
             registry,

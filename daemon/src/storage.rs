@@ -39,6 +39,15 @@ pub trait BlobStore: Send + Sync + 'static {
     fn purge_uploads(&self, max_age: Duration) -> io::Result<usize>;
     /// Whether the store is usable, for the health endpoint.
     fn check(&self) -> io::Result<()>;
+    /// Removes a blob's file; false when there was none. Only garbage collection calls it,
+    /// after the blob's rows are gone and under its lock.
+    fn remove_blob(&self, digest: &Digest) -> io::Result<bool>;
+    /// The blobs stored under one shard (the first two hex digits), with their sizes.
+    fn list_blobs(&self, shard: &str) -> io::Result<Vec<(Digest, u64)>>;
+    /// Upload files by id, for finding those no session owns.
+    fn list_uploads(&self) -> io::Result<Vec<String>>;
+    /// Total and free bytes of the volume that holds the blobs.
+    fn volume(&self) -> io::Result<(u64, u64)>;
 }
 
 /// An upload file being written.
@@ -237,6 +246,57 @@ impl BlobStore for FsBlobStore {
     fn check(&self) -> io::Result<()> {
         fs::metadata(&self.blobs)?;
         fs::metadata(&self.uploads).map(|_| ())
+    }
+
+    fn remove_blob(&self, digest: &Digest) -> io::Result<bool> {
+        match fs::remove_file(self.blob_path(digest)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn list_blobs(&self, shard: &str) -> io::Result<Vec<(Digest, u64)>> {
+        let mut found = Vec::new();
+        for algorithm in fs::read_dir(&self.blobs)? {
+            let algorithm = algorithm?;
+            let dir = algorithm.path().join(shard);
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let name = format!(
+                    "{}:{}",
+                    algorithm.file_name().to_string_lossy(),
+                    entry.file_name().to_string_lossy()
+                );
+                // Anything that is not a well-formed digest's file is not ours to judge.
+                if let Ok(digest) = name.parse::<Digest>() {
+                    let meta = entry.metadata()?;
+                    if meta.is_file() {
+                        found.push((digest, meta.len()));
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn list_uploads(&self) -> io::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&self.uploads)? {
+            ids.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        Ok(ids)
+    }
+
+    fn volume(&self) -> io::Result<(u64, u64)> {
+        let stat = rustix::fs::statvfs(&self.blobs)?;
+        let block = stat.f_frsize;
+        Ok((stat.f_blocks * block, stat.f_bavail * block))
     }
 }
 

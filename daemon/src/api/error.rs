@@ -103,6 +103,18 @@ impl From<UserError> for ApiError {
     }
 }
 
+impl From<crate::service::gc::GcError> for ApiError {
+    fn from(e: crate::service::gc::GcError) -> Self {
+        use crate::service::gc::GcError;
+        match e {
+            GcError::Invalid(_) => ApiError::BadRequest(e.to_string()),
+            GcError::NotFound(_) => ApiError::NotFound(e.to_string()),
+            GcError::Conflict(_) => ApiError::Conflict(e.to_string()),
+            GcError::Internal(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {

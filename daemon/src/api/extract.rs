@@ -146,6 +146,14 @@ system_permissions! {
     ImportLdapUsers = LdapUser: Create;
     /// Testing directory settings is changing the configuration, as in Harbor.
     UpdateConfiguration = Configuration: Update;
+    ReadSystemVolumes = SystemVolumes: Read;
+    /// One execution, its log, and the schedule.
+    ReadGc = GarbageCollection: Read;
+    ListGc = GarbageCollection: List;
+    /// Setting the schedule, and running now (Harbor's `Manual` schedule).
+    CreateGc = GarbageCollection: Create;
+    UpdateGc = GarbageCollection: Update;
+    StopGc = GarbageCollection: Stop;
 }
 
 /// A caller holding the system-level permission `P`: a system admin, or a robot granted it.

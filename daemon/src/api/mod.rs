@@ -4,6 +4,7 @@
 mod audit_logs;
 pub mod error;
 pub mod extract;
+mod gc;
 mod ldap;
 mod openapi;
 pub mod paging;
@@ -40,6 +41,14 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(GET "/api/v2.0/health" => system::health),
         op!(GET "/api/v2.0/systeminfo" => system::systeminfo),
         op!(GET "/api/v2.0/systeminfo/getcert" => system::getcert),
+        op!(GET "/api/v2.0/systeminfo/volumes" => gc::volumes),
+        op!(GET "/api/v2.0/system/gc" => gc::list_gc),
+        op!(GET "/api/v2.0/system/gc/schedule" => gc::get_gc_schedule),
+        op!(POST "/api/v2.0/system/gc/schedule" => gc::create_gc_schedule),
+        op!(PUT "/api/v2.0/system/gc/schedule" => gc::update_gc_schedule),
+        op!(GET "/api/v2.0/system/gc/{gc_id}" => gc::get_gc),
+        op!(PUT "/api/v2.0/system/gc/{gc_id}" => gc::stop_gc),
+        op!(GET "/api/v2.0/system/gc/{gc_id}/log" => gc::gc_log),
         op!(GET "/api/v2.0/statistics" => system::statistics),
         op!(GET "/api/v2.0/search" => system::search),
         op!(GET "/api/v2.0/projects" => projects::list_projects),

@@ -602,6 +602,84 @@ fn paths() -> Value {
             cert,
         ),
     );
+    add(
+        "/api/v2.0/systeminfo/volumes".into(),
+        "get",
+        op(
+            "Total and free bytes of the blob store's volume (system admins).",
+            vec![],
+            None,
+            ok("200", Some(r("SystemInfo"))),
+        ),
+    );
+    add(
+        "/api/v2.0/system/gc".into(),
+        "get",
+        op(
+            "Garbage collection runs, newest first.",
+            paging(),
+            None,
+            listing("GCHistory"),
+        ),
+    );
+    let gc = || vec![p("gc_id")];
+    add(
+        "/api/v2.0/system/gc/{gc_id}".into(),
+        "get",
+        op(
+            "One garbage collection run, with its progress and result.",
+            gc(),
+            None,
+            ok("200", Some(r("GCHistory"))),
+        ),
+    );
+    add(
+        "/api/v2.0/system/gc/{gc_id}".into(),
+        "put",
+        op(
+            "Stop a run; what it deleted stays deleted.",
+            gc(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut gc_log = ok("200", None);
+    gc_log["200"]["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    add(
+        "/api/v2.0/system/gc/{gc_id}/log".into(),
+        "get",
+        op("A run's log, readable while it runs.", gc(), None, gc_log),
+    );
+    add(
+        "/api/v2.0/system/gc/schedule".into(),
+        "get",
+        op(
+            "The schedule and the parameters its runs get.",
+            vec![],
+            None,
+            ok("200", Some(r("GCSchedule"))),
+        ),
+    );
+    add(
+        "/api/v2.0/system/gc/schedule".into(),
+        "post",
+        op(
+            "Run now (type Manual; Location names the run) or create the schedule.",
+            vec![],
+            Some(json_body(r("ScheduleReq"))),
+            created(),
+        ),
+    );
+    add(
+        "/api/v2.0/system/gc/schedule".into(),
+        "put",
+        op(
+            "Change the schedule (type None removes it).",
+            vec![],
+            Some(json_body(r("ScheduleReq"))),
+            ok("200", None),
+        ),
+    );
     let group = || vec![p("group_id")];
     let mut group_list = paging();
     group_list.push(query(
@@ -789,10 +867,37 @@ fn schemas() -> Value {
         "UserSysAdminFlag": strict(json!({"sysadmin_flag": s("boolean")}), &["sysadmin_flag"]),
         "UserSearchRespItem": open(json!({"user_id": s("integer"), "username": s("string")}), &["user_id", "username"]),
     });
-    if let (Some(all), Value::Object(more)) = (all.as_object_mut(), directory_schemas()) {
-        all.extend(more);
+    for more in [directory_schemas(), gc_schemas()] {
+        if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
+            all.extend(more);
+        }
     }
     all
+}
+
+/// Garbage collection and the volume it frees.
+fn gc_schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let time = json!({"type": "string", "format": "date-time"});
+    let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let status =
+        json!({"type": "string", "enum": ["Pending", "Running", "Stopped", "Error", "Success"]});
+    let history = json!({"id": s("integer"), "job_name": s("string"), "job_kind": s("string"), "job_parameters": s("string"), "schedule": s("object"), "job_status": status, "deleted": s("boolean"), "creation_time": time, "update_time": time, "progress": s("object"), "result": s("object")});
+    let schedule_obj = strict(
+        json!({"type": {"type": "string", "enum": ["Manual", "None", "Hourly", "Daily", "Weekly", "Custom"]}, "cron": s("string")}),
+        &["type"],
+    );
+    let parameters = strict(
+        json!({"delete_untagged": s("boolean"), "dry_run": s("boolean"), "workers": {"type": "integer", "minimum": 1, "maximum": 5}}),
+        &[],
+    );
+    json!({
+        "SystemInfo": open(json!({"storage": {"type": "array", "items": open(json!({"total": s("integer"), "free": s("integer")}), &["total", "free"])}}), &["storage"]),
+        "GCHistory": open(history, &["id", "job_name", "job_kind", "job_parameters", "job_status"]),
+        "GCSchedule": open(json!({"schedule": open(json!({"type": s("string"), "cron": s("string")}), &["type"]), "job_parameters": s("string"), "parameters": s("object")}), &["schedule"]),
+        "ScheduleReq": strict(json!({"schedule": schedule_obj, "parameters": parameters}), &["schedule"]),
+    })
 }
 
 /// User groups and the LDAP helpers.

@@ -119,10 +119,11 @@ pub enum Resource {
     LdapUser,
     Configuration,
     SystemVolumes,
+    GarbageCollection,
 }
 
 impl Resource {
-    const ALL: [Resource; 14] = [
+    const ALL: [Resource; 15] = [
         Resource::Project,
         Resource::Member,
         Resource::Log,
@@ -137,6 +138,7 @@ impl Resource {
         Resource::LdapUser,
         Resource::Configuration,
         Resource::SystemVolumes,
+        Resource::GarbageCollection,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +157,7 @@ impl Resource {
             Resource::LdapUser => "ldap-user",
             Resource::Configuration => "configuration",
             Resource::SystemVolumes => "system-volumes",
+            Resource::GarbageCollection => "garbage-collection",
         }
     }
 
@@ -172,6 +175,7 @@ pub enum Operation {
     Delete,
     Pull,
     Push,
+    Stop,
 }
 
 impl Operation {
@@ -184,6 +188,7 @@ impl Operation {
             Operation::Delete => "delete",
             Operation::Pull => "pull",
             Operation::Push => "push",
+            Operation::Stop => "stop",
         }
     }
 
@@ -196,6 +201,7 @@ impl Operation {
             Operation::Delete,
             Operation::Pull,
             Operation::Push,
+            Operation::Stop,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -273,6 +279,11 @@ pub const SYSTEM: &[(Resource, Operation)] = &[
     (R::Configuration, O::Read),
     (R::Configuration, O::Update),
     (R::SystemVolumes, O::Read),
+    (R::GarbageCollection, O::Read),
+    (R::GarbageCollection, O::List),
+    (R::GarbageCollection, O::Create),
+    (R::GarbageCollection, O::Update),
+    (R::GarbageCollection, O::Stop),
 ];
 
 /// Everything the decision needs to know about a caller at the system level.

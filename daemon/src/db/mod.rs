@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod audit;
+pub mod gc;
 pub mod groups;
 pub mod jobs;
 pub mod members;

@@ -150,12 +150,18 @@ pub fn all_with_roles(
         .collect())
 }
 
-/// Bytes stored for a project: each blob linked into it counted once.
+/// Bytes a project references: each blob its manifests use counted once (shared layers
+/// count in every project that uses them, as in Harbor), plus the manifests themselves. What is
+/// only uploaded, or left by a deletion, is not counted: it is garbage collection's.
 pub fn storage_used(conn: &Connection, project_id: i64) -> DbResult<i64> {
     Ok(conn.query_row(
-        "SELECT COALESCE(SUM(b.size), 0) FROM blobs b WHERE b.digest IN (
-             SELECT l.digest FROM repository_blobs l JOIN repositories r ON r.id = l.repository_id
-             WHERE r.project_id = ?1)",
+        "SELECT COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN (
+                 SELECT r.digest FROM manifest_references r
+                 JOIN manifests m ON m.id = r.manifest_id
+                 JOIN repositories p ON p.id = m.repository_id
+                 WHERE p.project_id = ?1 AND r.kind = 'blob')), 0)
+              + COALESCE((SELECT SUM(m.size) FROM manifests m
+                 JOIN repositories p ON p.id = m.repository_id WHERE p.project_id = ?1), 0)",
         [project_id],
         |r| r.get(0),
     )?)

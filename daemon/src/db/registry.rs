@@ -43,7 +43,32 @@ pub fn linked_blob_size(
         .optional()?)
 }
 
-/// Records a stored blob (or refreshes it) and links it to the repository.
+/// Size and `last_seen` of a blob linked to the repository.
+pub fn linked_blob_seen(
+    conn: &Connection,
+    repository: &str,
+    digest: &str,
+) -> DbResult<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT b.size, b.last_seen FROM blobs b
+             JOIN repository_blobs l ON l.digest = b.digest
+             JOIN repositories r ON r.id = l.repository_id
+             WHERE r.name = ?1 AND b.digest = ?2",
+        )?
+        .query_row([repository, digest], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// Marks a blob as seen now (a `HEAD`): the grace period counts from here.
+pub fn touch_blob(tx: &Transaction<'_>, digest: &str) -> DbResult<()> {
+    tx.execute(
+        "UPDATE blobs SET last_seen = ?2 WHERE digest = ?1 AND last_seen < ?2",
+        params![digest, now()],
+    )?;
+    Ok(())
+}
+
 /// Names of up to `limit` repositories the blob is linked to, oldest link first.
 pub fn repositories_holding(conn: &Connection, digest: &str, limit: u32) -> DbResult<Vec<String>> {
     let mut stmt = conn.prepare_cached(
@@ -57,6 +82,7 @@ pub fn repositories_holding(conn: &Connection, digest: &str, limit: u32) -> DbRe
     Ok(names)
 }
 
+/// Records a stored blob (or refreshes it) and links it to the repository.
 pub fn record_blob(
     tx: &Transaction<'_>,
     repository_id: i64,

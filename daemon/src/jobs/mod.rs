@@ -89,6 +89,24 @@ impl JobContext {
         }
     }
 
+    /// Appends several lines in one write (jobs that log per item).
+    pub async fn log_lines(&self, lines: Vec<String>) {
+        let id = self.execution_id;
+        let stored = self
+            .db
+            .write(move |tx| {
+                let now = db::now();
+                for line in &lines {
+                    q::append_log(tx, id, line, MAX_LOG_LINES, now)?;
+                }
+                Ok::<_, DbError>(())
+            })
+            .await;
+        if let Err(e) = stored {
+            tracing::warn!(execution = id, error = %e, "could not write job log lines");
+        }
+    }
+
     pub async fn progress(&self, done: i64, total: i64) {
         let id = self.execution_id;
         let stored = self

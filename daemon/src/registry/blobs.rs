@@ -21,7 +21,12 @@ pub(super) async fn get(
     head: bool,
 ) -> Result<Response, OciError> {
     let digest = digest(reference)?;
-    let size = ctx.state.registry.blob_size(name, &digest).await?;
+    let registry = &ctx.state.registry;
+    let size = if head {
+        registry.check_blob(name, &digest, ctx.may_push).await?
+    } else {
+        registry.blob_size(name, &digest).await?
+    };
     let range = super::range::byte_range(ctx.header("range"), size)
         .map_err(|_| OciError::Registry(RegistryError::RangeNotSatisfiable { size }))?;
     let (status, start, len) = match range {

@@ -55,6 +55,9 @@ pub(crate) struct Ctx {
     pub username: String,
     /// Method and path, to recognise a request resent with a refused token.
     pub request: String,
+    /// Whether the token may push to the request's repository: only pushers lease content
+    /// (see `gc::leases`).
+    pub may_push: bool,
 }
 
 impl Ctx {
@@ -143,6 +146,7 @@ async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) ->
             .unwrap_or_default(),
         username: String::new(),
         request: format!("{method} {}", uri.path()),
+        may_push: false,
     };
     let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
     let head = method == Method::HEAD;
@@ -205,6 +209,7 @@ async fn route(mut ctx: Ctx, method: Method, rest: &str, body: Body) -> Result<R
     };
     let claims = ctx.authorize(needed).await?;
     ctx.username = claims.sub.clone();
+    ctx.may_push = claims.allows("repository", name.as_str(), "push");
     match (route, method) {
         (Route::Tags { .. }, Method::GET) => listing::tags(&ctx, &name).await,
         (Route::Referrers { digest, .. }, Method::GET) => {

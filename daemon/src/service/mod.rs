@@ -3,6 +3,7 @@
 
 pub mod bootstrap;
 pub mod directory;
+pub mod gc;
 pub mod projects;
 pub mod registry;
 pub mod repositories;

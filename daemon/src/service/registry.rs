@@ -14,9 +14,14 @@ use crate::digest::{Algorithm, Digest, Hasher};
 use crate::manifest::{self, ManifestError};
 use crate::names::{valid_tag, RepoName};
 
+use crate::gc::leases::Leases;
+use crate::gc::locks::BlobLocks;
+use crate::storage::BlobStore;
+
 /// How many repositories holding a blob a mount without `from` considers.
 const MOUNT_CANDIDATES: u32 = 20;
-use crate::storage::BlobStore;
+/// A `HEAD` records that a blob was seen at most this often (the grace period is hours).
+const TOUCH_EVERY_SECONDS: i64 = 60;
 
 use super::uploads::{self, AppendError, SessionLimits, Uploads};
 
@@ -139,20 +144,41 @@ pub struct Registry {
     store: Arc<dyn BlobStore>,
     uploads: Uploads,
     limits: SessionLimits,
+    /// Pushers' claims on content no manifest references yet (see `gc::leases`).
+    leases: Leases,
+    /// Upload commits and GC's file removals exclude each other per digest.
+    locks: BlobLocks,
 }
 
 impl Registry {
-    pub fn new(db: Db, store: Arc<dyn BlobStore>, limits: SessionLimits) -> Registry {
+    /// `lease_lifetime` is how long a push may take from a `HEAD` to its manifest: the push
+    /// token's lifetime.
+    pub fn new(
+        db: Db,
+        store: Arc<dyn BlobStore>,
+        limits: SessionLimits,
+        lease_lifetime: Duration,
+    ) -> Registry {
         Registry {
             db,
             store,
             uploads: Uploads::default(),
             limits,
+            leases: Leases::new(lease_lifetime),
+            locks: BlobLocks::default(),
         }
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
         &self.store
+    }
+
+    pub fn leases(&self) -> &Leases {
+        &self.leases
+    }
+
+    pub fn locks(&self) -> &BlobLocks {
+        &self.locks
     }
 
     /// The project id for a repository name; NAME_UNKNOWN when the project does not exist.
@@ -163,6 +189,37 @@ impl Registry {
             .await?
             .map(|p| p.id)
             .ok_or(RegistryError::NameUnknown)
+    }
+
+    /// A `HEAD` on a blob: its size if linked to the repository. The lease (for callers who
+    /// may push) is taken before the blob is looked up, so garbage collection either sees the
+    /// lease or has already deleted the rows, and then this answers 404 and the client uploads
+    /// the blob again. The blob counts as seen now, for the grace period.
+    pub async fn check_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        may_push: bool,
+    ) -> Result<u64> {
+        let (r, d) = (repo.to_string(), digest.to_string());
+        if may_push {
+            self.leases.take(&r, &d);
+        }
+        let (r2, d2) = (r.clone(), d.clone());
+        let seen = self
+            .db
+            .read(move |c| q::linked_blob_seen(c, &r2, &d2))
+            .await?;
+        let Some((size, last_seen)) = seen else {
+            if may_push {
+                self.leases.release(&r, [&d]);
+            }
+            return Err(RegistryError::BlobUnknown);
+        };
+        if db::now() - last_seen >= TOUCH_EVERY_SECONDS {
+            self.db.write(move |tx| q::touch_blob(tx, &d)).await?;
+        }
+        Ok(size as u64)
     }
 
     /// Size of a blob linked to the repository.
@@ -214,16 +271,24 @@ impl Registry {
     ) -> Result<bool> {
         let project_id = self.project_id(repo).await?;
         let (r, f, d) = (repo.to_string(), from.to_string(), digest.to_string());
-        self.db
+        // Leased first: the blob stays until the manifest that needs it arrives.
+        self.leases.take(&r, &d);
+        let (r2, d2) = (r.clone(), d.clone());
+        let mounted = self
+            .db
             .write(move |tx| {
-                if q::linked_blob_size(tx, &f, &d)?.is_none() {
+                if q::linked_blob_size(tx, &f, &d2)?.is_none() {
                     return Ok(false);
                 }
-                let repo_id = q::ensure_repository(tx, project_id, &r)?;
-                q::link_blob(tx, repo_id, &d)?;
-                Ok(true)
+                let repo_id = q::ensure_repository(tx, project_id, &r2)?;
+                q::link_blob(tx, repo_id, &d2)?;
+                Ok::<_, RegistryError>(true)
             })
-            .await
+            .await?;
+        if !mounted {
+            self.leases.release(&r, [&d]);
+        }
+        Ok(mounted)
     }
 
     /// Repositories the blob is linked to (a bounded sample), candidates for a mount without
@@ -390,11 +455,16 @@ impl Registry {
                 "expected {expected}, content is {actual}"
             )));
         }
+        // The file moves into place and its row is written under the blob's lock, so garbage
+        // collection never removes a file between the two; the lease keeps the blob until the
+        // manifest that uses it arrives.
+        let (r, d) = (repo.to_string(), expected.to_string());
+        let _guard = self.locks.lock(&d).await;
+        self.leases.take(&r, &d);
         let store = self.store.clone();
         let (upload_id, digest) = (session.id.clone(), expected.clone());
         tokio::task::spawn_blocking(move || store.commit_upload(&upload_id, &digest)).await??;
         self.uploads.remove(&session.id);
-        let (r, d) = (repo.to_string(), expected.to_string());
         self.db
             .write(move |tx| {
                 let repo_id = q::ensure_repository(tx, project_id, &r)?;
@@ -441,7 +511,19 @@ impl Registry {
         let repo_name = repo.to_string();
         let digest_str = digest.to_string();
         let subject = parsed.subject.clone();
-        self.db
+        // A manifest pushed by digest alone (an index's child, a referrer) is untagged until
+        // what needs it arrives: leased like a blob, so `delete_untagged` leaves it.
+        if tag.is_none() {
+            self.leases.take(&repo_name, &digest_str);
+        }
+        let used: Vec<String> = parsed
+            .blobs
+            .iter()
+            .chain(parsed.manifests.iter())
+            .cloned()
+            .collect();
+        let subject_here = self
+            .db
             .write(move |tx| {
                 let repo_id = q::ensure_repository(tx, project_id, &repo_name)?;
                 let missing = q::unlinked_blobs(tx, repo_id, &parsed.blobs)?;
@@ -472,9 +554,21 @@ impl Registry {
                 if let Some(tag) = &tag {
                     q::put_tag(tx, repo_id, tag, id)?;
                 }
-                Ok(())
+                // A referrer whose subject is here stays with it: it needs no lease.
+                let subject_here = match &parsed.subject {
+                    Some(s) => {
+                        q::missing_manifests(tx, repo_id, std::slice::from_ref(s))?.is_empty()
+                    }
+                    None => false,
+                };
+                Ok(subject_here)
             })
             .await?;
+        // Referenced now: the leases that kept these for this push have done their work.
+        self.leases.release(repo.as_str(), &used);
+        if subject_here {
+            self.leases.release(repo.as_str(), [&digest.to_string()]);
+        }
         Ok(PutManifestOutcome {
             digest,
             subject,
@@ -592,6 +686,23 @@ impl Registry {
     pub async fn purge_leftover_uploads(&self) -> Result<usize> {
         let store = self.store.clone();
         Ok(tokio::task::spawn_blocking(move || store.purge_uploads(Duration::ZERO)).await??)
+    }
+
+    /// Removes upload files that no live session owns (a session's file is created after the
+    /// session and removed after it, so such a file is garbage); returns how many.
+    pub async fn purge_abandoned_uploads(&self) -> Result<usize> {
+        let store = self.store.clone();
+        let uploads = self.uploads.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let mut removed = 0;
+            for id in store.list_uploads()? {
+                if uploads.get(&id).is_none() && store.remove_upload(&id).is_ok() {
+                    removed += 1;
+                }
+            }
+            Ok::<_, std::io::Error>(removed)
+        })
+        .await??)
     }
 
     /// Discards sessions idle for longer than `max_age`, with their files.

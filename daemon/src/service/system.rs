@@ -40,6 +40,14 @@ impl SystemService {
         Health { database, storage }
     }
 
+    /// Total and free bytes of the blob store's volume.
+    pub async fn volume(&self) -> std::io::Result<(u64, u64)> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.volume())
+            .await
+            .map_err(std::io::Error::other)?
+    }
+
     /// Bytes stored in all, for callers who may read the system's volumes; 0 for others, as
     /// Harbor reports it.
     pub async fn storage_used(&self, by: &Principal) -> Result<i64, DbError> {
