@@ -8,6 +8,7 @@ mod api;
 mod contract;
 mod docker;
 mod durability;
+mod gc;
 mod ldap;
 mod matrix;
 mod oras;

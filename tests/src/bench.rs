@@ -8,6 +8,8 @@
 //! Token auth is followed as a client does: a 401 from `/v2/` names the realm, and a token is
 //! fetched there with HTTP Basic credentials.
 
+mod gc;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +33,8 @@ struct Args {
     /// Repository to use (its project must exist where that matters).
     #[arg(long, default_value = "library/bench")]
     repo: String,
-    /// Which cases: big, many, manifests (comma-separated).
+    /// Which cases: big, many, manifests; gc-seed (images of small layers, half deleted) and
+    /// gc (push throughput while an online GC runs; berth targets only) (comma-separated).
     #[arg(long, default_value = "big,many,manifests")]
     cases: String,
     /// Size of the big blob, in MiB.
@@ -49,6 +52,14 @@ struct Args {
     manifest_gets: usize,
     #[arg(long, default_value_t = 32)]
     manifest_concurrency: usize,
+    /// gc-seed: images, and layers per image.
+    #[arg(long, default_value_t = 1000)]
+    gc_images: usize,
+    #[arg(long, default_value_t = 99)]
+    gc_layers: usize,
+    /// gc: seconds of pushing without GC, for the baseline.
+    #[arg(long, default_value_t = 5)]
+    gc_window: u64,
 }
 
 struct Target {
@@ -107,7 +118,7 @@ impl Target {
         let service = field("service").unwrap_or_default();
         let mut req = self.client.get(realm).query(&[
             ("service", service),
-            ("scope", format!("repository:{repo}:pull,push")),
+            ("scope", format!("repository:{repo}:pull,push,delete")),
         ]);
         if let Some((u, p)) = &self.creds {
             req = req.basic_auth(u, Some(p));
@@ -432,6 +443,28 @@ async fn main() -> Result<()> {
                 f,
             ));
         }
+    }
+
+    if cases.contains(&"gc-seed") {
+        for t in &targets {
+            // The same content in every target: the GC figures compare like with like.
+            gc::seed(t, &args.repo, args.gc_images, args.gc_layers, 16, seed_base).await?;
+        }
+    }
+    if cases.contains(&"gc") {
+        for t in &targets {
+            gc::online(
+                t,
+                &args.repo,
+                4,
+                Duration::from_secs(args.gc_window),
+                seed_base + 9,
+            )
+            .await?;
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
     }
 
     let baseline = &targets[0].name;

@@ -103,9 +103,11 @@ impl ScheduleObjWire {
             "Daily" => ScheduleType::Daily,
             "Weekly" => ScheduleType::Weekly,
             "Custom" | "Schedule" => ScheduleType::Custom,
-            other => return Err(ApiError::BadRequest(format!(
+            other => {
+                return Err(ApiError::BadRequest(format!(
                 "schedule.type {other:?} is not one of Manual, None, Hourly, Daily, Weekly, Custom"
-            ))),
+            )))
+            }
         };
         Ok(Some(Schedule {
             kind,

@@ -241,3 +241,10 @@ pub fn set_next_run(tx: &Transaction<'_>, kind: &str, next: Option<i64>, now: i6
     )?;
     Ok(())
 }
+
+/// Whether an execution of the kind is waiting to start (a due schedule then queues no other).
+pub fn has_pending(conn: &Connection, kind: &str) -> DbResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM job_executions WHERE kind = ?1 AND status = 'Pending'")?
+        .exists([kind])?)
+}

@@ -290,7 +290,7 @@ impl Jobs {
             .await?)
     }
 
-    /// One round: queue the schedules that are due, end pending executions that were asked to
+    /// One round: queue the schedules that are due (unless one of that kind already waits), end pending executions that were asked to
     /// stop, and start the pending ones whose kind is not already running (one at a time per
     /// kind). Returns the executions it started.
     pub async fn run_once(&self) -> Result<Vec<i64>, JobError> {
@@ -302,7 +302,8 @@ impl Jobs {
             self.db
                 .write(move |tx| {
                     q::set_next_run(tx, &due.kind, next, now)?;
-                    if queue {
+                    // A run slower than its schedule never builds a queue: one waits at most.
+                    if queue && !q::has_pending(tx, &due.kind)? {
                         q::insert(
                             tx,
                             &due.kind,
