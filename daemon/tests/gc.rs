@@ -291,7 +291,7 @@ async fn a_pushers_head_keeps_a_blob_through_gc_until_its_manifest() {
         )
         .await;
     assert_eq!(r.status, 202);
-    // A reader's HEAD counts as seen (the time window) but leases nothing.
+    // A reader's HEAD leases nothing: pulls never keep garbage.
     app.user("reader").await;
     let r = app
         .api(

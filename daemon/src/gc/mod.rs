@@ -332,6 +332,8 @@ impl GarbageCollector {
             .await?;
         let store = self.registry.store().clone();
         let files: Vec<Digest> = deleted.iter().filter_map(|(d, _)| d.parse().ok()).collect();
+        // The locks go with the files: released only once they are removed, even if this
+        // future is dropped (another batch failed) while the removal runs.
         let removed = tokio::task::spawn_blocking(move || {
             for d in &files {
                 if let Err(e) = store.remove_blob(d) {
@@ -339,12 +341,12 @@ impl GarbageCollector {
                     tracing::warn!(digest = %d, error = %e, "could not remove a blob file");
                 }
             }
+            drop(guards);
         })
         .await;
         if let Err(e) = removed {
             tracing::warn!(error = %e, "removing blob files failed");
         }
-        drop(guards);
         Ok((handled, deleted))
     }
 

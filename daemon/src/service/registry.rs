@@ -206,19 +206,32 @@ impl Registry {
             self.leases.take(&r, &d);
         }
         let (r2, d2) = (r.clone(), d.clone());
-        let seen = self
-            .db
-            .read(move |c| q::linked_blob_seen(c, &r2, &d2))
-            .await?;
-        let Some((size, last_seen)) = seen else {
+        // A pusher's lookup goes through the writer: a GC batch that checked the lease before
+        // it was taken has then committed, and the answer is 404, never a 200 for a blob that
+        // is going. Others only read, and refresh nothing: pulls never keep garbage.
+        let seen = if may_push {
+            self.db
+                .write(move |tx| {
+                    let seen = q::linked_blob_seen(tx, &r2, &d2)?;
+                    if let Some((_, last_seen)) = seen {
+                        if db::now() - last_seen >= TOUCH_EVERY_SECONDS {
+                            q::touch_blob(tx, &d2)?;
+                        }
+                    }
+                    Ok::<_, DbError>(seen)
+                })
+                .await?
+        } else {
+            self.db
+                .read(move |c| q::linked_blob_seen(c, &r2, &d2))
+                .await?
+        };
+        let Some((size, _)) = seen else {
             if may_push {
                 self.leases.release(&r, [&d]);
             }
             return Err(RegistryError::BlobUnknown);
         };
-        if db::now() - last_seen >= TOUCH_EVERY_SECONDS {
-            self.db.write(move |tx| q::touch_blob(tx, &d)).await?;
-        }
         Ok(size as u64)
     }
 
@@ -458,19 +471,26 @@ impl Registry {
         // The file moves into place and its row is written under the blob's lock, so garbage
         // collection never removes a file between the two; the lease keeps the blob until the
         // manifest that uses it arrives.
+        // Both steps run in a task of their own that owns the lock: a client that goes away
+        // mid-way drops this future, never the lock before the row is written.
         let (r, d) = (repo.to_string(), expected.to_string());
-        let _guard = self.locks.lock(&d).await;
+        let guard = self.locks.lock(&d).await;
         self.leases.take(&r, &d);
-        let store = self.store.clone();
+        let (store, db) = (self.store.clone(), self.db.clone());
         let (upload_id, digest) = (session.id.clone(), expected.clone());
-        tokio::task::spawn_blocking(move || store.commit_upload(&upload_id, &digest)).await??;
-        self.uploads.remove(&session.id);
-        self.db
-            .write(move |tx| {
+        let committed = tokio::spawn(async move {
+            let _guard = guard;
+            tokio::task::spawn_blocking(move || store.commit_upload(&upload_id, &digest)).await??;
+            db.write(move |tx| {
                 let repo_id = q::ensure_repository(tx, project_id, &r)?;
-                q::record_blob(tx, repo_id, &d, size as i64)
+                q::record_blob(tx, repo_id, &d, size as i64)?;
+                Ok::<_, RegistryError>(())
             })
-            .await?;
+            .await
+        });
+        let outcome = committed.await?;
+        self.uploads.remove(&session.id);
+        outcome?;
         Ok(expected)
     }
 
@@ -513,7 +533,8 @@ impl Registry {
         let subject = parsed.subject.clone();
         // A manifest pushed by digest alone (an index's child, a referrer) is untagged until
         // what needs it arrives: leased like a blob, so `delete_untagged` leaves it.
-        if tag.is_none() {
+        let by_digest = tag.is_none();
+        if by_digest {
             self.leases.take(&repo_name, &digest_str);
         }
         let used: Vec<String> = parsed
@@ -563,7 +584,17 @@ impl Registry {
                 };
                 Ok(subject_here)
             })
-            .await?;
+            .await;
+        let subject_here = match subject_here {
+            Ok(here) => here,
+            Err(e) => {
+                // A refused manifest keeps nothing alive.
+                if by_digest {
+                    self.leases.release(repo.as_str(), [&digest.to_string()]);
+                }
+                return Err(e);
+            }
+        };
         // Referenced now: the leases that kept these for this push have done their work.
         self.leases.release(repo.as_str(), &used);
         if subject_here {
