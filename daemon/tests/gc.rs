@@ -611,6 +611,36 @@ async fn the_schedule_and_history_speak_harbors_api() {
     }
     let r = app.api("GET", "/system/gc/abc", Some(ADMIN), None).await;
     assert_eq!(r.status, 400);
+    // Who ran, scheduled and stopped collections is in the audit log, refusals included.
+    let r = app
+        .api("GET", "/audit-logs?page_size=100", Some(ADMIN), None)
+        .await;
+    let gc_entries: Vec<(String, String, bool)> = r
+        .body
+        .as_array()
+        .expect("audit log")
+        .iter()
+        .filter(|e| e["resource_type"] == "garbage_collection")
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap_or_default().to_string(),
+                e["resource"].as_str().unwrap_or_default().to_string(),
+                e["operation_result"].as_bool().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for wanted in [
+        ("create".to_string(), "schedule".to_string(), true),
+        ("create".to_string(), "schedule".to_string(), false),
+        ("update".to_string(), "schedule".to_string(), true),
+        ("create".to_string(), id.to_string(), true),
+        ("stop".to_string(), id.to_string(), false),
+    ] {
+        assert!(
+            gc_entries.contains(&wanted),
+            "{wanted:?} not in {gc_entries:?}"
+        );
+    }
     let r = app
         .api("GET", "/systeminfo/volumes", Some(ADMIN), None)
         .await;

@@ -299,6 +299,51 @@ fn docker_pushes_an_image_again_after_gc_took_its_layers() {
     docker.run(&["rmi", &tag]);
 }
 
+/// Garbage: 40 images of 100 small layers each, pushed by 4 clients and deleted; returns once
+/// a dry run sees the 4,000 layers outside the time window (it counts whole seconds).
+fn seed_garbage(berthd: &Berthd, repo: &'static str) {
+    let garbage: Vec<_> = (0..4)
+        .map(|t| {
+            let reg = berthd.registry(&[repo]);
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let config = format!("{{\"garbage\":\"{t}-{i}\"}}").into_bytes();
+                    let layers: Vec<Vec<u8>> = (0..100).map(|_| random_bytes(64)).collect();
+                    push_garbage(&reg, repo, &config, &layers);
+                }
+            })
+        })
+        .collect();
+    for g in garbage {
+        g.join().expect("garbage pusher");
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while result(&gc(berthd, json!({"dry_run": true})), "deleted_blobs") < 4000 {
+        assert!(
+            Instant::now() < deadline,
+            "the garbage never left the time window"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until a run is Running; panics if it ended first.
+fn wait_running(berthd: &Berthd, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = run_state(berthd, id);
+        if run["job_status"] == "Running" {
+            return run;
+        }
+        assert_eq!(
+            run["job_status"], "Pending",
+            "the run ended before it could be interrupted: {run}"
+        );
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// `kill -9` in the middle of a run: nothing referenced is lost, the interrupted run is not
 /// left Running (it is marked Error and retried), and the retry frees what is left.
 #[test]
@@ -315,45 +360,9 @@ fn kill_9_in_the_middle_of_gc_loses_nothing_and_the_retry_finishes() {
             (manifest, layer)
         })
         .collect();
-    // Garbage: 40 images of 100 small layers each, pushed by 4 clients, then deleted.
-    let garbage: Vec<_> = (0..4)
-        .map(|t| {
-            let reg = berthd.registry(&[repo]);
-            std::thread::spawn(move || {
-                for i in 0..10 {
-                    let config = format!("{{\"garbage\":\"{t}-{i}\"}}").into_bytes();
-                    let layers: Vec<Vec<u8>> = (0..100).map(|_| random_bytes(64)).collect();
-                    push_garbage(&reg, repo, &config, &layers);
-                }
-            })
-        })
-        .collect();
-    for g in garbage {
-        g.join().expect("garbage pusher");
-    }
-    // The time window counts whole seconds: wait until a dry run sees the garbage.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while result(&gc(&berthd, json!({"dry_run": true})), "deleted_blobs") < 4000 {
-        assert!(
-            Instant::now() < deadline,
-            "the garbage never left the time window"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    seed_garbage(&berthd, repo);
     let id = start_gc(&berthd, json!({"workers": 1}));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = run_state(&berthd, id);
-        if run["job_status"] == "Running" {
-            break;
-        }
-        assert_eq!(
-            run["job_status"], "Pending",
-            "the run ended before it could be killed: {run}"
-        );
-        assert!(Instant::now() < deadline, "the run never started");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    wait_running(&berthd, id);
     berthd.kill9();
     berthd.spawn();
     let interrupted = run_state(&berthd, id);
@@ -382,6 +391,30 @@ fn kill_9_in_the_middle_of_gc_loses_nothing_and_the_retry_finishes() {
         assert_eq!(&r.bytes().expect("layer").to_vec(), layer);
     }
     store_holds_exactly_the_referenced(&berthd).expect("store after the retry");
+}
+
+/// A stop ends a run promptly, as `Stopped` with what it did so far; the next run frees the
+/// rest.
+#[test]
+fn a_stopped_gc_ends_stopped_and_the_next_run_frees_the_rest() {
+    let berthd = start();
+    berthd.create_project("halt", false);
+    let repo = "halt/app";
+    seed_garbage(&berthd, repo);
+    let id = start_gc(&berthd, json!({"workers": 1}));
+    wait_running(&berthd, id);
+    let r = api(&berthd, reqwest::Method::PUT, &format!("/system/gc/{id}"))
+        .send()
+        .expect("stop");
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let run = wait_gc(&berthd, id);
+    assert_eq!(run["job_status"], "Stopped", "{run}");
+    assert_eq!(run["result"]["stopped"], true, "{run}");
+    let first = result(&run, "deleted_blobs");
+    assert!(first < 4040, "it stopped before the end: {run}");
+    let rest = gc(&berthd, json!({}));
+    assert_eq!(first + result(&rest, "deleted_blobs"), 4040, "{rest}");
+    store_holds_exactly_the_referenced(&berthd).expect("store");
 }
 
 /// What a storm client pushed and still expects to pull: tag → manifest bytes and blobs.

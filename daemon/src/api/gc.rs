@@ -9,10 +9,11 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::audit;
 use super::error::ApiError;
 use super::extract::{
-    id, ApiJson, CreateGc, ListGc, QueryPairs, ReadGc, ReadSystemVolumes, StopGc, SystemAdmin,
-    UpdateGc,
+    id, ApiJson, ClientIp, CreateGc, ListGc, QueryPairs, ReadGc, ReadSystemVolumes, StopGc,
+    SystemAdmin, UpdateGc,
 };
 use super::paging::Page;
 use super::rfc3339;
@@ -150,10 +151,23 @@ pub(super) async fn gc_log(
 
 pub(super) async fn stop_gc(
     State(state): State<AppState>,
-    _: SystemAdmin<StopGc>,
+    SystemAdmin(by, _): SystemAdmin<StopGc>,
+    ClientIp(ip): ClientIp,
     Path(gc_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    state.gc.stop(id(&gc_id, "gc_id")?).await?;
+    let run = id(&gc_id, "gc_id")?;
+    let stopped = state.gc.stop(run).await;
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "stop",
+        "garbage_collection",
+        &run.to_string(),
+        stopped.is_ok(),
+    );
+    stopped?;
     Ok(StatusCode::OK)
 }
 
@@ -178,12 +192,28 @@ pub(super) async fn get_gc_schedule(
 /// schedule, refused when one exists.
 pub(super) async fn create_gc_schedule(
     State(state): State<AppState>,
-    _: SystemAdmin<CreateGc>,
+    SystemAdmin(by, _): SystemAdmin<CreateGc>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ScheduleReq>,
 ) -> Result<Response, ApiError> {
     match req.schedule.schedule()? {
         None => {
-            let run = state.gc.run_now(&req.parameters).await?;
+            let started = state.gc.run_now(&req.parameters).await;
+            let what = match &started {
+                Ok(run) => run.to_string(),
+                Err(_) => "run".to_string(),
+            };
+            audit(
+                &state,
+                &by,
+                &ip,
+                None,
+                "create",
+                "garbage_collection",
+                &what,
+                started.is_ok(),
+            );
+            let run = started?;
             Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, format!("/api/v2.0/system/gc/{run}"))],
@@ -191,10 +221,18 @@ pub(super) async fn create_gc_schedule(
                 .into_response())
         }
         Some(schedule) => {
-            state
-                .gc
-                .set_schedule(schedule, &req.parameters, true)
-                .await?;
+            let set = state.gc.set_schedule(schedule, &req.parameters, true).await;
+            audit(
+                &state,
+                &by,
+                &ip,
+                None,
+                "create",
+                "garbage_collection",
+                "schedule",
+                set.is_ok(),
+            );
+            set?;
             Ok(StatusCode::CREATED.into_response())
         }
     }
@@ -202,7 +240,8 @@ pub(super) async fn create_gc_schedule(
 
 pub(super) async fn update_gc_schedule(
     State(state): State<AppState>,
-    _: SystemAdmin<UpdateGc>,
+    SystemAdmin(by, _): SystemAdmin<UpdateGc>,
+    ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<ScheduleReq>,
 ) -> Result<StatusCode, ApiError> {
     let Some(schedule) = req.schedule.schedule()? else {
@@ -210,10 +249,21 @@ pub(super) async fn update_gc_schedule(
             "a Manual run is started with POST, not PUT".into(),
         ));
     };
-    state
+    let set = state
         .gc
         .set_schedule(schedule, &req.parameters, false)
-        .await?;
+        .await;
+    audit(
+        &state,
+        &by,
+        &ip,
+        None,
+        "update",
+        "garbage_collection",
+        "schedule",
+        set.is_ok(),
+    );
+    set?;
     Ok(StatusCode::OK)
 }
 

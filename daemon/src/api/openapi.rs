@@ -19,6 +19,9 @@ const NAME: &str = "^[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,3}$";
 /// A repository name inside its project: up to three path components of the OCI spec's form
 /// (a subset: the spec allows more components, and `__` or runs of `-` as separators).
 const REPOSITORY: &str = "^[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,2}(?:/[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,2}){0,2}$";
+/// Six-field crons: second, minute, hour (or `*`), then every day (a subset of what is accepted).
+const CRON: &str =
+    "^(?:[0-9]|[1-5][0-9]) (?:[0-9]|[1-5][0-9]) (?:\\*|[0-9]|1[0-9]|2[0-3]) \\* \\* \\*$";
 const TAG: &str = "^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$";
 const REFERENCE: &str =
     "^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}|[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})$";
@@ -676,7 +679,7 @@ fn paths() -> Value {
         op(
             "Change the schedule (type None removes it).",
             vec![],
-            Some(json_body(r("ScheduleReq"))),
+            Some(json_body(r("ScheduleUpdate"))),
             ok("200", None),
         ),
     );
@@ -884,10 +887,15 @@ fn gc_schemas() -> Value {
     let status =
         json!({"type": "string", "enum": ["Pending", "Running", "Stopped", "Error", "Success"]});
     let history = json!({"id": s("integer"), "job_name": s("string"), "job_kind": s("string"), "job_parameters": s("string"), "schedule": s("object"), "job_status": status, "deleted": s("boolean"), "creation_time": time, "update_time": time, "progress": s("object"), "result": s("object")});
-    let schedule_obj = strict(
-        json!({"type": {"type": "string", "enum": ["Manual", "None", "Hourly", "Daily", "Weekly", "Custom"]}, "cron": s("string")}),
-        &["type"],
-    );
+    // Custom needs a six-field cron (a generable subset of them here); the other types take
+    // none (Hourly, Daily and Weekly with a cron of their own are accepted too, not declared).
+    // PUT changes the schedule only; Manual (run now) is POST's.
+    let schedule_obj = |types: &[&str]| {
+        json!({"oneOf": [
+            strict(json!({"type": {"type": "string", "enum": types}, "cron": {"type": "string", "maxLength": 0}}), &["type"]),
+            strict(json!({"type": {"type": "string", "enum": ["Custom"]}, "cron": {"type": "string", "pattern": CRON}}), &["type", "cron"]),
+        ]})
+    };
     let parameters = strict(
         json!({"delete_untagged": s("boolean"), "dry_run": s("boolean"), "workers": {"type": "integer", "minimum": 1, "maximum": 5}}),
         &[],
@@ -896,7 +904,8 @@ fn gc_schemas() -> Value {
         "SystemInfo": open(json!({"storage": {"type": "array", "items": open(json!({"total": s("integer"), "free": s("integer")}), &["total", "free"])}}), &["storage"]),
         "GCHistory": open(history, &["id", "job_name", "job_kind", "job_parameters", "job_status"]),
         "GCSchedule": open(json!({"schedule": open(json!({"type": s("string"), "cron": s("string")}), &["type"]), "job_parameters": s("string"), "parameters": s("object")}), &["schedule"]),
-        "ScheduleReq": strict(json!({"schedule": schedule_obj, "parameters": parameters}), &["schedule"]),
+        "ScheduleReq": strict(json!({"schedule": schedule_obj(&["Manual", "None", "Hourly", "Daily", "Weekly"]), "parameters": parameters}), &["schedule"]),
+        "ScheduleUpdate": strict(json!({"schedule": schedule_obj(&["None", "Hourly", "Daily", "Weekly"]), "parameters": parameters}), &["schedule"]),
     })
 }
 

@@ -173,17 +173,25 @@ pub fn artifacts(conn: &Connection, repository_id: i64) -> DbResult<Vec<Artifact
 }
 
 /// Adds a tag to a manifest; `false` when the tag name is taken in the repository.
+/// Tags the manifest: `None` when it is gone (garbage collection may delete an untagged
+/// manifest between the caller's lookup and this write), else whether the tag was new.
 pub fn create_tag(
     tx: &Transaction<'_>,
     repository_id: i64,
     manifest_id: i64,
     name: &str,
-) -> DbResult<bool> {
+) -> DbResult<Option<bool>> {
+    let exists = tx
+        .prepare_cached("SELECT 1 FROM manifests WHERE id = ?1 AND repository_id = ?2")?
+        .exists(params![manifest_id, repository_id])?;
+    if !exists {
+        return Ok(None);
+    }
     let n = tx.execute(
         "INSERT OR IGNORE INTO tags (repository_id, name, manifest_id, push_time) VALUES (?1, ?2, ?3, ?4)",
         params![repository_id, name, manifest_id, super::now()],
     )?;
-    Ok(n > 0)
+    Ok(Some(n > 0))
 }
 
 /// Removes a tag from one manifest.

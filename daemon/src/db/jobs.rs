@@ -248,3 +248,40 @@ pub fn has_pending(conn: &Connection, kind: &str) -> DbResult<bool> {
         .prepare_cached("SELECT 1 FROM job_executions WHERE kind = ?1 AND status = 'Pending'")?
         .exists([kind])?)
 }
+
+/// An execution of the kind that is pending or running, if any: (id, status).
+pub fn busy(conn: &Connection, kind: &str) -> DbResult<Option<(i64, String)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT id, status FROM job_executions
+             WHERE kind = ?1 AND status IN ('Pending', 'Running') ORDER BY id LIMIT 1",
+        )?
+        .query_row([kind], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?)
+}
+
+/// How many executions the one given ends a retry chain of (1 when it is no retry).
+pub fn chain_length(conn: &Connection, id: i64) -> DbResult<i64> {
+    Ok(conn.query_row(
+        "WITH RECURSIVE chain(id, retry_of) AS (
+             SELECT id, retry_of FROM job_executions WHERE id = ?1
+             UNION ALL
+             SELECT e.id, e.retry_of FROM job_executions e JOIN chain c ON e.id = c.retry_of)
+         SELECT COUNT(*) FROM chain",
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
+/// Deletes ended executions (with their logs) beyond the newest `keep` of each kind; returns
+/// how many.
+pub fn purge_history(tx: &Transaction<'_>, keep: i64) -> DbResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM job_executions WHERE status NOT IN ('Pending', 'Running') AND id IN (
+             SELECT id FROM (
+                 SELECT id, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY id DESC) AS n
+                 FROM job_executions)
+             WHERE n > ?1)",
+        [keep],
+    )?)
+}

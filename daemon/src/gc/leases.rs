@@ -26,11 +26,21 @@ pub struct Leases {
     lifetime: Duration,
 }
 
+/// What [`Leases::take`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    New,
+    Renewed,
+    /// The map is full: the time window alone protects.
+    Full,
+}
+
 #[derive(Default)]
 struct Inner {
     /// digest → repository → when the lease ends.
     by_digest: HashMap<String, HashMap<String, Instant>>,
     count: usize,
+    swept: Option<Instant>,
 }
 
 impl Leases {
@@ -45,22 +55,40 @@ impl Leases {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes (or renews) a lease; false when the map is full.
-    pub fn take(&self, repository: &str, digest: &str) -> bool {
-        let until = Instant::now() + self.lifetime;
+    /// Takes (or renews) a lease. [`Taken::New`] when nobody held it: only then may the taker
+    /// give it back on a miss ([`Leases::give_back`]) without ending someone else's.
+    pub fn take(&self, repository: &str, digest: &str) -> Taken {
+        let now = Instant::now();
+        let until = now + self.lifetime;
         let mut inner = self.lock();
         if inner.count >= MAX_LEASES {
-            inner.drop_expired();
+            // Sweeping is O(n): at most once a second, however often a full map is asked.
+            if inner
+                .swept
+                .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+            {
+                inner.drop_expired();
+                inner.swept = Some(now);
+            }
             if inner.count >= MAX_LEASES {
-                return false;
+                return Taken::Full;
             }
         }
         let repos = inner.by_digest.entry(digest.to_string()).or_default();
         let new = repos.insert(repository.to_string(), until).is_none();
         if new {
             inner.count += 1;
+            Taken::New
+        } else {
+            Taken::Renewed
         }
-        true
+    }
+
+    /// Undoes a [`Leases::take`] whose lookup found nothing, if that take created the lease.
+    pub fn give_back(&self, repository: &str, digest: &str, taken: Taken) {
+        if taken == Taken::New {
+            self.lock().remove(digest, repository);
+        }
     }
 
     /// Ends the leases a manifest of `repository` has now made unnecessary.
@@ -131,8 +159,13 @@ mod tests {
     #[test]
     fn a_lease_lasts_until_released_in_its_repository() {
         let leases = Leases::new(Duration::from_secs(60));
-        assert!(leases.take("p/a", "sha256:1"));
-        assert!(leases.take("p/b", "sha256:1"));
+        assert_eq!(leases.take("p/a", "sha256:1"), Taken::New);
+        assert_eq!(leases.take("p/b", "sha256:1"), Taken::New);
+        // A second taker that finds nothing does not end the first one's lease.
+        let again = leases.take("p/a", "sha256:1");
+        assert_eq!(again, Taken::Renewed);
+        leases.give_back("p/a", "sha256:1", again);
+        assert!(leases.held_in("p/a", "sha256:1"));
         assert!(leases.held("sha256:1") && leases.held_in("p/a", "sha256:1"));
         leases.release("p/a", &["sha256:1".to_string()]);
         assert!(!leases.held_in("p/a", "sha256:1"));
@@ -145,7 +178,7 @@ mod tests {
     #[test]
     fn an_expired_lease_protects_nothing() {
         let leases = Leases::new(Duration::ZERO);
-        assert!(leases.take("p/a", "sha256:1"));
+        assert_eq!(leases.take("p/a", "sha256:1"), Taken::New);
         assert!(!leases.held("sha256:1"));
     }
 }

@@ -1,5 +1,6 @@
-//! The built-in housekeeping jobs, on the runner's schedules: purging old audit entries
-//! (`PURGE_AUDIT_LOG`, Harbor's name) and expiring idle upload sessions (`UPLOAD_EXPIRY`).
+//! The built-in housekeeping jobs, on the runner's schedules: purging old audit entries and the
+//! job history beyond the newest executions of each kind (`PURGE_AUDIT_LOG`, Harbor's name)
+//! and expiring idle upload sessions (`UPLOAD_EXPIRY`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use crate::db::Db;
 use crate::service::registry::Registry;
 
 pub const PURGE_AUDIT_LOG: &str = "PURGE_AUDIT_LOG";
+/// Ended executions kept per kind, newest first (as Harbor's execution sweeper keeps its last
+/// 50); older ones go with their logs.
+pub const JOB_HISTORY_KEPT: i64 = 50;
 pub const UPLOAD_EXPIRY: &str = "UPLOAD_EXPIRY";
 
 /// Audit entries older than the retention go; daily unless the operator sets another schedule.
@@ -27,11 +31,15 @@ impl Job for PurgeAuditLog {
             let purged = crate::audit::purge(&db, days)
                 .await
                 .map_err(|e| e.to_string())?;
+            let executions = db
+                .write(|tx| crate::db::jobs::purge_history(tx, JOB_HISTORY_KEPT))
+                .await
+                .map_err(|e| e.to_string())?;
             ctx.log(format!(
-                "purged {purged} audit entries older than {days} days"
+                "purged {purged} audit entries older than {days} days and {executions} job executions beyond the newest {JOB_HISTORY_KEPT} of each kind"
             ))
             .await;
-            Ok(json!({"purged": purged, "retention_days": days}))
+            Ok(json!({"purged": purged, "retention_days": days, "purged_executions": executions}))
         })
     }
 }

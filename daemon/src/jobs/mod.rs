@@ -27,6 +27,9 @@ pub use schedule::{Schedule, ScheduleType};
 
 /// Lines kept per execution's log; later ones are dropped (the log says so).
 pub const MAX_LOG_LINES: i64 = 10_000;
+/// An execution interrupted this many times in a row (a crash it causes itself, say) is not
+/// retried again.
+pub const MAX_ATTEMPTS: i64 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -165,6 +168,34 @@ impl Jobs {
             .await?)
     }
 
+    /// Queues an execution unless one of the kind is pending or running, checked and
+    /// inserted in one transaction; `Err((id, status))` names the one in the way.
+    pub async fn submit_unless_busy(
+        &self,
+        kind: &str,
+        trigger: Trigger,
+        parameters: Value,
+    ) -> Result<Result<i64, (i64, String)>, JobError> {
+        self.kind(kind)?;
+        let (kind, params) = (kind.to_string(), parameters.to_string());
+        Ok(self
+            .db
+            .write(move |tx| {
+                if let Some(busy) = q::busy(tx, &kind)? {
+                    return Ok::<_, DbError>(Err(busy));
+                }
+                Ok(Ok(q::insert(
+                    tx,
+                    &kind,
+                    trigger.as_str(),
+                    &params,
+                    None,
+                    db::now(),
+                )?))
+            })
+            .await?)
+    }
+
     pub async fn execution(&self, id: i64) -> Result<ExecutionRow, JobError> {
         self.db
             .read(move |c| q::get(c, id))
@@ -270,19 +301,38 @@ impl Jobs {
                     q::append_log(
                         tx,
                         e.id,
-                        "interrupted: berthd stopped while it ran; retried",
+                        "interrupted: berthd stopped while it ran",
                         MAX_LOG_LINES,
                         now,
                     )?;
-                    if !e.stop_requested {
-                        retried.push(q::insert(
+                    if e.stop_requested {
+                        continue;
+                    }
+                    if q::chain_length(tx, e.id)? >= MAX_ATTEMPTS {
+                        q::append_log(
+                            tx,
+                            e.id,
+                            &format!("not retried: interrupted {MAX_ATTEMPTS} times in a row"),
+                            MAX_LOG_LINES,
+                            now,
+                        )?;
+                    } else {
+                        let retry = q::insert(
                             tx,
                             &e.kind,
                             &e.triggered_by,
                             &e.parameters,
                             Some(e.id),
                             now,
-                        )?);
+                        )?;
+                        q::append_log(
+                            tx,
+                            e.id,
+                            &format!("retried as execution {retry}"),
+                            MAX_LOG_LINES,
+                            now,
+                        )?;
+                        retried.push(retry);
                     }
                 }
                 Ok::<_, DbError>(retried)
@@ -565,6 +615,66 @@ mod tests {
         assert_eq!(again.status, "Success");
         assert_eq!(again.retry_of, Some(id));
         assert_eq!(again.triggered_by, "schedule");
+    }
+
+    /// An execution interrupted again and again (a crash it causes itself) is retried at most
+    /// `MAX_ATTEMPTS` times in all.
+    #[tokio::test]
+    async fn retries_of_retries_stop() {
+        let (jobs, _dir) = runner();
+        let mut id = jobs
+            .submit("COUNT", Trigger::Manual, serde_json::json!({"n": 1}))
+            .await
+            .expect("submit");
+        let mut attempts = 1;
+        loop {
+            jobs.db
+                .write(move |tx| q::start(tx, id, db::now()))
+                .await
+                .expect("start");
+            match jobs.recover().await.expect("recover").as_slice() {
+                [retry] => {
+                    id = *retry;
+                    attempts += 1;
+                }
+                [] => break,
+                more => panic!("{more:?}"),
+            }
+        }
+        assert_eq!(attempts, MAX_ATTEMPTS);
+        let log = jobs.log(id).await.expect("log");
+        assert!(
+            log.iter().any(|(_, l)| l.contains("not retried")),
+            "{log:?}"
+        );
+    }
+
+    /// Ended executions beyond the newest of each kind are purged with their logs.
+    #[tokio::test]
+    async fn history_is_bounded_per_kind() {
+        let (jobs, _dir) = runner();
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let id = jobs
+                .submit("COUNT", Trigger::Manual, serde_json::json!({"n": 1}))
+                .await
+                .expect("submit");
+            jobs.wait(id).await.expect("ran");
+            ids.push(id);
+        }
+        let purged = jobs
+            .db
+            .write(|tx| q::purge_history(tx, 2))
+            .await
+            .expect("purge");
+        assert_eq!(purged, 3);
+        let (left, total) = jobs.executions("COUNT", 0, 10).await.expect("page");
+        assert_eq!(total, 2);
+        assert_eq!(
+            left.iter().map(|e| e.id).collect::<Vec<_>>(),
+            [ids[4], ids[3]]
+        );
+        assert!(jobs.log(ids[0]).await.is_err(), "gone with its log");
     }
 
     #[tokio::test]

@@ -51,21 +51,17 @@ impl GcService {
     /// running, another is refused rather than queued behind it.
     pub async fn run_now(&self, parameters: &Value) -> Result<i64, GcError> {
         let p = Parameters::parse(parameters).map_err(GcError::Invalid)?;
-        let (recent, _) = self.jobs.executions(GARBAGE_COLLECTION, 0, 10).await?;
-        if let Some(busy) = recent
-            .iter()
-            .find(|e| matches!(e.status.as_str(), "Pending" | "Running"))
-        {
-            return Err(GcError::Conflict(format!(
-                "garbage collection {} is {}: wait for it or stop it first",
-                busy.id,
-                busy.status.to_lowercase()
-            )));
-        }
-        Ok(self
+        match self
             .jobs
-            .submit(GARBAGE_COLLECTION, Trigger::Manual, p.to_json())
-            .await?)
+            .submit_unless_busy(GARBAGE_COLLECTION, Trigger::Manual, p.to_json())
+            .await?
+        {
+            Ok(id) => Ok(id),
+            Err((busy, status)) => Err(GcError::Conflict(format!(
+                "garbage collection {busy} is {}: wait for it or stop it first",
+                status.to_lowercase()
+            ))),
+        }
     }
 
     pub async fn history(

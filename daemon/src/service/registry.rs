@@ -202,9 +202,7 @@ impl Registry {
         may_push: bool,
     ) -> Result<u64> {
         let (r, d) = (repo.to_string(), digest.to_string());
-        if may_push {
-            self.leases.take(&r, &d);
-        }
+        let taken = may_push.then(|| self.leases.take(&r, &d));
         let (r2, d2) = (r.clone(), d.clone());
         // A pusher's lookup goes through the writer: a GC batch that checked the lease before
         // it was taken has then committed, and the answer is 404, never a 200 for a blob that
@@ -227,8 +225,8 @@ impl Registry {
                 .await?
         };
         let Some((size, _)) = seen else {
-            if may_push {
-                self.leases.release(&r, [&d]);
+            if let Some(taken) = taken {
+                self.leases.give_back(&r, &d, taken);
             }
             return Err(RegistryError::BlobUnknown);
         };
@@ -285,7 +283,7 @@ impl Registry {
         let project_id = self.project_id(repo).await?;
         let (r, f, d) = (repo.to_string(), from.to_string(), digest.to_string());
         // Leased first: the blob stays until the manifest that needs it arrives.
-        self.leases.take(&r, &d);
+        let taken = self.leases.take(&r, &d);
         let (r2, d2) = (r.clone(), d.clone());
         let mounted = self
             .db
@@ -299,7 +297,7 @@ impl Registry {
             })
             .await?;
         if !mounted {
-            self.leases.release(&r, [&d]);
+            self.leases.give_back(&r, &d, taken);
         }
         Ok(mounted)
     }
@@ -534,9 +532,7 @@ impl Registry {
         // A manifest pushed by digest alone (an index's child, a referrer) is untagged until
         // what needs it arrives: leased like a blob, so `delete_untagged` leaves it.
         let by_digest = tag.is_none();
-        if by_digest {
-            self.leases.take(&repo_name, &digest_str);
-        }
+        let taken = by_digest.then(|| self.leases.take(&repo_name, &digest_str));
         let used: Vec<String> = parsed
             .blobs
             .iter()
@@ -589,8 +585,9 @@ impl Registry {
             Ok(here) => here,
             Err(e) => {
                 // A refused manifest keeps nothing alive.
-                if by_digest {
-                    self.leases.release(repo.as_str(), [&digest.to_string()]);
+                if let Some(taken) = taken {
+                    self.leases
+                        .give_back(repo.as_str(), &digest.to_string(), taken);
                 }
                 return Err(e);
             }

@@ -269,13 +269,16 @@ impl Repositories {
             .db
             .write(move |tx| Ok::<_, ProjectError>(q::create_tag(tx, repo_id, manifest_id, &name)?))
             .await?;
-        if created {
-            Ok(view)
-        } else {
-            Err(ProjectError::Conflict(format!(
+        match created {
+            Some(true) => Ok(view),
+            Some(false) => Err(ProjectError::Conflict(format!(
                 "tag {tag} already exists in {}",
                 repo.name
-            )))
+            ))),
+            None => Err(ProjectError::NotFound(format!(
+                "artifact {reference} in {}",
+                repo.name
+            ))),
         }
     }
 
