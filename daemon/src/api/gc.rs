@@ -117,6 +117,27 @@ impl ScheduleObjWire {
     }
 }
 
+/// Records who started, scheduled or stopped a collection, and whether it was done.
+fn audit_gc(
+    state: &AppState,
+    by: &crate::auth::Principal,
+    ip: &str,
+    operation: &'static str,
+    resource: &str,
+    done: bool,
+) {
+    audit(
+        state,
+        by,
+        ip,
+        None,
+        operation,
+        "garbage_collection",
+        resource,
+        done,
+    );
+}
+
 pub(super) async fn list_gc(
     State(state): State<AppState>,
     _: SystemAdmin<ListGc>,
@@ -157,16 +178,7 @@ pub(super) async fn stop_gc(
 ) -> Result<StatusCode, ApiError> {
     let run = id(&gc_id, "gc_id")?;
     let stopped = state.gc.stop(run).await;
-    audit(
-        &state,
-        &by,
-        &ip,
-        None,
-        "stop",
-        "garbage_collection",
-        &run.to_string(),
-        stopped.is_ok(),
-    );
+    audit_gc(&state, &by, &ip, "stop", &run.to_string(), stopped.is_ok());
     stopped?;
     Ok(StatusCode::OK)
 }
@@ -203,16 +215,7 @@ pub(super) async fn create_gc_schedule(
                 Ok(run) => run.to_string(),
                 Err(_) => "run".to_string(),
             };
-            audit(
-                &state,
-                &by,
-                &ip,
-                None,
-                "create",
-                "garbage_collection",
-                &what,
-                started.is_ok(),
-            );
+            audit_gc(&state, &by, &ip, "create", &what, started.is_ok());
             let run = started?;
             Ok((
                 StatusCode::CREATED,
@@ -222,16 +225,7 @@ pub(super) async fn create_gc_schedule(
         }
         Some(schedule) => {
             let set = state.gc.set_schedule(schedule, &req.parameters, true).await;
-            audit(
-                &state,
-                &by,
-                &ip,
-                None,
-                "create",
-                "garbage_collection",
-                "schedule",
-                set.is_ok(),
-            );
+            audit_gc(&state, &by, &ip, "create", "schedule", set.is_ok());
             set?;
             Ok(StatusCode::CREATED.into_response())
         }
@@ -253,16 +247,7 @@ pub(super) async fn update_gc_schedule(
         .gc
         .set_schedule(schedule, &req.parameters, false)
         .await;
-    audit(
-        &state,
-        &by,
-        &ip,
-        None,
-        "update",
-        "garbage_collection",
-        "schedule",
-        set.is_ok(),
-    );
+    audit_gc(&state, &by, &ip, "update", "schedule", set.is_ok());
     set?;
     Ok(StatusCode::OK)
 }
