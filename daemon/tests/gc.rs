@@ -441,10 +441,36 @@ async fn orphans_go_and_workers_agree() {
                 upload(&app, "p/app", &token, &format!("layer {}", i % 7)).await,
             ];
             let d = manifest(&app, "p/app", &token, &format!("t{i}"), &blobs).await;
-            if i % 2 == 0 {
-                doomed.push(d);
+            match i % 4 {
+                0 | 2 => doomed.push(d),
+                // Untagged: for delete_untagged.
+                1 => {
+                    let r = app
+                        .v2(
+                            "DELETE",
+                            &format!("p/app/manifests/t{i}"),
+                            &token,
+                            vec![],
+                            None,
+                        )
+                        .await;
+                    assert_eq!(r.status, 202);
+                }
+                _ => {}
             }
         }
+        // Layer 8 only in p/app's deleted images, but used in p/other: its link in p/app goes.
+        let other = app.token(ADMIN, "p/other").await;
+        let shared = vec![
+            upload(&app, "p/other", &other, "{\"other\":1}").await,
+            upload(&app, "p/other", &other, "layer 8").await,
+        ];
+        manifest(&app, "p/other", &other, "o", &shared).await;
+        let only_doomed = vec![
+            upload(&app, "p/app", &token, "{\"x\":1}").await,
+            upload(&app, "p/app", &token, "layer 8").await,
+        ];
+        doomed.push(manifest(&app, "p/app", &token, "x", &only_doomed).await);
         for d in &doomed {
             let r = app
                 .v2(
@@ -470,7 +496,20 @@ async fn orphans_go_and_workers_agree() {
         )
         .expect("abandoned upload");
         age(&app).await;
-        let run = gc(&app, json!({"workers": workers})).await;
+        let dry = gc(&app, json!({"dry_run": true, "delete_untagged": true})).await;
+        let run = gc(&app, json!({"workers": workers, "delete_untagged": true})).await;
+        for key in [
+            "deleted_blobs",
+            "deleted_manifests",
+            "freed_space",
+            "unlinked",
+        ] {
+            assert_eq!(
+                result(&dry, key),
+                result(&run, key),
+                "{key}: dry run and run agree"
+            );
+        }
         assert_eq!(result(&run, "orphan_files"), 1);
         assert_eq!(result(&run, "purged_uploads"), 1);
         assert!(!dir.join(hex).exists());
@@ -500,7 +539,7 @@ async fn orphans_go_and_workers_agree() {
         );
     }
     assert_eq!(outcomes[0], outcomes[1], "1 worker and 5 agree");
-    assert!(outcomes[0][0] > 0);
+    assert!(outcomes[0].iter().all(|n| *n > 0), "{:?}", outcomes[0]);
 }
 
 #[tokio::test]

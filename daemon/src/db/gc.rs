@@ -163,3 +163,124 @@ pub fn recorded_among(
     }
     Ok(found)
 }
+
+/// What a run would delete now, computed in one read transaction without writing: the
+/// deletions are simulated in a temporary table (`gc_doomed`, on this connection only), so a
+/// dry run never holds the writer, whatever the size of the registry.
+#[derive(Debug, Default)]
+pub struct DryRun {
+    pub manifests: Vec<UntaggedManifest>,
+    pub blobs: Vec<Candidate>,
+    pub links: usize,
+}
+
+/// [`UNTAGGED`] with the manifests in `temp.gc_doomed` counted as gone.
+const UNTAGGED_AFTER_DOOMED: &str = "
+    m.id NOT IN (SELECT id FROM temp.gc_doomed)
+    AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.manifest_id = m.id)
+    AND NOT EXISTS (SELECT 1 FROM manifest_references r JOIN manifests p ON p.id = r.manifest_id
+                    WHERE p.repository_id = m.repository_id AND r.kind = 'manifest'
+                          AND r.digest = m.digest
+                          AND p.id NOT IN (SELECT id FROM temp.gc_doomed))
+    AND (m.subject_digest IS NULL
+         OR NOT EXISTS (SELECT 1 FROM manifests s WHERE s.repository_id = m.repository_id
+                                                   AND s.digest = m.subject_digest
+                                                   AND s.id NOT IN (SELECT id FROM temp.gc_doomed)))
+    AND m.push_time < ?1";
+
+pub fn dry_run(
+    conn: &Connection,
+    cutoff: i64,
+    delete_untagged: bool,
+    leased_in: &dyn Fn(&str, &str) -> bool,
+    leased: &dyn Fn(&str) -> bool,
+) -> DbResult<DryRun> {
+    let tx = conn.unchecked_transaction()?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS gc_doomed (id INTEGER PRIMARY KEY);
+         CREATE TEMP TABLE IF NOT EXISTS gc_doomed_blobs (digest TEXT PRIMARY KEY);
+         DELETE FROM temp.gc_doomed; DELETE FROM temp.gc_doomed_blobs;",
+    )?;
+    let mut out = DryRun::default();
+    if delete_untagged {
+        loop {
+            let round: Vec<UntaggedManifest> = {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT m.id, r.name, m.digest, m.size FROM manifests m
+                     JOIN repositories r ON r.id = m.repository_id
+                     WHERE {UNTAGGED_AFTER_DOOMED} ORDER BY m.id"
+                ))?;
+                let rows = stmt.query_map([cutoff], |r| {
+                    Ok(UntaggedManifest {
+                        id: r.get(0)?,
+                        repository: r.get(1)?,
+                        digest: r.get(2)?,
+                        size: r.get(3)?,
+                    })
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+                    .into_iter()
+                    .filter(|m| !leased_in(&m.repository, &m.digest))
+                    .collect()
+            };
+            if round.is_empty() {
+                break;
+            }
+            let mut doom = tx.prepare_cached("INSERT INTO temp.gc_doomed (id) VALUES (?1)")?;
+            for m in &round {
+                doom.execute([m.id])?;
+            }
+            out.manifests.extend(round);
+        }
+    }
+    {
+        let mut stmt = tx.prepare(
+            "SELECT b.digest, b.size FROM blobs b WHERE b.last_seen < ?1
+             AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = b.digest
+                             AND r.kind = 'blob'
+                             AND r.manifest_id NOT IN (SELECT id FROM temp.gc_doomed))
+             ORDER BY b.digest",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| {
+            Ok(Candidate {
+                digest: r.get(0)?,
+                size: r.get(1)?,
+            })
+        })?;
+        for b in rows {
+            let b = b?;
+            if !leased(&b.digest) {
+                out.blobs.push(b);
+            }
+        }
+    }
+    let mut doom = tx.prepare_cached("INSERT INTO temp.gc_doomed_blobs (digest) VALUES (?1)")?;
+    for b in &out.blobs {
+        doom.execute([&b.digest])?;
+    }
+    drop(doom);
+    {
+        let mut stmt = tx.prepare(
+            "SELECT r.name, l.digest FROM repository_blobs l
+             JOIN repositories r ON r.id = l.repository_id
+             WHERE l.linked_at < ?1
+               AND l.digest NOT IN (SELECT digest FROM temp.gc_doomed_blobs)
+               AND NOT EXISTS (SELECT 1 FROM manifest_references mr
+                               JOIN manifests m ON m.id = mr.manifest_id
+                               WHERE m.repository_id = l.repository_id AND mr.kind = 'blob'
+                                     AND mr.digest = l.digest
+                                     AND m.id NOT IN (SELECT id FROM temp.gc_doomed))",
+        )?;
+        let rows = stmt.query_map([cutoff], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (repository, digest) = row?;
+            if !leased_in(&repository, &digest) {
+                out.links += 1;
+            }
+        }
+    }
+    tx.execute_batch("DELETE FROM temp.gc_doomed; DELETE FROM temp.gc_doomed_blobs;")?;
+    Ok(out)
+}

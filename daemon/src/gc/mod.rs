@@ -12,10 +12,11 @@
 //! 4. orphan files (a file with no row: a crash between a row's deletion and its file's) and
 //!    upload files no live session owns.
 //!
-//! A dry run does steps 1-3 in a transaction that is rolled back, so it reports exactly what a
-//! real run at that moment would delete, and deletes nothing. Rows always go before files: a
-//! crash in between leaves an orphan file, which the next run removes, never a row pointing at
-//! nothing. A manifest `PUT` checks its blobs in its own transaction through the same single
+//! A dry run simulates steps 1-3 in one read transaction (the deletions in a temporary table)
+//! and counts the files of step 4, so it reports exactly what a real run at that moment would
+//! delete, deletes nothing and never holds the writer. Rows always go before files: a crash in
+//! between leaves an orphan file, which the next run removes, never a row pointing at nothing.
+//! A manifest `PUT` checks its blobs in its own transaction through the same single
 //! writer, so it either comes first (and the blob is referenced) or is refused cleanly.
 
 pub mod leases;
@@ -197,7 +198,7 @@ impl GarbageCollector {
             self.sweep_links(cutoff, &mut out).await?;
         }
         if !ctx.stopped() {
-            self.sweep_files(&mut out, &mut lines).await?;
+            self.sweep_files(false, &mut out, &mut lines).await?;
         }
         lines.flush(ctx).await;
         out.stopped = ctx.stopped();
@@ -382,7 +383,13 @@ impl GarbageCollector {
 
     /// Files with no row, shard by shard, each checked again under its lock; then upload files
     /// whose session is gone or idle past the upload age.
-    async fn sweep_files(&self, out: &mut Outcome, lines: &mut Lines) -> Result<(), DbError> {
+    /// With `dry`, counts what it would remove and removes nothing.
+    async fn sweep_files(
+        &self,
+        dry: bool,
+        out: &mut Outcome,
+        lines: &mut Lines,
+    ) -> Result<(), DbError> {
         let store = self.registry.store().clone();
         for shard in 0..=255u8 {
             let shard = format!("{shard:02x}");
@@ -406,6 +413,12 @@ impl GarbageCollector {
                 if recorded.contains(&name) {
                     continue;
                 }
+                if dry {
+                    out.orphan_files += 1;
+                    out.freed_space += size as i64;
+                    lines.item(format!("would remove an orphan file of {size} bytes"));
+                    continue;
+                }
                 // Checked again under the lock: an upload may have recorded it since.
                 let Some(_guard) = self.registry.locks().try_lock(&name) else {
                     continue;
@@ -424,70 +437,57 @@ impl GarbageCollector {
                 }
             }
         }
+        if dry {
+            out.purged_uploads += self.registry.idle_uploads(self.upload_max_age) as i64;
+            out.purged_uploads += self.registry.abandoned_uploads(false).await.unwrap_or(0) as i64;
+            return Ok(());
+        }
         let expired = self
             .registry
             .expire_uploads(self.upload_max_age)
             .await
             .unwrap_or(0);
         out.purged_uploads += expired as i64;
-        out.purged_uploads += self.registry.purge_abandoned_uploads().await.unwrap_or(0) as i64;
+        out.purged_uploads += self.registry.abandoned_uploads(true).await.unwrap_or(0) as i64;
         Ok(())
     }
 
-    /// Steps 1-3 in one transaction that is rolled back: exactly what a real run would delete
-    /// now. Files are not looked at.
+    /// Steps 1-3 simulated in one read transaction (`db::gc::dry_run`), and the files of step 4
+    /// counted: exactly what a real run would delete now, without holding the writer or
+    /// deleting anything.
     async fn dry_run(&self, ctx: &JobContext, p: Parameters) -> Result<Outcome, DbError> {
         let cutoff = self.cutoff();
         let leases = self.registry.leases().clone();
-        let (mut out, items) = self
+        let found = self
             .db
-            .write(move |tx| {
-                // A savepoint rolled back at the end: the deletions are real to the queries
-                // that follow them, and never to anyone else.
-                tx.execute_batch("SAVEPOINT gc_dry_run")?;
-                let sp = tx;
-                let mut out = Outcome::default();
-                let mut items = Vec::new();
-                if p.delete_untagged {
-                    loop {
-                        let mut n = 0;
-                        for m in q::untagged_manifests(sp, cutoff)? {
-                            if !leases.held_in(&m.repository, &m.digest)
-                                && q::delete_untagged_manifest(sp, m.id, cutoff)?
-                            {
-                                n += 1;
-                                items.push(format!(
-                                    "would delete manifest {}@{}",
-                                    m.repository, m.digest
-                                ));
-                            }
-                        }
-                        out.deleted_manifests += n;
-                        if n == 0 {
-                            break;
-                        }
-                    }
-                }
-                for b in q::unreferenced_blobs(sp, cutoff)? {
-                    if !leases.held(&b.digest) {
-                        out.deleted_blobs += 1;
-                        out.freed_space += b.size;
-                        items.push(format!("would delete blob {} ({} bytes)", b.digest, b.size));
-                    }
-                }
-                for l in q::stale_links(sp, cutoff)? {
-                    if !leases.held_in(&l.repository, &l.digest) {
-                        out.unlinked += 1;
-                    }
-                }
-                sp.execute_batch("ROLLBACK TO gc_dry_run; RELEASE gc_dry_run")?;
-                Ok::<_, DbError>((out, items))
+            .read(move |c| {
+                q::dry_run(
+                    c,
+                    cutoff,
+                    p.delete_untagged,
+                    &|repository, digest| leases.held_in(repository, digest),
+                    &|digest| leases.held(digest),
+                )
             })
             .await?;
+        let mut out = Outcome {
+            deleted_manifests: found.manifests.len() as i64,
+            deleted_blobs: found.blobs.len() as i64,
+            freed_space: found.blobs.iter().map(|b| b.size).sum(),
+            unlinked: found.links as i64,
+            ..Outcome::default()
+        };
         let mut lines = Lines::default();
-        for i in items {
-            lines.item(i);
+        for m in &found.manifests {
+            lines.item(format!(
+                "would delete manifest {}@{}",
+                m.repository, m.digest
+            ));
         }
+        for b in &found.blobs {
+            lines.item(format!("would delete blob {} ({} bytes)", b.digest, b.size));
+        }
+        self.sweep_files(true, &mut out, &mut lines).await?;
         lines.flush(ctx).await;
         out.stopped = ctx.stopped();
         Ok(out)

@@ -716,21 +716,27 @@ impl Registry {
         Ok(tokio::task::spawn_blocking(move || store.purge_uploads(Duration::ZERO)).await??)
     }
 
-    /// Removes upload files that no live session owns (a session's file is created after the
-    /// session and removed after it, so such a file is garbage); returns how many.
-    pub async fn purge_abandoned_uploads(&self) -> Result<usize> {
+    /// Upload files that no live session owns (a session's file is created after the session
+    /// and removed after it, so such a file is garbage), removed when `remove`; returns how
+    /// many.
+    pub async fn abandoned_uploads(&self, remove: bool) -> Result<usize> {
         let store = self.store.clone();
         let uploads = self.uploads.clone();
         Ok(tokio::task::spawn_blocking(move || {
-            let mut removed = 0;
+            let mut found = 0;
             for id in store.list_uploads()? {
-                if uploads.get(&id).is_none() && store.remove_upload(&id).is_ok() {
-                    removed += 1;
+                if uploads.get(&id).is_none() && (!remove || store.remove_upload(&id).is_ok()) {
+                    found += 1;
                 }
             }
-            Ok::<_, std::io::Error>(removed)
+            Ok::<_, std::io::Error>(found)
         })
         .await??)
+    }
+
+    /// Sessions idle for longer than `max_age` (what `expire_uploads` would discard).
+    pub fn idle_uploads(&self, max_age: Duration) -> usize {
+        self.uploads.idle(max_age)
     }
 
     /// Discards sessions idle for longer than `max_age`, with their files.

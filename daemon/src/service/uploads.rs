@@ -148,6 +148,14 @@ impl Uploads {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// How many sessions have been idle for longer than `max_age`.
+    pub fn idle(&self, max_age: Duration) -> usize {
+        self.lock()
+            .values()
+            .filter(|(_, s)| s.try_lock().is_ok_and(|s| s.touched.elapsed() > max_age))
+            .count()
+    }
+
     /// Drops sessions idle for longer than `max_age`; returns their ids so their files can go.
     pub fn expire(&self, max_age: Duration) -> Vec<String> {
         let mut expired = Vec::new();
