@@ -29,7 +29,8 @@ pub struct Leases {
 /// What [`Leases::take`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Taken {
-    New,
+    /// A lease nobody held, ending at this instant (which identifies it).
+    New(Instant),
     Renewed,
     /// The map is full: the time window alone protects.
     Full,
@@ -75,19 +76,29 @@ impl Leases {
             }
         }
         let repos = inner.by_digest.entry(digest.to_string()).or_default();
-        let new = repos.insert(repository.to_string(), until).is_none();
-        if new {
-            inner.count += 1;
-            Taken::New
-        } else {
-            Taken::Renewed
+        match repos.insert(repository.to_string(), until) {
+            None => {
+                inner.count += 1;
+                Taken::New(until)
+            }
+            // An expired lease protected nothing: this take starts a new one.
+            Some(previous) if previous <= now => Taken::New(until),
+            Some(_) => Taken::Renewed,
         }
     }
 
-    /// Undoes a [`Leases::take`] whose lookup found nothing, if that take created the lease.
+    /// Undoes a [`Leases::take`] whose lookup found nothing, if that take created the lease
+    /// and nobody has taken it since (a later take renews it to another instant).
     pub fn give_back(&self, repository: &str, digest: &str, taken: Taken) {
-        if taken == Taken::New {
-            self.lock().remove(digest, repository);
+        let Taken::New(until) = taken else { return };
+        let mut inner = self.lock();
+        let ours = inner
+            .by_digest
+            .get(digest)
+            .and_then(|repos| repos.get(repository))
+            .is_some_and(|t| *t == until);
+        if ours {
+            inner.remove(digest, repository);
         }
     }
 
@@ -159,12 +170,16 @@ mod tests {
     #[test]
     fn a_lease_lasts_until_released_in_its_repository() {
         let leases = Leases::new(Duration::from_secs(60));
-        assert_eq!(leases.take("p/a", "sha256:1"), Taken::New);
-        assert_eq!(leases.take("p/b", "sha256:1"), Taken::New);
-        // A second taker that finds nothing does not end the first one's lease.
+        let first = leases.take("p/a", "sha256:1");
+        assert!(matches!(first, Taken::New(_)));
+        assert!(matches!(leases.take("p/b", "sha256:1"), Taken::New(_)));
+        // A second taker that finds nothing does not end the first one's lease...
         let again = leases.take("p/a", "sha256:1");
         assert_eq!(again, Taken::Renewed);
         leases.give_back("p/a", "sha256:1", again);
+        assert!(leases.held_in("p/a", "sha256:1"));
+        // ...nor does the first taker, once someone else has taken it since.
+        leases.give_back("p/a", "sha256:1", first);
         assert!(leases.held_in("p/a", "sha256:1"));
         assert!(leases.held("sha256:1") && leases.held_in("p/a", "sha256:1"));
         leases.release("p/a", &["sha256:1".to_string()]);
@@ -178,7 +193,7 @@ mod tests {
     #[test]
     fn an_expired_lease_protects_nothing() {
         let leases = Leases::new(Duration::ZERO);
-        assert_eq!(leases.take("p/a", "sha256:1"), Taken::New);
+        assert!(matches!(leases.take("p/a", "sha256:1"), Taken::New(_)));
         assert!(!leases.held("sha256:1"));
     }
 }

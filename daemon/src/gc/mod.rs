@@ -336,18 +336,27 @@ impl GarbageCollector {
         // The locks go with the files: released only once they are removed, even if this
         // future is dropped (another batch failed) while the removal runs.
         let removed = tokio::task::spawn_blocking(move || {
+            let mut failed = Vec::new();
             for d in &files {
                 if let Err(e) = store.remove_blob(d) {
-                    // The row is gone; the next run finds the file an orphan and retries.
+                    // The row is gone; the file is an orphan now, which step 4 removes (and
+                    // counts, so it is not counted here).
                     tracing::warn!(digest = %d, error = %e, "could not remove a blob file");
+                    failed.push(d.to_string());
                 }
             }
             drop(guards);
+            failed
         })
         .await;
-        if let Err(e) = removed {
+        let failed = removed.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "removing blob files failed");
-        }
+            Vec::new()
+        });
+        let deleted = deleted
+            .into_iter()
+            .filter(|(d, _)| !failed.contains(d))
+            .collect();
         Ok((handled, deleted))
     }
 

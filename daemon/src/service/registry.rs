@@ -218,16 +218,18 @@ impl Registry {
                     }
                     Ok::<_, DbError>(seen)
                 })
-                .await?
+                .await
         } else {
             self.db
                 .read(move |c| q::linked_blob_seen(c, &r2, &d2))
-                .await?
+                .await
         };
-        let Some((size, _)) = seen else {
+        // A miss or a failure gives back the lease this lookup took (only if it took it).
+        let Ok(Some((size, _))) = seen else {
             if let Some(taken) = taken {
                 self.leases.give_back(&r, &d, taken);
             }
+            seen?;
             return Err(RegistryError::BlobUnknown);
         };
         Ok(size as u64)
@@ -295,11 +297,11 @@ impl Registry {
                 q::link_blob(tx, repo_id, &d2)?;
                 Ok::<_, RegistryError>(true)
             })
-            .await?;
-        if !mounted {
+            .await;
+        if !matches!(mounted, Ok(true)) {
             self.leases.give_back(&r, &d, taken);
         }
-        Ok(mounted)
+        mounted
     }
 
     /// Repositories the blob is linked to (a bounded sample), candidates for a mount without
@@ -468,27 +470,50 @@ impl Registry {
         }
         // The file moves into place and its row is written under the blob's lock, so garbage
         // collection never removes a file between the two; the lease keeps the blob until the
-        // manifest that uses it arrives.
-        // Both steps run in a task of their own that owns the lock: a client that goes away
-        // mid-way drops this future, never the lock before the row is written.
+        // manifest that uses it arrives. Both steps run in a task of their own that owns the
+        // lock and the session: a client that goes away mid-way drops this future, never the
+        // lock before the row is written, and the session ends either way.
         let (r, d) = (repo.to_string(), expected.to_string());
         let guard = self.locks.lock(&d).await;
-        self.leases.take(&r, &d);
-        let (store, db) = (self.store.clone(), self.db.clone());
+        let taken = self.leases.take(&r, &d);
+        let (store, db, uploads, leases) = (
+            self.store.clone(),
+            self.db.clone(),
+            self.uploads.clone(),
+            self.leases.clone(),
+        );
         let (upload_id, digest) = (session.id.clone(), expected.clone());
         let committed = tokio::spawn(async move {
             let _guard = guard;
-            tokio::task::spawn_blocking(move || store.commit_upload(&upload_id, &digest)).await??;
-            db.write(move |tx| {
-                let repo_id = q::ensure_repository(tx, project_id, &r)?;
-                q::record_blob(tx, repo_id, &d, size as i64)?;
-                Ok::<_, RegistryError>(())
+            let session = session;
+            let moved = tokio::task::spawn_blocking({
+                let upload_id = upload_id.clone();
+                move || store.commit_upload(&upload_id, &digest)
             })
             .await
+            .map_err(RegistryError::from)
+            .and_then(|r| r.map_err(RegistryError::from));
+            let outcome = match moved {
+                Ok(()) => {
+                    uploads.remove(&upload_id);
+                    let (r, d) = (r.clone(), d.clone());
+                    db.write(move |tx| {
+                        let repo_id = q::ensure_repository(tx, project_id, &r)?;
+                        q::record_blob(tx, repo_id, &d, size as i64)?;
+                        Ok::<_, RegistryError>(())
+                    })
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            drop(session);
+            if let Err(e) = &outcome {
+                leases.give_back(&r, &d, taken);
+                tracing::warn!(upload = %upload_id, error = %e, "an upload could not be stored");
+            }
+            outcome
         });
-        let outcome = committed.await?;
-        self.uploads.remove(&session.id);
-        outcome?;
+        committed.await??;
         Ok(expected)
     }
 
