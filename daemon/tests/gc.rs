@@ -235,6 +235,46 @@ async fn gc_frees_what_a_deletion_leaves_and_never_what_is_referenced() {
     assert_eq!(r.body["total_storage_consumption"], 0);
 }
 
+/// Deleting a repository leaves its blobs to GC, which frees them (and nothing of another
+/// repository that shares one).
+#[tokio::test]
+async fn a_deleted_repository_is_freed_by_gc() {
+    let app = app().await;
+    app.project(ADMIN, "p", false).await;
+    let gone = app.token(ADMIN, "p/gone").await;
+    let stays = app.token(ADMIN, "p/stays").await;
+    let shared = upload(&app, "p/gone", &gone, "shared layer").await;
+    let blobs = vec![
+        upload(&app, "p/gone", &gone, "{\"gone\":1}").await,
+        shared.clone(),
+        upload(&app, "p/gone", &gone, "only in gone").await,
+    ];
+    manifest(&app, "p/gone", &gone, "v1", &blobs).await;
+    let kept = vec![
+        upload(&app, "p/stays", &stays, "{\"stays\":1}").await,
+        upload(&app, "p/stays", &stays, "shared layer").await,
+    ];
+    manifest(&app, "p/stays", &stays, "v1", &kept).await;
+    let r = app
+        .api("DELETE", "/projects/p/repositories/gone", Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    age(&app).await;
+    let run = gc(&app, json!({})).await;
+    assert_eq!(result(&run, "deleted_blobs"), 2, "{run}");
+    assert_eq!(
+        result(&run, "freed_space"),
+        (blobs[0].1 + blobs[2].1) as i64
+    );
+    assert_eq!(blob_files(&app).len(), 2);
+    for (d, size) in &kept {
+        let r = app
+            .v2("GET", &format!("p/stays/blobs/{d}"), &stays, vec![], None)
+            .await;
+        assert_eq!((r.status.as_u16(), r.text.len()), (200, *size));
+    }
+}
+
 /// The race that breaks other registries: a client `HEAD`s a blob, GC runs with a time
 /// window of 0, the client sends a manifest that uses it. A pusher's `HEAD` leases the blob,
 /// so the push succeeds; a `HEAD` by someone who may only pull protects nothing beyond the
