@@ -122,6 +122,14 @@ async fn manifest(
     sha256(body.as_bytes())
 }
 
+/// `DELETE /v2/{path}`; returns the status.
+async fn delete(app: &App, path: &str, token: &str) -> u16 {
+    app.v2("DELETE", path, token, vec![], None)
+        .await
+        .status
+        .as_u16()
+}
+
 async fn upload(app: &App, repo: &str, token: &str, content: &str) -> (String, usize) {
     (
         app.blob(repo, token, content.as_bytes()).await,
@@ -289,16 +297,10 @@ async fn a_pushers_head_keeps_a_blob_through_gc_until_its_manifest() {
         upload(&app, "p/app", &token, "the layer").await,
     ];
     let digest = manifest(&app, "p/app", &token, "v1", &blobs).await;
-    let r = app
-        .v2(
-            "DELETE",
-            &format!("p/app/manifests/{digest}"),
-            &token,
-            vec![],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    assert_eq!(
+        delete(&app, &format!("p/app/manifests/{digest}"), &token).await,
+        202
+    );
     age(&app).await;
 
     // A second push of the same image: the client checks, finds both, skips the uploads.
@@ -321,16 +323,10 @@ async fn a_pushers_head_keeps_a_blob_through_gc_until_its_manifest() {
     }
 
     // The manifest released the leases: deleted again, the blobs go.
-    let r = app
-        .v2(
-            "DELETE",
-            &format!("p/app/manifests/{digest}"),
-            &token,
-            vec![],
-            None,
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    assert_eq!(
+        delete(&app, &format!("p/app/manifests/{digest}"), &token).await,
+        202
+    );
     // A reader's HEAD leases nothing: pulls never keep garbage.
     app.user("reader").await;
     let r = app
@@ -451,10 +447,7 @@ async fn delete_untagged_follows_indexes_and_referrers() {
         assert_eq!(r.status, 200, "{d} stays");
     }
 
-    let r = app
-        .v2("DELETE", "p/app/manifests/multi", &token, vec![], None)
-        .await;
-    assert_eq!(r.status, 202);
+    assert_eq!(delete(&app, "p/app/manifests/multi", &token).await, 202);
     age(&app).await;
     let run = gc(&app, json!({"delete_untagged": true})).await;
     assert_eq!(result(&run, "deleted_manifests"), 4, "{run}");
@@ -484,18 +477,10 @@ async fn orphans_go_and_workers_agree() {
             match i % 4 {
                 0 | 2 => doomed.push(d),
                 // Untagged: for delete_untagged.
-                1 => {
-                    let r = app
-                        .v2(
-                            "DELETE",
-                            &format!("p/app/manifests/t{i}"),
-                            &token,
-                            vec![],
-                            None,
-                        )
-                        .await;
-                    assert_eq!(r.status, 202);
-                }
+                1 => assert_eq!(
+                    delete(&app, &format!("p/app/manifests/t{i}"), &token).await,
+                    202
+                ),
                 _ => {}
             }
         }
@@ -512,16 +497,10 @@ async fn orphans_go_and_workers_agree() {
         ];
         doomed.push(manifest(&app, "p/app", &token, "x", &only_doomed).await);
         for d in &doomed {
-            let r = app
-                .v2(
-                    "DELETE",
-                    &format!("p/app/manifests/{d}"),
-                    &token,
-                    vec![],
-                    None,
-                )
-                .await;
-            assert_eq!(r.status, 202);
+            assert_eq!(
+                delete(&app, &format!("p/app/manifests/{d}"), &token).await,
+                202
+            );
         }
         let orphan = b"nobody recorded me";
         let orphan_digest = sha256(orphan);

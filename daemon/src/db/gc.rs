@@ -30,9 +30,18 @@ const UNTAGGED: &str = "
     AND m.push_time < ?1";
 
 pub fn untagged_manifests(conn: &Connection, cutoff: i64) -> DbResult<Vec<UntaggedManifest>> {
+    select_untagged(conn, UNTAGGED, cutoff)
+}
+
+/// The manifests meeting `condition` (on `m`, with the cutoff as `?1`), oldest first.
+fn select_untagged(
+    conn: &Connection,
+    condition: &str,
+    cutoff: i64,
+) -> DbResult<Vec<UntaggedManifest>> {
     let mut stmt = conn.prepare(&format!(
         "SELECT m.id, r.name, m.digest, m.size FROM manifests m
-         JOIN repositories r ON r.id = m.repository_id WHERE {UNTAGGED} ORDER BY m.id"
+         JOIN repositories r ON r.id = m.repository_id WHERE {condition} ORDER BY m.id"
     ))?;
     let rows = stmt.query_map([cutoff], |r| {
         Ok(UntaggedManifest {
@@ -67,8 +76,13 @@ const UNREFERENCED: &str = "
     AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = b.digest AND r.kind = 'blob')";
 
 pub fn unreferenced_blobs(conn: &Connection, cutoff: i64) -> DbResult<Vec<Candidate>> {
+    select_blobs(conn, UNREFERENCED, cutoff)
+}
+
+/// The blobs meeting `condition` (on `b`, with the cutoff as `?1`), in digest order.
+fn select_blobs(conn: &Connection, condition: &str, cutoff: i64) -> DbResult<Vec<Candidate>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT b.digest, b.size FROM blobs b WHERE {UNREFERENCED} ORDER BY b.digest"
+        "SELECT b.digest, b.size FROM blobs b WHERE {condition} ORDER BY b.digest"
     ))?;
     let rows = stmt.query_map([cutoff], |r| {
         Ok(Candidate {
@@ -188,6 +202,12 @@ const UNTAGGED_AFTER_DOOMED: &str = "
                                                    AND s.id NOT IN (SELECT id FROM temp.gc_doomed)))
     AND m.push_time < ?1";
 
+/// [`UNREFERENCED`] with the manifests in `temp.gc_doomed` counted as gone.
+const UNREFERENCED_AFTER_DOOMED: &str = "
+    b.last_seen < ?1
+    AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = b.digest AND r.kind = 'blob'
+                    AND r.manifest_id NOT IN (SELECT id FROM temp.gc_doomed))";
+
 pub fn dry_run(
     conn: &Connection,
     cutoff: i64,
@@ -204,25 +224,10 @@ pub fn dry_run(
     let mut out = DryRun::default();
     if delete_untagged {
         loop {
-            let round: Vec<UntaggedManifest> = {
-                let mut stmt = tx.prepare(&format!(
-                    "SELECT m.id, r.name, m.digest, m.size FROM manifests m
-                     JOIN repositories r ON r.id = m.repository_id
-                     WHERE {UNTAGGED_AFTER_DOOMED} ORDER BY m.id"
-                ))?;
-                let rows = stmt.query_map([cutoff], |r| {
-                    Ok(UntaggedManifest {
-                        id: r.get(0)?,
-                        repository: r.get(1)?,
-                        digest: r.get(2)?,
-                        size: r.get(3)?,
-                    })
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()?
-                    .into_iter()
-                    .filter(|m| !leased_in(&m.repository, &m.digest))
-                    .collect()
-            };
+            let round: Vec<UntaggedManifest> = select_untagged(&tx, UNTAGGED_AFTER_DOOMED, cutoff)?
+                .into_iter()
+                .filter(|m| !leased_in(&m.repository, &m.digest))
+                .collect();
             if round.is_empty() {
                 break;
             }
@@ -233,27 +238,10 @@ pub fn dry_run(
             out.manifests.extend(round);
         }
     }
-    {
-        let mut stmt = tx.prepare(
-            "SELECT b.digest, b.size FROM blobs b WHERE b.last_seen < ?1
-             AND NOT EXISTS (SELECT 1 FROM manifest_references r WHERE r.digest = b.digest
-                             AND r.kind = 'blob'
-                             AND r.manifest_id NOT IN (SELECT id FROM temp.gc_doomed))
-             ORDER BY b.digest",
-        )?;
-        let rows = stmt.query_map([cutoff], |r| {
-            Ok(Candidate {
-                digest: r.get(0)?,
-                size: r.get(1)?,
-            })
-        })?;
-        for b in rows {
-            let b = b?;
-            if !leased(&b.digest) {
-                out.blobs.push(b);
-            }
-        }
-    }
+    out.blobs = select_blobs(&tx, UNREFERENCED_AFTER_DOOMED, cutoff)?
+        .into_iter()
+        .filter(|b| !leased(&b.digest))
+        .collect();
     let mut doom = tx.prepare_cached("INSERT INTO temp.gc_doomed_blobs (digest) VALUES (?1)")?;
     for b in &out.blobs {
         doom.execute([&b.digest])?;
