@@ -11,6 +11,7 @@ pub mod gc;
 pub mod jobs;
 pub mod manifest;
 pub mod names;
+pub mod portal;
 pub mod registry;
 pub mod secrets;
 pub mod server;

@@ -186,6 +186,12 @@ pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<ParsedManifest, 
     }
 }
 
+/// The `config` descriptor's digest of an image manifest, if it has one that parses.
+pub fn config_digest(body: &[u8]) -> Option<Digest> {
+    let doc: Value = serde_json::from_slice(body).ok()?;
+    doc.get("config")?.get("digest")?.as_str()?.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

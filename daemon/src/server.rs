@@ -31,6 +31,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::registry::router())
         .merge(crate::api::router())
+        .merge(crate::portal::router(state.clone()))
         .route("/service/token", get(crate::api::token::get_token))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(state)

@@ -88,12 +88,12 @@ impl AppState {
             gc: crate::service::gc::GcService::new(jobs.clone()),
             auth,
             system: SystemService::new(db.clone(), store),
-            registry,
+            registry: registry.clone(),
             jobs,
             projects: projects.clone(),
             users: Users::new(db.clone(), config.clone()),
             audit: AuditLog::start(db.clone()),
-            repositories: Repositories::new(db.clone(), projects.clone()),
+            repositories: Repositories::new(db.clone(), projects.clone(), registry.clone()),
             robots: Robots::new(db.clone(), projects, config.clone()),
             directory,
             sessions: Arc::new(Sessions::new(Duration::from_secs(
@@ -103,5 +103,36 @@ impl AppState {
             db,
             config,
         })
+    }
+}
+
+/// Why a browser could not sign in.
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error("robot accounts cannot sign in to the portal")]
+    Robot,
+}
+
+impl AppState {
+    /// Checks a person's credentials (audited as a login) and opens a browser session:
+    /// `(session id, CSRF token)`. Shared by `/c/login` and the portal's sign-in page.
+    pub async fn open_session(
+        &self,
+        principal: &str,
+        password: &str,
+        client_ip: String,
+    ) -> Result<(String, String), SignInError> {
+        let result = self.auth.login(principal, password, &client_ip).await;
+        self.audit.record(crate::audit::Entry::login(
+            principal,
+            result.is_ok(),
+            client_ip,
+        ));
+        match result? {
+            crate::auth::Principal::User { id, .. } => Ok(self.sessions.create(id)),
+            _ => Err(SignInError::Robot),
+        }
     }
 }

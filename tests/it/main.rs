@@ -2,6 +2,7 @@
 //! the ORAS Python SDK) and raw HTTP. Run through `tests/run.sh`, which installs the tools and
 //! starts one dockerd.
 
+mod browser;
 mod harness;
 
 mod api;
@@ -13,6 +14,7 @@ mod ldap;
 mod matrix;
 mod oras;
 mod packaging;
+mod portal;
 mod protocol;
 mod robots;
 mod scripts;

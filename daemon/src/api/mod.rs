@@ -12,7 +12,7 @@ mod projects;
 pub mod query;
 mod repositories;
 mod robots;
-mod session;
+pub(crate) mod session;
 mod system;
 pub mod token;
 mod usergroups;

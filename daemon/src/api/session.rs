@@ -9,10 +9,9 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::ClientIp;
-use crate::audit::Entry;
 use crate::auth::session::{cookie, COOKIE, CSRF_HEADER};
-use crate::auth::Principal;
 use crate::server::{AppState, Scheme};
+use crate::state::SignInError;
 
 #[derive(Deserialize)]
 pub(super) struct LoginForm {
@@ -20,7 +19,8 @@ pub(super) struct LoginForm {
     password: String,
 }
 
-fn session_cookie(value: &str, max_age: Option<u64>, secure: bool) -> String {
+/// The session cookie; `Max-Age=0` ends it. Shared with the portal's sign-in and sign-out.
+pub(crate) fn session_cookie(value: &str, max_age: Option<u64>, secure: bool) -> String {
     let mut c = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
@@ -38,19 +38,14 @@ pub(super) async fn login(
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, ApiError> {
     let Form(form) = form.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let result = state.auth.login(&form.principal, &form.password, &ip).await;
-    state
-        .audit
-        .record(Entry::login(&form.principal, result.is_ok(), ip));
-    let user_id = match result? {
-        Principal::User { id, .. } => id,
-        _ => {
-            return Err(ApiError::Unauthorized(
-                "robot accounts cannot sign in to the portal".into(),
-            ))
-        }
+    let (sid, csrf) = match state
+        .open_session(&form.principal, &form.password, ip)
+        .await
+    {
+        Ok(opened) => opened,
+        Err(SignInError::Auth(e)) => return Err(e.into()),
+        Err(e @ SignInError::Robot) => return Err(ApiError::Unauthorized(e.to_string())),
     };
-    let (sid, csrf) = state.sessions.create(user_id);
     let secure = scheme.is_some_and(|axum::Extension(Scheme(s))| s == "https");
     let mut headers = HeaderMap::new();
     let cookie_value = session_cookie(&sid, None, secure);

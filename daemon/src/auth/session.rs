@@ -16,7 +16,29 @@ pub struct Session {
     pub user_id: i64,
     pub csrf_token: String,
     last_used: Instant,
+    /// A message for the next page the browser shows (the portal's post-redirect-get), and
+    /// the only place a robot's new secret is kept until that page shows it once.
+    flash: Option<Flash>,
 }
+
+/// What a change did, shown once on the page the browser lands on next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub kind: FlashKind,
+    pub text: String,
+    /// A secret to show once beside the message, with its account name.
+    pub secret: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashKind {
+    Success,
+    Error,
+}
+
+/// Sessions kept at most, so a flood of sign-ins cannot grow memory without bound; the least
+/// recently used goes first.
+const MAX_SESSIONS: usize = 100_000;
 
 #[derive(Debug)]
 pub struct Sessions {
@@ -48,12 +70,22 @@ impl Sessions {
         let mut map = self.lock();
         let timeout = self.idle_timeout;
         map.retain(|_, s| s.last_used.elapsed() <= timeout);
+        if map.len() >= MAX_SESSIONS {
+            if let Some(oldest) = map
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
         map.insert(
             sid.clone(),
             Session {
                 user_id,
                 csrf_token: csrf.clone(),
                 last_used: Instant::now(),
+                flash: None,
             },
         );
         (sid, csrf)
@@ -73,6 +105,32 @@ impl Sessions {
             }
             None => None,
         }
+    }
+
+    /// The live session without refreshing it: pages that poll for progress must not keep a
+    /// session alive that nobody uses.
+    pub fn peek(&self, sid: &str) -> Option<Session> {
+        self.lock()
+            .get(sid)
+            .filter(|s| s.last_used.elapsed() <= self.idle_timeout)
+            .cloned()
+    }
+
+    /// Leaves a message for the session's next page.
+    pub fn set_flash(&self, sid: &str, flash: Flash) {
+        if let Some(s) = self.lock().get_mut(sid) {
+            s.flash = Some(flash);
+        }
+    }
+
+    /// The waiting message, once.
+    pub fn take_flash(&self, sid: &str) -> Option<Flash> {
+        self.lock().get_mut(sid).and_then(|s| s.flash.take())
+    }
+
+    /// Ends every session of a user (deleted, or their password changed elsewhere).
+    pub fn remove_user(&self, user_id: i64) {
+        self.lock().retain(|_, s| s.user_id != user_id);
     }
 
     pub fn remove(&self, sid: &str) {

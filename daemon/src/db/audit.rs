@@ -126,6 +126,26 @@ pub fn purge(tx: &Transaction<'_>, before: i64) -> DbResult<usize> {
     Ok(tx.execute("DELETE FROM audit_log WHERE op_time < ?1", [before])?)
 }
 
+/// Successful pushes and pulls per UTC day since `since` (unix seconds), of one project or of
+/// all: `(day number since the epoch, pushes, pulls)`, days without any left out.
+pub fn daily_activity(
+    conn: &Connection,
+    project_id: Option<i64>,
+    since: i64,
+) -> DbResult<Vec<(i64, i64, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT op_time / 86400 AS day, SUM(operation = 'push'), SUM(operation = 'pull')
+         FROM audit_log
+         WHERE op_time >= ?1 AND success = 1 AND operation IN ('push', 'pull')
+           AND (?2 IS NULL OR project_id = ?2)
+         GROUP BY day ORDER BY day",
+    )?;
+    let rows = stmt.query_map(params![since, project_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -174,3 +174,18 @@ pub fn role_counts(conn: &Connection, project_id: i64) -> DbResult<Vec<(u8, i64)
     let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Storage of each repository of a project: the blobs its manifests reference, each once,
+/// plus the manifests themselves; largest first.
+pub fn repository_storage(conn: &Connection, project_id: i64) -> DbResult<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT r.name,
+                COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN (
+                    SELECT x.digest FROM manifest_references x JOIN manifests m ON m.id = x.manifest_id
+                    WHERE m.repository_id = r.id AND x.kind = 'blob')), 0)
+              + COALESCE((SELECT SUM(m.size) FROM manifests m WHERE m.repository_id = r.id), 0) AS used
+         FROM repositories r WHERE r.project_id = ?1 ORDER BY used DESC, r.name",
+    )?;
+    let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -55,6 +55,33 @@ pub struct Summary {
     pub storage_used: i64,
 }
 
+/// Pushes and pulls on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayActivity {
+    /// Days since the epoch.
+    pub day: i64,
+    pub pushes: i64,
+    pub pulls: i64,
+}
+
+/// Every one of the `days` days up to `today`, zero where nothing happened.
+pub fn fill_days(today: i64, days: i64, rows: Vec<(i64, i64, i64)>) -> Vec<DayActivity> {
+    let mut out: Vec<DayActivity> = (today - days + 1..=today)
+        .map(|day| DayActivity {
+            day,
+            pushes: 0,
+            pulls: 0,
+        })
+        .collect();
+    for (day, pushes, pulls) in rows {
+        if let Some(d) = out.iter_mut().find(|d| d.day == day) {
+            d.pushes = pushes;
+            d.pulls = pulls;
+        }
+    }
+    out
+}
+
 /// Who to add as a member: by id or by name.
 pub enum MemberUser {
     Id(i64),
@@ -275,6 +302,44 @@ impl Projects {
                 .collect(),
             storage_used,
         })
+    }
+
+    /// Storage per repository, largest first (see `db::projects::repository_storage`).
+    pub async fn repository_storage(
+        &self,
+        by: &Principal,
+        name_or_id: &ProjectRef,
+    ) -> Result<Vec<(String, i64)>, ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Repository, Operation::List)
+            .await?;
+        let id = view.project.id;
+        Ok(self
+            .db
+            .read(move |c| db::projects::repository_storage(c, id))
+            .await?)
+    }
+
+    /// Successful pushes and pulls per day over the last `days` days, as counts only: anyone
+    /// who may read the project may see how busy it is (the entries themselves need
+    /// `log:list`).
+    pub async fn daily_activity(
+        &self,
+        by: &Principal,
+        name_or_id: &ProjectRef,
+        days: i64,
+    ) -> Result<Vec<DayActivity>, ProjectError> {
+        let view = self
+            .require(by, name_or_id, Resource::Project, Operation::Read)
+            .await?;
+        let id = view.project.id;
+        let today = db::now() / 86400;
+        let since = (today - days + 1) * 86400;
+        let rows = self
+            .db
+            .read(move |c| db::audit::daily_activity(c, Some(id), since))
+            .await?;
+        Ok(fill_days(today, days, rows))
     }
 
     pub async fn members(

@@ -254,6 +254,30 @@ impl Registry {
         self.store.read(digest, offset, len)
     }
 
+    /// A small blob linked to the repository, whole: `None` when it is larger than `max`.
+    pub async fn read_small_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>> {
+        use futures_util::StreamExt;
+        let size = self.blob_size(repo, digest).await?;
+        if size > max {
+            return Ok(None);
+        }
+        let mut stream = self.store.read(digest, 0, size);
+        let mut out = Vec::with_capacity(size as usize);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| RegistryError::Internal(e.to_string()))?;
+            if (out.len() + chunk.len()) as u64 > max {
+                return Ok(None);
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Some(out))
+    }
+
     /// Unlinks a blob from the repository, never while a manifest there uses it.
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let (r, d) = (repo.to_string(), digest.to_string());

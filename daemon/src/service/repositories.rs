@@ -4,9 +4,11 @@
 use crate::auth::permissions::{Operation, Resource};
 use crate::auth::Principal;
 use crate::db::artifacts::{self as q, ArtifactRow, RepositoryRow};
-use crate::db::registry::ManifestDeletion;
+use crate::db::registry::{ManifestDeletion, ReferrerRow};
 use crate::db::Db;
+use crate::digest::Digest;
 use crate::names::{valid_tag, RepoName};
+use crate::service::registry::Registry;
 
 use super::projects::{ProjectError, ProjectRef, ProjectView, Projects};
 
@@ -16,6 +18,23 @@ type Result<T> = std::result::Result<T, ProjectError>;
 pub struct Repositories {
     db: Db,
     projects: Projects,
+    registry: Registry,
+}
+
+/// The most of a config blob read to show it: configs are a few KiB; a huge one is not shown.
+const CONFIG_SHOWN_MAX: u64 = 1024 * 1024;
+
+/// One artifact with what a reader wants to see of it.
+pub struct ArtifactDetail {
+    pub view: ProjectView,
+    pub repository: RepositoryRow,
+    pub artifact: ArtifactRow,
+    /// The manifest document as pushed.
+    pub manifest: Vec<u8>,
+    /// The image configuration, when the manifest has one of a readable size.
+    pub config: Option<Vec<u8>>,
+    /// Artifacts attached through `subject` (signatures, SBOMs, ...).
+    pub referrers: Vec<ReferrerRow>,
 }
 
 /// The repository's full name from the project and the path's repository part. Clients
@@ -27,8 +46,12 @@ pub fn full_name(project: &str, repository: &str) -> Result<RepoName> {
 }
 
 impl Repositories {
-    pub fn new(db: Db, projects: Projects) -> Repositories {
-        Repositories { db, projects }
+    pub fn new(db: Db, projects: Projects, registry: Registry) -> Repositories {
+        Repositories {
+            db,
+            projects,
+            registry,
+        }
     }
 
     async fn repository(&self, view: &ProjectView, repository: &str) -> Result<RepositoryRow> {
@@ -187,6 +210,57 @@ impl Repositories {
             )
             .await?;
         Ok((repo, a))
+    }
+
+    /// An artifact with its manifest, configuration and referrers, for reading.
+    pub async fn artifact_detail(
+        &self,
+        by: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<ArtifactDetail> {
+        let (view, repo, artifact) = self
+            .artifact_for(
+                by,
+                project,
+                repository,
+                reference,
+                Resource::Artifact,
+                Operation::Read,
+            )
+            .await?;
+        let name = full_name(&view.project.name, repository)?;
+        let gone = || ProjectError::NotFound(format!("artifact {}", artifact.digest));
+        let manifest = self
+            .registry
+            .get_manifest(&name, &artifact.digest)
+            .await
+            .map_err(|_| gone())?
+            .content;
+        let config = match crate::manifest::config_digest(&manifest) {
+            Some(d) => self
+                .registry
+                .read_small_blob(&name, &d, CONFIG_SHOWN_MAX)
+                .await
+                .ok()
+                .flatten(),
+            None => None,
+        };
+        let digest: Digest = artifact.digest.parse().map_err(|_| gone())?;
+        let referrers = self
+            .registry
+            .referrers(&name, &digest, None)
+            .await
+            .map_err(|e| ProjectError::Invalid(e.to_string()))?;
+        Ok(ArtifactDetail {
+            view,
+            repository: repo,
+            artifact,
+            manifest,
+            config,
+            referrers,
+        })
     }
 
     pub async fn delete_artifact(

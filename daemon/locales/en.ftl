@@ -1,0 +1,335 @@
+# Berth portal, English. Keys are shared with zh-CN.ftl; a test keeps the two equal.
+
+## Frame
+skip-to-content = Skip to content
+language = Language
+nav-main = Main
+nav-projects = Projects
+nav-administration = Administration
+nav-users = Users
+nav-groups = Groups
+nav-logs = Logs
+nav-gc = Garbage Collection
+nav-configuration = Configuration
+nav-system = System Information
+sign-out = Sign out
+server-refused = The server refused:
+breadcrumb = Breadcrumb
+yes = Yes
+no = No
+
+## Actions
+action-add = Add
+action-apply = Apply
+action-cancel = Cancel
+action-copy = Copy
+action-create = Create
+action-delete = Delete
+action-save = Save
+action-search = Search
+
+## Errors and confirmations
+error-title = Something went wrong
+error-home = Back to the start page
+confirm-title = Please confirm
+
+## Signing in and up
+sign-in-title = Sign in to Berth
+sign-in-button = Sign in
+sign-in-expired = Your session has ended. Sign in again to go on where you were.
+sign-in-bad-credentials = Invalid username or password.
+sign-in-robot = Robot accounts cannot sign in to the portal; use them with docker login.
+sign-in-link = Back to sign in
+sign-up-link = Create an account
+sign-up-title = Create an account
+sign-up-button = Sign up
+sign-up-done = Your account is ready: sign in with it.
+field-username = Username
+field-password = Password
+field-password-again = Password again
+field-email = Email
+field-realname = Full name
+field-comment = Comment
+field-created = Created
+field-admin = Administrator
+field-old-password = Current password
+field-new-password = New password
+password-rule = 8 to 128 characters, with at least one upper-case letter, one lower-case letter and one digit.
+password-mismatch = The two passwords differ.
+
+## Profile
+profile-title = User Profile
+profile-details = Details
+profile-saved = Your profile was saved.
+password-title = Change Password
+password-change-button = Change password
+password-changed = Your password was changed.
+password-in-directory = Your password is kept in the directory (LDAP); change it there.
+
+## Tables
+paging = Pages
+paging-range = { $first } - { $last } of { $total } items
+paging-prev = Previous page
+paging-next = Next page
+paging-size = Page size
+filter-by-name = Filter by name
+filter-by-tag = Filter by tag or digest
+sort-by = Sort by
+col-name = Name
+col-access = Access Level
+col-role = Role
+col-repositories = Repositories
+col-created = Creation Time
+col-updated = Last Modified Time
+col-pulls = Pulls
+col-digest = Digest
+col-tags = Tags
+col-type = Type
+col-size = Size
+col-pushed = Push Time
+col-pulled = Pull Time
+col-pull-command = Pull Command
+col-media-type = Media Type
+col-artifact-type = Artifact Type
+col-platform = OS/ARCH
+col-manifest-size = Manifest Size
+col-status = Status
+col-trigger = Trigger
+col-actions = Actions
+
+## Roles
+role-project-admin = Project Admin
+role-maintainer = Maintainer
+role-developer = Developer
+role-guest = Guest
+role-limited-guest = Limited Guest
+
+## Projects
+projects-title = Projects
+projects-empty = No projects to show. Create one, or ask a project admin to add you to theirs.
+project-new = New Project
+project-name-rule = Lower-case letters and digits, with single . _ or - between them.
+project-public-choice = Public: anyone may pull without signing in
+project-public = Public
+project-private = Private
+project-created = Project { $name } was created.
+project-deleted = Project { $name } was deleted.
+project-delete = Delete project
+project-delete-question = Delete project { $name }?
+project-delete-consequence = The project, its members and its robot accounts go. This cannot be undone.
+project-delete-not-empty = { $count ->
+    [one] This project still holds one repository: it will be refused until that is deleted.
+   *[other] This project still holds { $count } repositories: it will be refused until they are deleted.
+}
+project-your-role = Your role
+project-tabs = Project sections
+tab-summary = Summary
+tab-repositories = Repositories
+tab-members = Members
+tab-robots = Robot Accounts
+tab-logs = Logs
+
+## Summary
+summary-artifacts = Artifacts
+summary-storage = Storage used
+summary-storage-explained = Each blob counted once per project, plus the manifests. Space freed by deletions returns after the next garbage collection.
+summary-members = Members
+summary-owner = Owner
+chart-storage-by-repository = Storage by repository
+chart-activity = Pushes and pulls per day, last 30 days (UTC)
+chart-pushes = Pushes
+chart-pulls = Pulls
+chart-empty = Nothing stored yet.
+
+## Repositories and artifacts
+push-command = Push Command
+push-command-explained = Sign in, tag your image for this project, and push it:
+repositories-empty = No repositories yet. Push an image into this project to make one.
+repository-delete = Delete repository
+repository-delete-question = { $count ->
+    [one] Delete repository { $name } with its one artifact?
+   *[other] Delete repository { $name } with its { $count } artifacts?
+}
+repository-deleted = Repository { $name } was deleted.
+artifacts-title = Artifacts
+artifacts-empty = No artifacts match.
+artifact-title = Artifact
+artifact-delete = Delete artifact
+artifact-delete-question = { $tags ->
+    [0] Delete this artifact?
+    [one] Delete this artifact? Its tag goes with it.
+   *[other] Delete this artifact? Its { $tags } tags go with it.
+}
+artifact-deleted = Artifact { $digest } was deleted.
+artifact-subject = Attached to
+artifact-platforms = Platforms
+artifact-config = Configuration
+artifact-layers = Layers
+artifact-annotations = Annotations
+artifact-referrers = Referrers (signatures, SBOMs and other attached artifacts)
+referrers-none = Nothing is attached to this artifact.
+gc-frees-later = Disk space is freed at the next garbage collection.
+kind-image = Image
+kind-index = Image index
+platform-count = { $count ->
+    [one] one platform
+   *[other] { $count } platforms
+}
+copy-digest = Copy digest
+copy-pull-digest = Copy the pull command of
+tags-none = This artifact has no tags.
+tag-add = New tag
+tag-added = Tag { $tag } was added.
+tag-delete = Remove tag
+tag-delete-question = Remove tag { $tag }?
+tag-delete-consequence = Only the tag goes; the artifact stays, reachable by its digest and its other tags.
+tag-deleted = Tag { $tag } was removed.
+config-author = Author
+config-entrypoint = Entrypoint
+config-cmd = Command
+config-workdir = Working directory
+config-user = User
+config-env = Environment
+config-labels = Labels
+config-history = Build History
+
+## Robot accounts
+robot-name = Name
+robot-secret = Secret
+robot-export = Export to file
+robot-secret-once = This secret is shown only this once. Copy it or export it now.
+
+## Garbage collection
+gc-title = Garbage Collection
+gc-explained = Garbage collection runs while pushes and pulls go on. It deletes blobs no manifest uses that nobody has touched within the time window, and with "delete untagged" also artifacts without tags.
+gc-run-now = Run now
+gc-delete-untagged = Delete untagged artifacts
+gc-dry-run = Dry run
+gc-workers = Workers
+gc-now = GC Now
+gc-schedule = Schedule
+gc-schedule-type = Repeat
+gc-cron = Cron expression (six fields, UTC)
+gc-cron-hint = Only for Custom, e.g. 0 30 2 * * * runs at 02:30 UTC every day.
+gc-next-run = Next run
+gc-no-next-run = No run is scheduled.
+gc-schedule-saved = The schedule was saved.
+gc-history = History
+gc-history-empty = Garbage collection has not run yet.
+gc-deleted-blobs = Blobs deleted
+gc-deleted-manifests = Manifests deleted
+gc-freed = Space freed
+gc-started = Garbage collection { $id } started.
+gc-run-title = Garbage collection { $id }
+gc-progress = Progress
+gc-stop = Stop
+gc-stop-asked = Asked to stop; what was already deleted stays deleted.
+gc-log = Log
+gc-log-tail = { $count ->
+    [one] One line; the newest 200 are shown.
+   *[other] { $count } lines; the newest 200 are shown.
+}
+gc-log-full = Full log
+schedule-none = None
+schedule-hourly = Hourly
+schedule-daily = Daily
+schedule-weekly = Weekly
+schedule-custom = Custom
+status-pending = Pending
+status-running = Running
+status-success = Success
+status-error = Error
+status-stopped = Stopped
+trigger-manual = Manual
+trigger-schedule = Schedule
+
+## Members
+member-add = Add Member
+member-type = Member Type
+member-user = User
+member-group = Group
+member-name = Name
+member-name-hint = A user's name, or a user group's name (LDAP groups are added under Administration, Groups).
+member-change-role = Change role
+member-remove = Remove
+member-self = That is you
+member-added = { $name } was added.
+member-role-changed = The role of { $name } was changed.
+member-remove-question = Remove { $name } from this project?
+member-remove-consequence = They lose what the role allowed here at once; their account stays.
+member-removed = { $name } was removed.
+
+## Robot accounts (the rest)
+robot-new = New Robot Account
+robot-name-hint = The full name gets the robot prefix and the project's name, e.g. robot$project+name.
+robot-description = Description
+robot-expiration = Expiration
+robot-days = { $count ->
+    [one] one day
+   *[other] { $count } days
+}
+robot-never-expires = Never Expires
+robot-permissions = Permissions
+robot-enabled-col = Enabled
+robot-expires = Expires
+robot-refresh = Refresh Secret
+robot-disable = Disable
+robot-enable = Enable
+robots-empty = No robot accounts yet.
+robot-needs-permission = Choose at least one permission for the robot.
+robot-created = Robot account { $name } was created.
+robot-refreshed = Robot account { $name } has a new secret; the old one no longer works.
+robot-disabled = Robot account { $name } was disabled.
+robot-enabled = Robot account { $name } was enabled.
+robot-delete-question = Delete robot account { $name }?
+robot-delete-consequence = Clients using its secret are refused from now on.
+robot-deleted = Robot account { $name } was deleted.
+
+## Logs
+logs-title = Logs
+logs-empty = No log entries match.
+log-time = Timestamp
+log-operation = Operation
+log-resource = Resource
+log-resource-type = Resource Type
+log-result = Result
+log-succeeded = Succeeded
+log-failed = Failed
+log-client = Client Address
+log-from = From
+log-to = To
+filter-all = All
+op-create = Create
+op-update = Update
+op-delete = Delete
+op-push = Push
+op-pull = Pull
+op-login = Log in
+op-stop = Stop
+
+## Users and groups
+users-title = Users
+users-ldap-note = Users sign in with the directory (LDAP); they appear here after their first sign-in.
+user-new = New User
+user-source = Source
+user-source-ldap = Directory (LDAP)
+user-source-db = Database
+user-set-admin = Set as administrator
+user-revoke-admin = Revoke administrator
+user-created = User { $name } was created.
+user-made-admin = { $name } is now a system administrator.
+user-admin-revoked = { $name } is no longer a system administrator.
+user-delete-question = Delete user { $name }?
+user-delete-consequence = The account, its project memberships and its browser sessions end. Its projects stay.
+user-deleted = User { $name } was deleted.
+groups-title = Groups
+groups-explained = A user group stands for a directory (LDAP) group: make it a project member, and everyone in the directory group gets its role.
+groups-empty = No user groups yet.
+group-new = New Group
+group-dn = LDAP Group DN
+group-name = Group Name
+group-name-hint = Leave empty to use the directory's name for it.
+group-created = Group { $name } was created.
+group-delete-question = Delete group { $name }?
+group-delete-consequence = Its project memberships end; the directory group itself is not changed.
+group-deleted = Group { $name } was deleted.
