@@ -17,11 +17,14 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
   apt-get update
   apt-get install -y --no-install-recommends \
     docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
-    tmux systemd debootstrap rpm binutils
+    tmux systemd debootstrap rpm binutils \
+    chromium chromium-driver fonts-noto-cjk fonts-liberation
+  # npm comes with the machine's Node.js; Debian's is the fallback.
+  command -v npm >/dev/null || apt-get install -y --no-install-recommends npm
 fi
 
 stage "packaging tools"
-# The packaging tools (crates.io, pinned by their lock files).
+# The packaging tools (from the crates registry, pinned by their lock files).
 for tool in cargo-deb cargo-generate-rpm; do
   if ! command -v "$tool" >/dev/null; then
     cargo install --locked "$tool"
@@ -42,6 +45,15 @@ if [ "$("$venv/bin/python" -c 'import oras.version; print(oras.version.__version
 fi
 export BERTH_TEST_SCHEMATHESIS="$PWD/$venv/bin/schemathesis"
 export BERTH_TEST_ORAS_PYTHON="$PWD/$venv/bin/python"
+
+stage "axe-core"
+# axe-core (from the npm registry, pinned) for the portal's accessibility checks in Chromium.
+axe=target/axe/node_modules/axe-core/axe.min.js
+if [ ! -f "$axe" ] || ! grep -q '"version": "4.10.3"' target/axe/node_modules/axe-core/package.json; then
+  mkdir -p target/axe
+  (cd target/axe && npm install --no-save --no-audit --no-fund --silent axe-core@4.10.3)
+fi
+export BERTH_TEST_AXE="$PWD/$axe"
 
 stage "fmt and clippy"
 cargo fmt --all -- --check

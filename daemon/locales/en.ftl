@@ -121,7 +121,7 @@ project-delete-not-empty = { $count ->
     [one] This project still holds one repository: it will be refused until that is deleted.
    *[other] This project still holds { $count } repositories: it will be refused until they are deleted.
 }
-project-your-role = Your role
+project-your-role = Your role: { $role }
 project-tabs = Project sections
 tab-summary = Summary
 tab-repositories = Repositories

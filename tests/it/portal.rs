@@ -320,3 +320,195 @@ fn hostile_names_and_annotations_render_inert() {
     assert!(!web.exists("a[href^='javascript:']"), "no javascript: link");
     web.check_page("artifact-hostile");
 }
+
+#[test]
+fn a_robot_made_in_the_portal_pushes_with_the_secret_shown_once() {
+    let berthd = start();
+    let docker = Docker::new();
+    let web = Browser::start(&berthd.url());
+    sign_in(&web, "admin", ADMIN_PASSWORD);
+    web.goto("/projects/library/robots");
+    web.check_page("robots-empty");
+    web.click("details.create summary");
+    web.fill("#robot-name", "ci");
+    web.fill("#robot-description", "the build pipeline");
+    web.click("input[value='repository:pull']");
+    web.click("input[value='repository:push']");
+    web.click("#robot-create");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists("#secret-value")));
+    let name = web.text("#secret-name");
+    let secret = web.text("#secret-value");
+    assert!(name.ends_with("library+ci"), "{name}");
+    assert!(secret.len() >= 8);
+    web.check_page("robot-secret");
+    // The export is the same name and secret, as a file.
+    let exported: Value = serde_json::from_str(
+        web.execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = new FormData(document.querySelector('form[action=\"/account/secret.json\"]'));
+             fetch('/account/secret.json', {method: 'POST', body: new URLSearchParams(form)})
+               .then(r => r.text()).then(done);",
+        )
+        .as_str()
+        .expect("text"),
+    )
+    .expect("json");
+    assert_eq!(exported, json!({"name": name, "secret": secret}));
+    // Shown once: the next page has no secret on it.
+    web.goto("/projects/library/robots");
+    assert!(
+        !web.exists("#secret-value"),
+        "the secret is gone after one showing"
+    );
+    assert!(!web.source().contains(&secret));
+    assert!(web.text("#robots").contains(&name));
+    web.check_page("robots");
+
+    let host = berthd.host();
+    let out = docker.login(&host, &name, &secret);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let image = format!("{host}/library/from-robot:v1");
+    docker.build(&image, &[1000]);
+    docker.ok(&["push", &image]);
+    web.goto("/projects/library/repositories");
+    assert!(web.source().contains("library/from-robot"));
+
+    // Disabled in the portal, the robot's secret stops working.
+    web.goto("/projects/library/robots");
+    web.click("form[action$='/toggle'] button");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    let token = http()
+        .get(format!(
+            "{}/service/token?service=harbor-registry&scope=repository:library/from-robot:pull",
+            berthd.url()
+        ))
+        .basic_auth(&name, Some(&secret))
+        .send()
+        .expect("token");
+    assert_eq!(token.status(), 401, "a disabled robot gets no token");
+    // Robots cannot sign in to the portal.
+    let other = Browser::start(&berthd.url());
+    other.goto("/account/sign-in");
+    other.fill("#principal", &name);
+    other.fill("#password", &secret);
+    other.click("form button[type=submit]");
+    assert!(other.wait_until(Duration::from_secs(5), |w| w.exists("#sign-in-error")));
+    assert!(other.path().starts_with("/account/sign-in"));
+}
+
+/// Creates a user in the administration pages and adds it to `project` with `role`.
+fn add_member(web: &Browser, project: &str, user: &str, role: &str) {
+    web.goto("/admin/users");
+    web.click("details.create summary");
+    web.fill("#new-username", user);
+    web.fill("#new-email", &format!("{user}@example.com"));
+    web.fill("#new-password", "Member12345");
+    web.click("details.create button[type=submit]");
+    assert!(
+        web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")),
+        "{}",
+        web.source()
+    );
+    web.goto(&format!("/projects/{project}/members"));
+    web.click("details.create summary");
+    web.fill("#member-name", user);
+    web.execute(&format!(
+        "const s = document.getElementById('member-role'); s.value = Array.from(s.options).find(o => o.text === '{role}').value; return true;"
+    ));
+    web.click("details.create button[type=submit]");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    assert!(web.text("#members").contains(user));
+}
+
+#[test]
+fn a_member_sees_what_the_role_allows_and_nothing_more() {
+    let berthd = start();
+    let registry = berthd.registry(&["library/app"]);
+    let (_, digest) = registry.push_image("library/app", "v1", &random_bytes(500));
+    let admin = Browser::start(&berthd.url());
+    sign_in(&admin, "admin", ADMIN_PASSWORD);
+    add_member(&admin, "library", "gina", "Guest");
+    admin.check_page("members");
+    add_member(&admin, "library", "dave", "Developer");
+    admin.goto("/admin/users");
+    admin.check_page("users");
+
+    let artifact = format!("/projects/library/repositories/app/-/{digest}");
+    let guest = Browser::start(&berthd.url());
+    sign_in(&guest, "gina", "Member12345");
+    // No administration at all.
+    assert!(!guest.exists("a[href='/admin/gc']"));
+    assert!(!guest.exists("a[href='/admin/users']"));
+    guest.goto("/projects/library/summary");
+    assert!(
+        !guest.exists("a[href='/projects/library/delete']"),
+        "no delete button"
+    );
+    let tabs = guest.all_text("nav.tabs a");
+    assert!(
+        !tabs.iter().any(|t| t == "Logs"),
+        "guests do not read the log: {tabs:?}"
+    );
+    guest.goto("/projects/library/repositories");
+    assert!(!guest.exists("details.push-commands"), "guests cannot push");
+    guest.goto(&artifact);
+    assert!(!guest.exists("#new-tag"), "no tag form");
+    assert!(
+        !guest.exists(&format!("a[href='{artifact}/delete']")),
+        "no delete"
+    );
+    assert!(
+        !guest.exists("a[href*='/tags/v1/delete']"),
+        "no tag removal"
+    );
+    guest.check_page("artifact-guest");
+    guest.goto("/projects/library/members");
+    assert!(!guest.exists("details.create"), "guests cannot add members");
+    // What the page does not offer, the server refuses too.
+    let status = guest.execute_async(&format!(
+        "const done = arguments[arguments.length - 1];
+         const csrf = document.querySelector('input[name=csrf]').value;
+         fetch('{artifact}/delete', {{method: 'POST', body: new URLSearchParams({{csrf}}), redirect: 'manual'}})
+           .then(() => fetch('{artifact}')).then(r => r.text()).then(done);"
+    ));
+    assert!(
+        status
+            .as_str()
+            .unwrap_or("")
+            .contains("you may not delete artifact"),
+        "the server refused the guest"
+    );
+    assert!(
+        registry
+            .get(&format!("/v2/library/app/manifests/{digest}"))
+            .status()
+            .is_success(),
+        "the artifact is still there"
+    );
+    guest.goto("/admin/gc");
+    assert!(
+        guest.text("main").contains("403"),
+        "administration is refused"
+    );
+
+    let developer = Browser::start(&berthd.url());
+    sign_in(&developer, "dave", "Member12345");
+    developer.goto("/projects/library/repositories");
+    assert!(developer.exists("details.push-commands"), "developers push");
+    developer.goto(&artifact);
+    assert!(developer.exists("#new-tag"), "developers tag");
+    assert!(
+        !developer.exists(&format!("a[href='{artifact}/delete']")),
+        "but do not delete"
+    );
+    developer.fill("#new-tag", "stable");
+    developer.click("form.inline-form button");
+    assert!(developer.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    assert!(developer
+        .all_text("span.tag")
+        .contains(&"stable".to_string()));
+}

@@ -136,6 +136,17 @@ async fn frame_errors(State(state): State<AppState>, req: Request, next: Next) -
         response = drawn;
     }
     page::secure_headers(response.headers_mut());
+    // Pages show what one signed-in person may see (once, a robot's secret): never stored.
+    let html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"text/html"));
+    if html {
+        response.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
     response.into_response()
 }
 
