@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 
 use common::{App, Reply, ADMIN};
 
+/// A form's fields.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 struct Session {
     cookie: String,
     csrf: String,
@@ -150,7 +153,7 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
     let artifact = format!("/projects/p/repositories/app/-/{digest}");
     let robot_base = format!("/projects/p/robots/{robot_id}");
     // (path, form, how many of `users` (weakest first) may not do it)
-    let project_changes: Vec<(String, Vec<(&str, &str)>, usize)> = vec![
+    let project_changes: Vec<(String, Form, usize)> = vec![
         ("/projects/p/delete".into(), vec![], 5),
         ("/projects/p/repositories/app/-/delete".into(), vec![], 4),
         (format!("{artifact}/delete"), vec![], 4),
