@@ -333,3 +333,91 @@ group-created = Group { $name } was created.
 group-delete-question = Delete group { $name }?
 group-delete-consequence = Its project memberships end; the directory group itself is not changed.
 group-deleted = Group { $name } was deleted.
+
+## System information
+system-title = System Information
+system-version = Version
+system-registry-used = Stored by the registry
+system-volume = Disk of the blob store
+system-volume-total = Disk size
+system-volume-free = Free
+system-volume-used = Used
+chart-storage-by-project = Storage by project (largest ten)
+system-ca-title = Registry Root Certificate
+system-ca-explained = Clients trust this registry once they trust the certificate authority (CA) that signed its certificate. Download it, check its fingerprint, and install it where each client looks:
+system-ca-fingerprint = SHA-256 fingerprint
+system-ca-download = Download the CA certificate
+system-ca-check = Check that the file is this CA: the command prints the fingerprint above.
+system-ca-docker = Docker (read at each login, pull and push; no restart):
+system-ca-podman = Podman, skopeo and buildah:
+system-ca-debian = The whole machine, on Debian and Ubuntu:
+system-ca-rhel = The whole machine, on RHEL, Fedora and Rocky:
+system-ca-login = Then sign in as usual:
+system-ca-none = Berth was not given a CA certificate: its certificate comes from an authority clients already trust, or it serves plain HTTP.
+system-plain-http = This page came over plain HTTP: Docker allows that only for registries on 127.0.0.0/8, or those listed in its insecure-registries.
+
+## Configuration
+config-title = Configuration
+config-explained = These settings take effect at once, without a restart. berth-setup, the portal and the configurations API all read and write the same stored settings.
+config-authentication = Authentication
+config-auth-mode = Login mode
+config-auth-db = Database
+config-auth-ldap = LDAP / Active Directory
+config-auth-hint = The built-in admin always signs in with its local password, whatever the mode.
+config-system = System Settings
+config-self-registration = Allow Self-Registration (database login only)
+config-project-creation = Project Creation
+config-everyone = Everyone
+config-admin-only = Admin Only
+config-token-expiration = Token Expiration (minutes)
+config-session-timeout = Session Timeout (minutes)
+config-robot-duration = Robot Token Expiration (days)
+config-robot-prefix = Robot Name Prefix
+config-audit-retention = Keep the audit log (days)
+config-pull-audit-disable = Do not record pulls in the audit log (pull counts are kept)
+config-banner = Banner Message
+config-banner-text = Message
+config-banner-hint = Shown on top of every page, to everyone; leave empty for none.
+config-banner-type = Type
+banner-info = Information
+banner-warning = Warning
+banner-danger = Danger
+banner-success = Success
+config-saved = Saved: { $keys }.
+config-unchanged = Nothing changed.
+config-mode-confirm-title = Change the login mode?
+config-to-ldap = { $count ->
+    [0] Logins will go to the directory. No local account other than admin exists, so nobody loses access.
+    [one] Logins will go to the directory. One local account other than admin will no longer be able to sign in with its password; its projects and memberships stay.
+   *[other] Logins will go to the directory. { $count } local accounts other than admin will no longer be able to sign in with their passwords; their projects and memberships stay.
+}
+config-to-db = { $count ->
+    [0] Logins will use Berth's database. No directory account has signed in yet, so nobody loses access.
+    [one] Logins will use Berth's database. One directory account will not be able to sign in until an administrator gives it a password (Users); its memberships stay, memberships through LDAP groups stop counting.
+   *[other] Logins will use Berth's database. { $count } directory accounts will not be able to sign in until an administrator gives them a password (Users); their memberships stay, memberships through LDAP groups stop counting.
+}
+config-mode-admin-stays = The built-in admin signs in locally either way. You can change the mode back at any time.
+config-mode-confirm = Change the login mode
+ldap-url = LDAP URL
+ldap-search-dn = LDAP Search DN
+ldap-search-password = LDAP Search Password
+ldap-password-kept = Leave empty to keep the saved password.
+ldap-base-dn = LDAP Base DN
+ldap-filter = LDAP Filter
+ldap-uid = LDAP UID attribute
+ldap-scope = LDAP Scope
+ldap-scope-base = Base
+ldap-scope-one = One level
+ldap-scope-subtree = Subtree
+ldap-timeout = Timeout (seconds)
+ldap-verify-cert = Verify the server's certificate
+ldap-starttls = StartTLS (for ldap:// URLs)
+ldap-group-base-dn = LDAP Group Base DN
+ldap-group-filter = LDAP Group Filter
+ldap-group-attribute = LDAP Group GID attribute
+ldap-group-scope = LDAP Group Scope
+ldap-group-admin-dn = LDAP Group Admin DN
+ldap-membership-attribute = LDAP Group Membership attribute
+ldap-test = Test LDAP Server
+ldap-test-passed = The directory answered: connection, TLS, search bind and base DN all work.
+ldap-test-failed = The test failed at { $step }

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Default location of the configuration file.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/berth/berth.toml";
@@ -48,6 +48,10 @@ pub struct Config {
     /// the address the connection came in on is used instead).
     #[serde(skip)]
     pub realm_from_host_header: bool,
+    /// The file has `[auth]`, `[ldap]`, `[system]` or `[token] expiration_minutes`: first
+    /// values for the run-time settings (see [`crate::settings`]).
+    #[serde(skip)]
+    pub runtime_sections: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,7 +63,7 @@ pub struct AuthConfig {
     pub mode: AuthMode,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMode {
     #[default]
@@ -78,7 +82,7 @@ impl AuthMode {
 }
 
 /// A secret from the configuration file: never printed, never logged.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]
 pub struct Secret(pub String);
 
@@ -89,7 +93,7 @@ impl std::fmt::Debug for Secret {
 }
 
 /// Harbor's LDAP settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
     /// `ldap://host[:port]` or `ldaps://host[:port]`.
@@ -167,6 +171,21 @@ impl LdapConfig {
 
     /// What is wrong with these settings, one sentence each; empty when they are usable.
     pub fn problems(&self) -> Vec<String> {
+        let mut problems = self.value_problems();
+        if let Some(ca) = &self.ldap_ca_certificate {
+            if !ca.is_file() {
+                problems.push(format!(
+                    "ldap.ldap_ca_certificate: no file at {}",
+                    ca.display()
+                ));
+            }
+        }
+        problems
+    }
+
+    /// The problems with the values themselves, whatever the files where this runs (setup
+    /// may write for another root; a missing certificate shows when the directory is made).
+    pub fn value_problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !(self.ldap_url.starts_with("ldap://") || self.ldap_url.starts_with("ldaps://")) {
             problems.push(format!(
@@ -196,14 +215,6 @@ impl LdapConfig {
         if self.ldap_timeout == 0 {
             problems.push("ldap.ldap_timeout must be at least 1 second".into());
         }
-        if let Some(ca) = &self.ldap_ca_certificate {
-            if !ca.is_file() {
-                problems.push(format!(
-                    "ldap.ldap_ca_certificate: no file at {}",
-                    ca.display()
-                ));
-            }
-        }
         problems
     }
 }
@@ -228,7 +239,7 @@ fn default_membership_attribute() -> String {
 }
 
 /// Harbor's system settings, under their Harbor names.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemConfig {
     /// Who may create projects: `everyone` (signed-in users) or `adminonly`.
@@ -256,6 +267,80 @@ pub struct SystemConfig {
     /// Harbor's switch to stop recording pulls in the audit log (pull counts are kept).
     #[serde(default)]
     pub pull_audit_log_disable: bool,
+    /// Harbor's `banner_message`: a JSON object with `message`, `type` (`success`, `info`,
+    /// `warning`, `danger`), `closable`, `fromDate` and `toDate`; empty for none.
+    #[serde(default)]
+    pub banner_message: String,
+    /// Harbor's `robot_token_duration`: the days a robot lasts when its creator gives none.
+    #[serde(default = "default_robot_duration")]
+    pub robot_token_duration_days: u32,
+}
+
+impl SystemConfig {
+    /// What is wrong with these settings, one sentence each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = vec![];
+        if self.robot_name_prefix.is_empty()
+            || self.robot_name_prefix.len() > 32
+            || self.robot_name_prefix.contains(['/', ':', ' ', '+'])
+            || self.robot_name_prefix.chars().any(|c| c.is_control())
+        {
+            problems.push(
+                "robot_name_prefix must be 1 to 32 characters, without '/', ':', '+' or spaces"
+                    .into(),
+            );
+        }
+        if self.login_max_failures == 0 {
+            problems.push("login_max_failures must be at least 1".into());
+        }
+        if self.audit_log_retention_days == 0 {
+            problems.push("audit_log_retention_days must be at least 1".into());
+        }
+        if self.session_timeout_minutes == 0 {
+            problems.push("session_timeout must be at least 1 minute".into());
+        }
+        if !(1..=3650).contains(&self.robot_token_duration_days) {
+            problems.push("robot_token_duration must be 1 to 3650 days".into());
+        }
+        if !self.banner_message.is_empty() && Banner::parse(&self.banner_message).is_none() {
+            problems.push(
+                "banner_message must be Harbor's JSON object with \"message\" and \"type\"".into(),
+            );
+        }
+        problems
+    }
+}
+
+/// Harbor's banner message.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Banner {
+    pub message: String,
+    /// `success`, `info`, `warning` or `danger`.
+    #[serde(rename = "type", default = "default_banner_type")]
+    pub kind: String,
+    #[serde(default)]
+    pub closable: bool,
+    #[serde(rename = "fromDate", default)]
+    pub from_date: String,
+    #[serde(rename = "toDate", default)]
+    pub to_date: String,
+}
+
+impl Banner {
+    /// A well-formed banner (at most 1024 characters of message, a known type), else `None`.
+    pub fn parse(json: &str) -> Option<Banner> {
+        let b: Banner = serde_json::from_str(json).ok()?;
+        let ok = b.message.chars().count() <= 1024
+            && ["success", "info", "warning", "danger"].contains(&b.kind.as_str());
+        ok.then_some(b)
+    }
+}
+
+fn default_banner_type() -> String {
+    "info".into()
+}
+fn default_robot_duration() -> u32 {
+    30
 }
 
 impl Default for SystemConfig {
@@ -269,11 +354,13 @@ impl Default for SystemConfig {
             login_lockout_seconds: default_login_lockout(),
             session_timeout_minutes: default_session_timeout(),
             pull_audit_log_disable: false,
+            banner_message: String::new(),
+            robot_token_duration_days: default_robot_duration(),
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CreationRestriction {
     #[default]
@@ -478,6 +565,11 @@ fn default_log_level() -> String {
 }
 
 impl Config {
+    /// Whether the file still carries first values for the run-time settings.
+    pub fn has_runtime_sections(&self) -> bool {
+        self.runtime_sections
+    }
+
     /// Embedded defaults for `berthd --dev`: data in `./berth-data`, plain HTTP on
     /// `127.0.0.1:5000`.
     pub fn dev() -> Config {
@@ -497,11 +589,21 @@ impl Config {
             auth: AuthConfig::default(),
             ldap: None,
             realm_from_host_header: true,
+            runtime_sections: false,
         }
     }
 
     pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|e| ConfigError(vec![e.to_string()]))?;
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| ConfigError(vec![e.to_string()]))?;
+        let table: toml::Table = toml::from_str(text).unwrap_or_default();
+        config.runtime_sections = ["auth", "ldap", "system"]
+            .iter()
+            .any(|k| table.contains_key(*k))
+            || table
+                .get("token")
+                .and_then(|t| t.get("expiration_minutes"))
+                .is_some();
         Ok(config)
     }
 
@@ -550,25 +652,18 @@ impl Config {
         if self.token.service.is_empty() {
             problems.push("token.service must not be empty".into());
         }
-        if self.system.robot_name_prefix.is_empty()
-            || self.system.robot_name_prefix.contains(['/', ':', ' '])
-        {
-            problems.push(
-                "system.robot_name_prefix must be non-empty, without '/', ':' or spaces".into(),
-            );
-        }
+        problems.extend(
+            self.system
+                .problems()
+                .into_iter()
+                .map(|p| format!("system.{p}")),
+        );
         match (&self.auth.mode, &self.ldap) {
             (AuthMode::Ldap, None) => {
                 problems.push("auth.mode is \"ldap\" but there is no [ldap] section".into())
             }
             (_, Some(l)) => problems.extend(l.problems()),
             _ => {}
-        }
-        if self.system.login_max_failures == 0 {
-            problems.push("system.login_max_failures must be at least 1".into());
-        }
-        if self.system.audit_log_retention_days == 0 {
-            problems.push("system.audit_log_retention_days must be at least 1".into());
         }
         if self.storage.upload_max_age_hours == 0 {
             problems.push("storage.upload_max_age_hours must be at least 1".into());

@@ -16,6 +16,7 @@ pub mod registry;
 pub mod secrets;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod state;
 pub mod storage;
 

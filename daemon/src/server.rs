@@ -102,7 +102,18 @@ pub async fn prepare(
         .context("creating defaults")?;
     // One TLS provider for everything that speaks TLS: the listener and the LDAP client.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let state = AppState::new(Arc::new(config), db, store, keys)?;
+    // The run-time settings: the database's, or the file's first values the first time.
+    let settings = crate::settings::load_or_seed(&db, &config)
+        .await
+        .context("loading the run-time settings")?;
+    let problems = settings.problems();
+    if !problems.is_empty() {
+        anyhow::bail!(
+            "the stored settings are not usable: {}; fix them with berth-setup",
+            problems.join("; ")
+        );
+    }
+    let state = AppState::new(Arc::new(config), settings, db, store, keys)?;
     Ok((state, admin))
 }
 

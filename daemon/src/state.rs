@@ -15,6 +15,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::db::Db;
 use crate::jobs::Jobs;
+use crate::service::configuration::ConfigurationService;
 use crate::service::directory::DirectoryService;
 use crate::service::projects::Projects;
 use crate::service::registry::Registry;
@@ -23,6 +24,7 @@ use crate::service::robots::Robots;
 use crate::service::system::SystemService;
 use crate::service::uploads::SessionLimits;
 use crate::service::users::Users;
+use crate::settings::{Settings, SettingsHandle};
 use crate::storage::BlobStore;
 
 /// Everything a handler may use; cheap to clone.
@@ -42,6 +44,10 @@ pub struct AppState {
     /// The job runner: every background job runs through it.
     pub jobs: Jobs,
     pub gc: crate::service::gc::GcService,
+    /// The run-time settings (see [`crate::settings`]); `config` is how Berth is deployed.
+    pub settings: SettingsHandle,
+    /// Harbor's `/configurations` over the settings.
+    pub configuration: ConfigurationService,
     pub sessions: Arc<Sessions>,
     /// Tokens refused for a scope, so a client that resends one gets a 403 (see the module).
     pub refusals: Arc<RepeatedRefusals>,
@@ -52,14 +58,25 @@ impl AppState {
     /// a Tokio runtime.
     pub fn new(
         config: Arc<Config>,
+        settings: Settings,
         db: Db,
         store: Arc<dyn BlobStore>,
         keys: Arc<TokenKeys>,
     ) -> anyhow::Result<AppState> {
-        let auth = Auth::new(db.clone(), keys, config.clone()).context("setting up login")?;
-        let directory = DirectoryService::new(db.clone(), auth.clone(), config.clone())
-            .context("setting up the LDAP helpers")?;
-        let projects = Projects::new(db.clone(), auth.clone(), config.clone(), directory.clone());
+        let token_lifetime = Duration::from_secs(u64::from(settings.token_expiration_minutes) * 60);
+        let session_timeout =
+            Duration::from_secs(u64::from(settings.system.session_timeout_minutes) * 60);
+        let settings = SettingsHandle::new(settings);
+        let auth = Auth::new(db.clone(), keys, config.clone(), settings.clone())
+            .context("setting up login")?;
+        let directory = DirectoryService::new(db.clone(), auth.clone());
+        let sessions = Arc::new(Sessions::new(session_timeout));
+        let projects = Projects::new(
+            db.clone(),
+            auth.clone(),
+            settings.clone(),
+            directory.clone(),
+        );
         let registry = Registry::new(
             db.clone(),
             store.clone(),
@@ -67,16 +84,11 @@ impl AppState {
                 per_user: config.storage.max_upload_sessions_per_user,
                 total: config.storage.max_upload_sessions,
             },
-            Duration::from_secs(u64::from(config.token.expiration_minutes) * 60),
+            token_lifetime,
         );
         let upload_max_age =
             Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600);
-        let mut kinds = crate::jobs::housekeeping::kinds(
-            &db,
-            &registry,
-            config.system.audit_log_retention_days,
-            upload_max_age,
-        );
+        let mut kinds = crate::jobs::housekeeping::kinds(&db, &registry, &settings, upload_max_age);
         kinds.push(crate::gc::kind(
             &db,
             &registry,
@@ -87,18 +99,28 @@ impl AppState {
         Ok(AppState {
             gc: crate::service::gc::GcService::new(jobs.clone()),
             auth,
-            system: SystemService::new(db.clone(), store),
+            system: SystemService::new(
+                db.clone(),
+                store,
+                config.tls.as_ref().and_then(|t| t.ca_certificate.clone()),
+            ),
             registry: registry.clone(),
             jobs,
             projects: projects.clone(),
-            users: Users::new(db.clone(), config.clone()),
+            users: Users::new(db.clone(), settings.clone()),
             audit: AuditLog::start(db.clone()),
             repositories: Repositories::new(db.clone(), projects.clone(), registry.clone()),
-            robots: Robots::new(db.clone(), projects, config.clone()),
+            robots: Robots::new(db.clone(), projects, settings.clone()),
             directory,
-            sessions: Arc::new(Sessions::new(Duration::from_secs(
-                u64::from(config.system.session_timeout_minutes) * 60,
-            ))),
+            configuration: ConfigurationService::new(
+                db.clone(),
+                config.data_dir.clone(),
+                settings.clone(),
+                sessions.clone(),
+                registry.leases().clone(),
+            ),
+            sessions,
+            settings,
             refusals: Arc::new(RepeatedRefusals::default()),
             db,
             config,

@@ -1225,8 +1225,15 @@ async fn system_level_calls_follow_the_system_table() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let run_now = json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}});
-    let calls: [(&str, String, Option<Value>, &str); 17] = [
+    let calls: [(&str, String, Option<Value>, &str); 19] = [
         ("GET", "/audit-logs".into(), None, "audit-log:list"),
+        ("GET", "/configurations".into(), None, "configuration:read"),
+        (
+            "PUT",
+            "/configurations".into(),
+            Some(json!({"banner_message": ""})),
+            "configuration:update",
+        ),
         ("GET", "/users".into(), None, "user:list"),
         (
             "PUT",

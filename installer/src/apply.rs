@@ -11,7 +11,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth::config::AuthMode;
-use berth::secrets::{SealingKey, KEY_FILE};
+use berth::settings::Settings;
 
 use crate::answers::{wrong, AnswerError, Answers, TlsMode};
 use crate::certs::{self, TlsFiles};
@@ -228,15 +228,34 @@ fn public_address(answers: &Answers, tls: bool) -> (&'static str, String) {
     }
 }
 
-/// The sections of the configuration that setup does not ask about (token, storage, log,
-/// system settings an operator added by hand): kept as they are when setup runs again.
-const OWNED_KEYS: [&str; 6] = ["external_url", "data_dir", "http", "tls", "auth", "ldap"];
+/// The sections setup writes itself, and the run-time settings it moves into the database
+/// (`[auth]`, `[ldap]`, `[system]`, `[token] expiration_minutes`; see `berth::settings`).
+/// Everything else an operator added by hand (token, storage, log, server) is kept.
+const OWNED_KEYS: [&str; 7] = [
+    "external_url",
+    "data_dir",
+    "http",
+    "tls",
+    "auth",
+    "ldap",
+    "system",
+];
 
 fn kept_settings(existing: &str) -> Option<String> {
     let table: toml::Table = toml::from_str(existing).ok()?;
     let kept: toml::Table = table
         .into_iter()
         .filter(|(k, _)| !OWNED_KEYS.contains(&k.as_str()))
+        .filter_map(|(k, mut v)| {
+            if k == "token" {
+                let t = v.as_table_mut()?;
+                t.remove("expiration_minutes");
+                if t.is_empty() {
+                    return None;
+                }
+            }
+            Some((k, v))
+        })
         .collect();
     if kept.is_empty() {
         return None;
@@ -256,6 +275,11 @@ pub fn current_answers(root: &Path) -> Option<Answers> {
         config.ldap = rooted.ldap;
     } else if let Some(ldap) = &mut config.ldap {
         ldap.ldap_search_password.0.clear();
+    }
+    // The login settings in force are the database's (the file's only before the first start).
+    if let Some(stored) = stored_settings(&rooted.data_dir) {
+        config.auth.mode = stored.auth_mode;
+        config.ldap = stored.ldap;
     }
     // A file the answers name is read where setup runs: under the root.
     if let Some(ldap) = &mut config.ldap {
@@ -311,15 +335,37 @@ pub fn current_answers(root: &Path) -> Option<Answers> {
     })
 }
 
+/// The settings stored in the data directory's database, if it has any.
+fn stored_settings(data_dir: &Path) -> Option<Settings> {
+    let database = data_dir.join("berth.db");
+    if !database.is_file() {
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    let found = runtime.block_on(async {
+        let db = berth::db::Db::open(&database).ok()?;
+        berth::settings::load(&db, data_dir).await.ok().flatten()
+    });
+    // Opening it as root may have made its journal files: they stay the daemon's.
+    if let Ok(meta) = fs::metadata(&database) {
+        use std::os::unix::fs::MetadataExt;
+        for suffix in ["-wal", "-shm"] {
+            let journal = data_dir.join(format!("berth.db{suffix}"));
+            if journal.exists() {
+                let _ = chown(&journal, Some(meta.uid()), Some(meta.gid()));
+            }
+        }
+    }
+    found
+}
+
 /// The configuration file, with a comment on each part; `existing` is the file it replaces,
 /// whose sections setup does not ask about are carried over.
 /// The directory's search password is written sealed with `key` (see [`berth::secrets`]).
-pub fn render_config(
-    answers: &Answers,
-    tls: Option<&TlsFiles>,
-    existing: Option<&str>,
-    key: Option<&SealingKey>,
-) -> String {
+pub fn render_config(answers: &Answers, tls: Option<&TlsFiles>, existing: Option<&str>) -> String {
     let net = &answers.network;
     let q = |s: &str| toml::Value::String(s.to_string()).to_string();
     let listen = |port: u16| match net.listen_address {
@@ -328,7 +374,9 @@ pub fn render_config(
     };
     let mut out = String::from(
         "# Berth configuration, written by berth-setup. Run berth-setup again to change it;\n\
-         # berthd reads it at start (the certificate also on SIGHUP).\n\n",
+         # berthd reads it at start (the certificate also on SIGHUP). The login mode, LDAP and\n\
+         # the other run-time settings live in the database: change them in the portal\n\
+         # (Administration, Configuration), with /api/v2.0/configurations or berth-setup.\n\n",
     );
     let (scheme, registry) = public_address(answers, tls.is_some());
     let url = format!("{scheme}://{registry}");
@@ -365,50 +413,6 @@ pub fn render_config(
             ));
         }
         out.push('\n');
-    }
-    out.push_str(&format!(
-        "[auth]\n# \"db\": accounts in Berth's database; \"ldap\": the directory below. The built-in\n# admin always logs in locally.\nmode = {}\n",
-        q(match answers.auth.mode {
-            AuthMode::Db => "db",
-            AuthMode::Ldap => "ldap",
-        })
-    ));
-    if let (AuthMode::Ldap, Some(l)) = (answers.auth.mode, &answers.ldap) {
-        out.push_str("\n[ldap]\n# Harbor's LDAP settings, under Harbor's names.\n");
-        let mut line = |k: &str, v: String| out.push_str(&format!("{k} = {v}\n"));
-        line("ldap_url", q(&l.ldap_url));
-        line("ldap_search_dn", q(&l.ldap_search_dn));
-        let password = &l.ldap_search_password.0;
-        match key {
-            Some(key) if !password.is_empty() => line(
-                "# Sealed with the data directory's secret.key; berth-setup changes it.\n\
-                 ldap_search_password",
-                q(&key.seal(password)),
-            ),
-            _ => line("ldap_search_password", q(password)),
-        }
-        line("ldap_base_dn", q(&l.ldap_base_dn));
-        line("ldap_filter", q(&l.ldap_filter));
-        line("ldap_uid", q(&l.ldap_uid));
-        line("ldap_scope", l.ldap_scope.to_string());
-        line("ldap_timeout", l.ldap_timeout.to_string());
-        line("ldap_verify_cert", l.ldap_verify_cert.to_string());
-        line("ldap_starttls", l.ldap_starttls.to_string());
-        if l.ldap_ca_certificate.is_some() {
-            line("ldap_ca_certificate", q(LDAP_CA_PATH));
-        }
-        line("ldap_group_base_dn", q(&l.ldap_group_base_dn));
-        line("ldap_group_search_filter", q(&l.ldap_group_search_filter));
-        line("ldap_group_attribute_name", q(&l.ldap_group_attribute_name));
-        line(
-            "ldap_group_search_scope",
-            l.ldap_group_search_scope.to_string(),
-        );
-        line("ldap_group_admin_dn", q(&l.ldap_group_admin_dn));
-        line(
-            "ldap_group_membership_attribute",
-            q(&l.ldap_group_membership_attribute),
-        );
     }
     if let Some(kept) = existing.and_then(kept_settings) {
         out.push_str(
@@ -489,25 +493,8 @@ pub fn apply(
         }
     };
 
-    // The key that seals the directory's search password: kept from an earlier run.
-    let key_path = data_dir.join(KEY_FILE);
-    let sealing = match answers.ldap.as_ref() {
-        Some(l) if answers.auth.mode == AuthMode::Ldap && !l.ldap_search_password.0.is_empty() => {
-            Some(match SealingKey::load(&key_path) {
-                Ok(key) => (key, false),
-                Err(_) if !key_path.exists() => (SealingKey::generate(), true),
-                Err(e) => return Err(sys(e)),
-            })
-        }
-        _ => None,
-    };
     let existing = fs::read_to_string(under(root, CONFIG_PATH)).ok();
-    let config_text = render_config(
-        answers,
-        tls.as_ref(),
-        existing.as_deref(),
-        sealing.as_ref().map(|(key, _)| key),
-    );
+    let config_text = render_config(answers, tls.as_ref(), existing.as_deref());
     // The daemon must be able to read what is written.
     berth::config::Config::from_toml(&config_text)
         .map_err(|e| sys(format!("the configuration written would not load: {e}")))?;
@@ -548,10 +535,6 @@ pub fn apply(
         })?;
         staged.write(under(root, LDAP_CA_PATH), &pem, 0o644, None)?;
     }
-    if let Some((key, true)) = &sealing {
-        // Owned by berth with the rest of the data directory (`init_data`).
-        staged.write(key_path.clone(), key.encoded().as_bytes(), 0o600, None)?;
-    }
     // Root and berth only: the configuration names the directory and its service account.
     staged.write(
         under(root, CONFIG_PATH),
@@ -576,8 +559,9 @@ pub fn apply(
         )?;
     }
 
-    progress("Initialising the database");
-    init_data(&data_dir, answers.admin_password.as_deref(), ids)?;
+    progress("Initialising the database and the login settings");
+    let first = first_settings(existing.as_deref(), root);
+    init_data(&data_dir, answers, first, ids)?;
 
     progress("Putting the files in place");
     staged.commit()?;
@@ -640,12 +624,43 @@ pub fn apply(
     Ok(outcome)
 }
 
-/// Creates the data directory and database, and sets the admin password (as a hash).
+/// The run-time settings to start from when the database has none yet: those an earlier
+/// version kept in the configuration file, else the defaults.
+fn first_settings(existing: Option<&str>, root: &Path) -> Settings {
+    let mut config = existing
+        .and_then(|text| berth::config::Config::from_toml(text).ok())
+        .unwrap_or_else(berth::config::Config::dev);
+    let mut rooted = config.clone();
+    rooted.data_dir = under(root, &config.data_dir.display().to_string());
+    if rooted.unseal_secrets().is_ok() {
+        config.ldap = rooted.ldap;
+    }
+    Settings::from_config(&config)
+}
+
+/// The answers' login settings over the stored (or first) ones: the login mode, and the
+/// directory's settings when it is used (kept, for the LDAP helpers, when it is not).
+fn settings_from(answers: &Answers, mut base: Settings) -> Settings {
+    base.auth_mode = answers.auth.mode;
+    if let (AuthMode::Ldap, Some(l)) = (answers.auth.mode, &answers.ldap) {
+        let mut l = l.clone();
+        if l.ldap_ca_certificate.is_some() {
+            l.ldap_ca_certificate = Some(PathBuf::from(LDAP_CA_PATH));
+        }
+        base.ldap = Some(l);
+    }
+    base
+}
+
+/// Creates the data directory and database, sets the admin password (as a hash) and stores
+/// the login settings.
 fn init_data(
     dir: &Path,
-    admin_password: Option<&str>,
+    answers: &Answers,
+    first: Settings,
     ids: Option<(u32, u32)>,
 ) -> Result<(), ApplyError> {
+    let admin_password = answers.admin_password.as_deref();
     let database = dir.join("berth.db");
     fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o750))
@@ -657,12 +672,18 @@ fn init_data(
     runtime.block_on(async {
         let db = berth::db::Db::open(&database)
             .map_err(|e| sys(format!("opening the database: {e}")))?;
-        match admin_password {
-            Some(password) => berth::service::bootstrap::provision_admin(&db, password)
+        if let Some(password) = admin_password {
+            berth::service::bootstrap::provision_admin(&db, password)
                 .await
-                .map_err(|e| sys(format!("setting the admin password: {e}"))),
-            None => Ok(()),
+                .map_err(|e| sys(format!("setting the admin password: {e}")))?;
         }
+        let stored = berth::settings::load(&db, dir)
+            .await
+            .map_err(|e| sys(format!("reading the stored settings: {e}")))?;
+        let settings = settings_from(answers, stored.unwrap_or(first));
+        berth::settings::store(&db, dir, &settings)
+            .await
+            .map_err(|e| sys(format!("storing the login settings: {e}")))
     })?;
     // The daemon runs as berth: it owns its data.
     if let Some((uid, gid)) = ids {

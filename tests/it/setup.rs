@@ -214,10 +214,11 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
     );
 
     // Setup again: a new server certificate under the same CA, a new admin password; a
-    // setting setup does not ask about, added by hand, is kept.
+    // setting setup does not ask about, added by hand, is kept; a run-time setting added by
+    // hand moves into the database, where the portal and the API change it.
     let config_file = r.join("etc/berth/berth.toml");
     let mut edited = std::fs::read_to_string(&config_file).expect("config");
-    edited.push_str("\n[token]\nexpiration_minutes = 7\n");
+    edited.push_str("\n[server]\nmax_connections = 77\n[system]\nself_registration = true\n");
     std::fs::write(&config_file, edited).expect("edit");
     let again = answers.replace(PASSWORD, "Again12345");
     let out = setup(r, &again);
@@ -247,9 +248,20 @@ fn answers_configure_a_system_that_serves_https_with_the_generated_ca() {
     assert_eq!(token(PASSWORD), 401);
     let rewritten = std::fs::read_to_string(&config_file).expect("config");
     assert!(
-        rewritten.contains("[token]\nexpiration_minutes = 7"),
+        rewritten.contains("[server]\nmax_connections = 77"),
         "{rewritten}"
     );
+    assert!(!rewritten.contains("[system]"), "{rewritten}");
+    assert!(
+        !rewritten.contains("[auth]") && !rewritten.contains("[ldap]"),
+        "{rewritten}"
+    );
+    let document: String = rusqlite::Connection::open(r.join("var/lib/berth/berth.db"))
+        .and_then(|c| c.query_row("SELECT document FROM settings", [], |row| row.get(0)))
+        .expect("stored settings");
+    let stored: serde_json::Value = serde_json::from_str(&document).expect("json");
+    assert_eq!(stored["system"]["self_registration"], true, "{document}");
+    assert_eq!(stored["auth_mode"], "db");
 
     // Without admin_password, a configured system keeps the current one; a new system needs it.
     let keep = answers.replace(&format!("admin_password = \"{PASSWORD}\"\n"), "");

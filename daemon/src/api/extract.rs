@@ -144,6 +144,7 @@ system_permissions! {
     DeleteUserGroups = UserGroup: Delete;
     ListLdapUsers = LdapUser: List;
     ImportLdapUsers = LdapUser: Create;
+    ReadConfiguration = Configuration: Read;
     /// Testing directory settings is changing the configuration, as in Harbor.
     UpdateConfiguration = Configuration: Update;
     ReadSystemVolumes = SystemVolumes: Read;

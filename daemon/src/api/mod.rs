@@ -2,6 +2,7 @@
 //! the result; errors are rendered in Harbor's shape by `error.rs`.
 
 mod audit_logs;
+mod configurations;
 pub mod error;
 pub mod extract;
 mod gc;
@@ -42,6 +43,8 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(GET "/api/v2.0/systeminfo" => system::systeminfo),
         op!(GET "/api/v2.0/systeminfo/getcert" => system::getcert),
         op!(GET "/api/v2.0/systeminfo/volumes" => gc::volumes),
+        op!(GET "/api/v2.0/configurations" => configurations::get_configurations),
+        op!(PUT "/api/v2.0/configurations" => configurations::put_configurations),
         op!(GET "/api/v2.0/system/gc" => gc::list_gc),
         op!(GET "/api/v2.0/system/gc/schedule" => gc::get_gc_schedule),
         op!(POST "/api/v2.0/system/gc/schedule" => gc::create_gc_schedule),

@@ -616,6 +616,26 @@ fn paths() -> Value {
         ),
     );
     add(
+        "/api/v2.0/configurations".into(),
+        "get",
+        op(
+            "The run-time settings, each as {value, editable} (system admins). The LDAP search password is never shown.",
+            vec![],
+            None,
+            ok("200", Some(r("ConfigurationsResponse"))),
+        ),
+    );
+    add(
+        "/api/v2.0/configurations".into(),
+        "put",
+        op(
+            "Change run-time settings by key; they take effect at once. Unknown or read-only keys are refused, and nothing changes unless everything is valid.",
+            vec![],
+            Some(json_body(r("Configurations"))),
+            ok("200", None),
+        ),
+    );
+    add(
         "/api/v2.0/system/gc".into(),
         "get",
         op(
@@ -870,7 +890,7 @@ fn schemas() -> Value {
         "UserSysAdminFlag": strict(json!({"sysadmin_flag": s("boolean")}), &["sysadmin_flag"]),
         "UserSearchRespItem": open(json!({"user_id": s("integer"), "username": s("string")}), &["user_id", "username"]),
     });
-    for more in [directory_schemas(), gc_schemas()] {
+    for more in [directory_schemas(), gc_schemas(), configuration_schemas()] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }
@@ -879,6 +899,61 @@ fn schemas() -> Value {
 }
 
 /// Garbage collection and the volume it frees.
+/// Harbor's `ConfigurationsResponse` (every key as `{value, editable}`) and `Configurations`
+/// (plain values, only the keys to change).
+fn configuration_schemas() -> Value {
+    let item = |t: Value| json!({"type": "object", "properties": {"value": t, "editable": {"type": "boolean"}}, "required": ["value", "editable"]});
+    let text = json!({"type": "string"});
+    let int = json!({"type": "integer"});
+    let flag = json!({"type": "boolean"});
+    let keys: [(&str, &Value); 27] = [
+        ("auth_mode", &text),
+        ("primary_auth_mode", &flag),
+        ("read_only", &flag),
+        ("ldap_url", &text),
+        ("ldap_base_dn", &text),
+        ("ldap_search_dn", &text),
+        ("ldap_filter", &text),
+        ("ldap_uid", &text),
+        ("ldap_scope", &int),
+        ("ldap_timeout", &int),
+        ("ldap_verify_cert", &flag),
+        ("ldap_starttls", &flag),
+        ("ldap_ca_certificate", &text),
+        ("ldap_group_base_dn", &text),
+        ("ldap_group_search_filter", &text),
+        ("ldap_group_attribute_name", &text),
+        ("ldap_group_search_scope", &int),
+        ("ldap_group_admin_dn", &text),
+        ("ldap_group_membership_attribute", &text),
+        ("self_registration", &flag),
+        ("project_creation_restriction", &text),
+        ("token_expiration", &int),
+        ("robot_token_duration", &int),
+        ("robot_name_prefix", &text),
+        ("session_timeout", &int),
+        ("banner_message", &text),
+        ("audit_log_retention_days", &int),
+    ];
+    let mut response = Map::new();
+    let mut request = Map::new();
+    for (k, t) in keys {
+        response.insert(k.into(), item(t.clone()));
+        request.insert(k.into(), t.clone());
+    }
+    response.insert("pull_audit_log_disable".into(), item(flag.clone()));
+    response.insert("login_max_failures".into(), item(int.clone()));
+    request.insert("pull_audit_log_disable".into(), flag.clone());
+    request.insert("ldap_search_password".into(), text.clone());
+    for read_only in ["primary_auth_mode", "read_only", "ldap_ca_certificate"] {
+        request.remove(read_only);
+    }
+    json!({
+        "ConfigurationsResponse": {"type": "object", "properties": response},
+        "Configurations": {"type": "object", "properties": request, "additionalProperties": false},
+    })
+}
+
 fn gc_schemas() -> Value {
     let s = |t: &str| json!({"type": t});
     let time = json!({"type": "string", "format": "date-time"});

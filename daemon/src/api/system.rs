@@ -57,9 +57,10 @@ pub(super) async fn systeminfo(
         .split_once("://")
         .map(|(_, h)| h.to_string())
         .unwrap_or_default();
-    let sys = &state.config.system;
+    let settings = state.settings.current();
+    let sys = &settings.system;
     Json(json!({
-        "auth_mode": state.config.auth.mode.harbor_name(),
+        "auth_mode": settings.auth_mode.harbor_name(),
         "primary_auth_mode": false,
         "registry_url": registry_url,
         "external_url": external,
@@ -75,7 +76,7 @@ pub(super) async fn systeminfo(
         "registry_storage_provider_name": "filesystem",
         "read_only": false,
         "notification_enable": false,
-        "banner_message": "",
+        "banner_message": sys.banner_message,
         "current_time": super::rfc3339(crate::db::now()),
     }))
 }

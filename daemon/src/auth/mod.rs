@@ -13,10 +13,11 @@ pub mod verified;
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, LdapConfig};
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
 use crate::names::{ProjectRef, RepoName};
+use crate::settings::{Settings, SettingsHandle};
 use permissions::{Action, Operation, ProjectAccess, ProjectRole, Resource, SystemAccess};
 use token::{ResourceActions, Scope, TokenKeys};
 
@@ -115,31 +116,48 @@ pub struct Auth {
     config: Arc<Config>,
     throttle: Arc<throttle::Throttle>,
     verified: Arc<verified::VerifiedCache>,
-    /// The directory, when `auth.mode = "ldap"`.
-    directory: Option<Arc<ldap::Directory>>,
+    settings: SettingsHandle,
+    /// The directory for the settings it was made from, made again when they change.
+    directory: Arc<std::sync::Mutex<Option<MadeDirectory>>>,
 }
+
+/// A directory and the settings it was made from.
+type MadeDirectory = (LdapConfig, Arc<ldap::Directory>);
 
 /// An argon2id hash of a random password, verified against when the account does not exist
 /// so that a login's timing does not reveal which names exist.
 static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 impl Auth {
-    pub fn new(db: Db, keys: Arc<TokenKeys>, config: Arc<Config>) -> Result<Auth, AuthError> {
-        let directory = match (&config.auth.mode, &config.ldap) {
-            (crate::config::AuthMode::Ldap, Some(cfg)) => Some(Arc::new(
-                ldap::Directory::new(cfg.clone())
-                    .map_err(|e| AuthError::Internal(format!("LDAP settings: {e}")))?,
-            )),
-            _ => None,
-        };
-        Ok(Auth {
+    pub fn new(
+        db: Db,
+        keys: Arc<TokenKeys>,
+        config: Arc<Config>,
+        settings: SettingsHandle,
+    ) -> Result<Auth, AuthError> {
+        let auth = Auth {
             db,
             keys,
             config,
             throttle: Arc::default(),
             verified: Arc::default(),
-            directory,
-        })
+            settings,
+            directory: Arc::default(),
+        };
+        // Settings that cannot make a directory are refused at start, not at the first login.
+        if let (crate::config::AuthMode::Ldap, Some(cfg)) = (
+            auth.settings.current().auth_mode,
+            &auth.settings.current().ldap,
+        ) {
+            ldap::Directory::new(cfg.clone())
+                .map_err(|e| AuthError::Internal(format!("LDAP settings: {e}")))?;
+        }
+        Ok(auth)
+    }
+
+    /// The run-time settings in force.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.current()
     }
 
     pub fn keys(&self) -> &TokenKeys {
@@ -155,7 +173,8 @@ impl Auth {
         password: &str,
         client: &str,
     ) -> Result<Principal, AuthError> {
-        let sys = &self.config.system;
+        let settings = self.settings.current();
+        let sys = &settings.system;
         let limits = throttle::Limits {
             max_failures_per_user: sys.login_max_failures,
             max_failures_per_address: sys.login_max_failures.saturating_mul(4),
@@ -231,18 +250,17 @@ impl Auth {
         username: &str,
         password: &str,
     ) -> Result<Principal, AuthError> {
-        if username.starts_with(&self.config.system.robot_name_prefix) {
+        if username.starts_with(&self.settings.current().system.robot_name_prefix) {
             return self.authenticate_robot(username, password).await;
         }
         // The built-in admin always logs in locally, so a broken directory never locks the
         // operator out; `Admin` or `admin ` is the admin too, never a directory account.
-        if let (Some(directory), false) = (
-            &self.directory,
-            crate::names::account_key(username) == "admin",
-        ) {
-            return self
-                .authenticate_directory(directory, username, password)
-                .await;
+        if crate::names::account_key(username) != "admin" {
+            if let Some(directory) = self.directory() {
+                return self
+                    .authenticate_directory(&directory, username, password)
+                    .await;
+            }
         }
         let name = username.to_string();
         let user = self.db.read(move |c| db::users::by_name(c, &name)).await?;
@@ -300,7 +318,7 @@ impl Auth {
     ) -> Result<Option<db::users::UserRow>, AuthError> {
         if found
             .username
-            .starts_with(&self.config.system.robot_name_prefix)
+            .starts_with(&self.settings.current().system.robot_name_prefix)
         {
             return Ok(None);
         }
@@ -331,14 +349,43 @@ impl Auth {
     fn user_principal(&self, u: db::users::UserRow) -> Principal {
         Principal::User {
             id: u.id,
-            sysadmin: u.sysadmin || (self.directory.is_some() && u.directory_admin),
+            sysadmin: u.sysadmin
+                || (self.settings.current().auth_mode == crate::config::AuthMode::Ldap
+                    && u.directory_admin),
             username: u.username,
         }
     }
 
-    /// The directory, when logins go to one.
-    pub fn directory(&self) -> Option<&Arc<ldap::Directory>> {
-        self.directory.as_ref()
+    /// The directory, when logins go to one; made again when its settings changed.
+    pub fn directory(&self) -> Option<Arc<ldap::Directory>> {
+        if self.settings.current().auth_mode != crate::config::AuthMode::Ldap {
+            return None;
+        }
+        self.saved_directory()
+    }
+
+    /// The directory of the saved LDAP settings, whether or not logins go to it (the LDAP
+    /// helpers use it to search and import before the mode is switched).
+    pub fn saved_directory(&self) -> Option<Arc<ldap::Directory>> {
+        let settings = self.settings.current();
+        let cfg = settings.ldap.as_ref()?;
+        let mut cached = self.directory.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((made_from, directory)) = cached.as_ref() {
+            if made_from == cfg {
+                return Some(directory.clone());
+            }
+        }
+        match ldap::Directory::new(cfg.clone()) {
+            Ok(d) => {
+                let d = Arc::new(d);
+                *cached = Some((cfg.clone(), d.clone()));
+                Some(d)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the LDAP settings cannot make a directory");
+                None
+            }
+        }
     }
 
     /// A robot logs in with its secret while it exists, is enabled and has not expired.
@@ -379,7 +426,7 @@ impl Auth {
     ) -> Result<Option<(ProjectRow, ProjectAccess)>, AuthError> {
         let project = project.clone();
         let user_id = principal.user_id();
-        let via_groups = self.directory.is_some();
+        let via_groups = self.settings.current().auth_mode == crate::config::AuthMode::Ldap;
         let found = self
             .db
             .read(move |c| {
@@ -441,7 +488,7 @@ impl Auth {
         principal: &Principal,
     ) -> Result<Vec<(ProjectRow, ProjectAccess)>, AuthError> {
         let user_id = principal.user_id();
-        let via_groups = self.directory.is_some();
+        let via_groups = self.settings.current().auth_mode == crate::config::AuthMode::Ldap;
         let rows = self
             .db
             .read(move |c| db::projects::all_with_roles(c, user_id, via_groups))
@@ -482,7 +529,7 @@ impl Auth {
             return Ok(Principal::Anonymous);
         }
         let name = subject.to_string();
-        if subject.starts_with(&self.config.system.robot_name_prefix) {
+        if subject.starts_with(&self.settings.current().system.robot_name_prefix) {
             let robot = self.db.read(move |c| db::robots::by_name(c, &name)).await?;
             return Ok(robot
                 .and_then(|r| self.robot_principal(r).ok())
@@ -543,7 +590,7 @@ impl Auth {
             principal.username(),
             &self.config.token.issuer,
             service,
-            self.config.token.expiration_minutes,
+            self.settings.current().token_expiration_minutes,
             access,
         )
     }

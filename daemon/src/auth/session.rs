@@ -43,7 +43,8 @@ const MAX_SESSIONS: usize = 100_000;
 #[derive(Debug)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
-    idle_timeout: Duration,
+    /// Seconds; the settings' `session_timeout`, which can change while sessions live.
+    idle_timeout_s: std::sync::atomic::AtomicU64,
 }
 
 fn random_token() -> String {
@@ -56,8 +57,20 @@ impl Sessions {
     pub fn new(idle_timeout: Duration) -> Sessions {
         Sessions {
             map: Mutex::default(),
-            idle_timeout,
+            idle_timeout_s: std::sync::atomic::AtomicU64::new(idle_timeout.as_secs()),
         }
+    }
+
+    pub fn set_idle_timeout(&self, idle_timeout: Duration) {
+        self.idle_timeout_s
+            .store(idle_timeout.as_secs(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.idle_timeout_s
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
@@ -68,7 +81,7 @@ impl Sessions {
     pub fn create(&self, user_id: i64) -> (String, String) {
         let (sid, csrf) = (random_token(), random_token());
         let mut map = self.lock();
-        let timeout = self.idle_timeout;
+        let timeout = self.idle_timeout();
         map.retain(|_, s| s.last_used.elapsed() <= timeout);
         if map.len() >= MAX_SESSIONS {
             if let Some(oldest) = map
@@ -95,7 +108,7 @@ impl Sessions {
     pub fn get(&self, sid: &str) -> Option<Session> {
         let mut map = self.lock();
         match map.get_mut(sid) {
-            Some(s) if s.last_used.elapsed() <= self.idle_timeout => {
+            Some(s) if s.last_used.elapsed() <= self.idle_timeout() => {
                 s.last_used = Instant::now();
                 Some(s.clone())
             }
@@ -112,7 +125,7 @@ impl Sessions {
     pub fn peek(&self, sid: &str) -> Option<Session> {
         self.lock()
             .get(sid)
-            .filter(|s| s.last_used.elapsed() <= self.idle_timeout)
+            .filter(|s| s.last_used.elapsed() <= self.idle_timeout())
             .cloned()
     }
 

@@ -329,6 +329,14 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     "#,
+    // 8: the run-time settings (see `crate::settings`): one document, one row.
+    r#"
+    CREATE TABLE settings (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        document   TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

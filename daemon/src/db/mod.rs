@@ -12,6 +12,7 @@ mod migrations;
 pub mod projects;
 pub mod registry;
 pub mod robots;
+pub mod settings;
 pub mod users;
 
 use std::path::Path;

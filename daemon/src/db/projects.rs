@@ -189,3 +189,20 @@ pub fn repository_storage(conn: &Connection, project_id: i64) -> DbResult<Vec<(S
     let rows = stmt.query_map([project_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Storage of every project (as `storage_used` counts it), largest first, at most `limit`.
+pub fn storage_by_project(conn: &Connection, limit: i64) -> DbResult<Vec<(String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT pr.name,
+                COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN (
+                    SELECT x.digest FROM manifest_references x
+                    JOIN manifests m ON m.id = x.manifest_id
+                    JOIN repositories r ON r.id = m.repository_id
+                    WHERE r.project_id = pr.id AND x.kind = 'blob')), 0)
+              + COALESCE((SELECT SUM(m.size) FROM manifests m
+                    JOIN repositories r ON r.id = m.repository_id WHERE r.project_id = pr.id), 0) AS used
+         FROM projects pr ORDER BY used DESC, pr.name LIMIT ?1",
+    )?;
+    let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

@@ -23,7 +23,8 @@ pub const MAX_LEASES: usize = 200_000;
 #[derive(Clone)]
 pub struct Leases {
     inner: Arc<Mutex<Inner>>,
-    lifetime: Duration,
+    /// Milliseconds; only ever raised, so a token issued before a change stays covered.
+    lifetime_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What [`Leases::take`] did.
@@ -48,8 +49,23 @@ impl Leases {
     pub fn new(lifetime: Duration) -> Leases {
         Leases {
             inner: Arc::new(Mutex::new(Inner::default())),
-            lifetime,
+            lifetime_ms: Arc::new(std::sync::atomic::AtomicU64::new(
+                lifetime.as_millis() as u64
+            )),
         }
+    }
+
+    /// Raises the lifetime to at least `lifetime` (when tokens get longer; never lowered, as
+    /// tokens issued under the old lifetime may still be in use).
+    pub fn extend_lifetime(&self, lifetime: Duration) {
+        self.lifetime_ms.fetch_max(
+            lifetime.as_millis() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    fn lifetime(&self) -> Duration {
+        Duration::from_millis(self.lifetime_ms.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -60,7 +76,7 @@ impl Leases {
     /// give it back on a miss ([`Leases::give_back`]) without ending someone else's.
     pub fn take(&self, repository: &str, digest: &str) -> Taken {
         let now = Instant::now();
-        let until = now + self.lifetime;
+        let until = now + self.lifetime();
         let mut inner = self.lock();
         if inner.count >= MAX_LEASES {
             // Sweeping is O(n): at most once a second, however often a full map is asked.

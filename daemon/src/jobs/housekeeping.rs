@@ -21,12 +21,16 @@ pub const UPLOAD_EXPIRY: &str = "UPLOAD_EXPIRY";
 /// Audit entries older than the retention go; daily unless the operator sets another schedule.
 pub struct PurgeAuditLog {
     pub db: Db,
-    pub retention_days: u32,
+    /// Read at each run: the retention is a run-time setting.
+    pub settings: crate::settings::SettingsHandle,
 }
 
 impl Job for PurgeAuditLog {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
-        let (db, days) = (self.db.clone(), self.retention_days);
+        let (db, days) = (
+            self.db.clone(),
+            self.settings.current().system.audit_log_retention_days,
+        );
         Box::pin(async move {
             let purged = crate::audit::purge(&db, days)
                 .await
@@ -84,7 +88,7 @@ pub fn defaults() -> [(&'static str, Schedule); 2] {
 pub fn kinds(
     db: &Db,
     registry: &Registry,
-    retention_days: u32,
+    settings: &crate::settings::SettingsHandle,
     upload_max_age: Duration,
 ) -> Vec<(&'static str, Arc<dyn Job>)> {
     vec![
@@ -92,7 +96,7 @@ pub fn kinds(
             PURGE_AUDIT_LOG,
             Arc::new(PurgeAuditLog {
                 db: db.clone(),
-                retention_days,
+                settings: settings.clone(),
             }) as Arc<dyn Job>,
         ),
         (

@@ -80,7 +80,8 @@ pub struct SignInQuery {
 }
 
 fn may_sign_up(state: &AppState) -> bool {
-    state.config.system.self_registration && state.config.auth.mode == AuthMode::Db
+    state.settings.current().system.self_registration
+        && state.settings.current().auth_mode == AuthMode::Db
 }
 
 pub async fn sign_in_page(

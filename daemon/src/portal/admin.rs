@@ -364,3 +364,80 @@ pub async fn gc_stop(
     }
     Ok(back_to(&format!("/admin/gc/{id}")))
 }
+
+#[derive(Template)]
+#[template(path = "admin_system.html")]
+struct SystemTemplate {
+    frame: Frame,
+    version: String,
+    total: String,
+    free: String,
+    used: String,
+    volume_chart: String,
+    projects_chart: String,
+    activity_chart: String,
+    ca_fingerprint: Option<String>,
+    host: String,
+    scheme: String,
+}
+
+pub async fn system(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+    super::page::RegistryHost(host): super::page::RegistryHost,
+    scheme: Option<axum::Extension<crate::server::Scheme>>,
+) -> Result<Response, PortalError> {
+    require(&viewer, Resource::SystemVolumes, Operation::Read)?;
+    let t = viewer.tr();
+    let by = &viewer.principal;
+    let (total, free) = state
+        .system
+        .volume()
+        .await
+        .map_err(|e| PortalError::Internal(e.to_string()))?;
+    let used = state.system.storage_used(by).await?;
+    let projects = state.system.storage_by_project(by, 10).await?;
+    let activity = state.system.daily_activity(by, 30).await?;
+    let ca = state
+        .system
+        .ca_certificate()
+        .await
+        .map_err(|e| PortalError::Internal(e.to_string()))?;
+    let volume_bars = [
+        super::charts::Bar {
+            label: t.s("system-volume-used"),
+            value: (total.saturating_sub(free)) as i64,
+            shown: t.size((total.saturating_sub(free)) as i64),
+        },
+        super::charts::Bar {
+            label: t.s("system-volume-free"),
+            value: free as i64,
+            shown: t.size(free as i64),
+        },
+    ];
+    let project_bars: Vec<super::charts::Bar> = projects
+        .into_iter()
+        .filter(|(_, bytes)| *bytes > 0)
+        .map(|(name, bytes)| super::charts::Bar {
+            label: name,
+            value: bytes,
+            shown: t.size(bytes),
+        })
+        .collect();
+    Ok(render(&SystemTemplate {
+        version: crate::VERSION.to_string(),
+        total: t.size(total as i64),
+        free: t.size(free as i64),
+        used: t.size(used),
+        volume_chart: super::charts::bars(&volume_bars, &t.s("system-volume")),
+        projects_chart: super::charts::bars(&project_bars, &t.s("chart-storage-by-project")),
+        activity_chart: super::charts::activity(&activity, &t),
+        ca_fingerprint: ca.map(|c| c.fingerprint),
+        host,
+        scheme: scheme
+            .map(|axum::Extension(crate::server::Scheme(s))| s)
+            .unwrap_or("http")
+            .to_string(),
+        frame: viewer.frame(&state, t.s("system-title"), "admin-system"),
+    }))
+}

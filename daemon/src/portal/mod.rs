@@ -19,6 +19,7 @@ mod account;
 mod admin;
 mod assets;
 mod charts;
+mod configuration;
 pub mod i18n;
 mod logs;
 mod members;
@@ -108,6 +109,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/groups/{id}/delete",
             get(users::confirm_delete_group).post(users::delete_group),
+        )
+        .route("/admin/system", get(admin::system))
+        .route(
+            "/admin/configuration",
+            get(configuration::show).post(configuration::save),
+        )
+        .route(
+            "/admin/configuration/ldap-test",
+            post(configuration::test_ldap),
         )
         .route("/admin/gc", get(admin::gc_page).post(admin::gc_run))
         .route("/admin/gc/schedule", post(admin::gc_schedule))

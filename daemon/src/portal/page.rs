@@ -132,7 +132,7 @@ impl Viewer {
             csrf: self.csrf().to_string(),
             here: self.here.clone(),
             flash,
-            banner: None,
+            banner: current_banner(&state.settings.current().system.banner_message),
             css: super::assets::css_url(),
             js: super::assets::js_url(),
             icon: super::assets::icon_url(),
@@ -202,7 +202,8 @@ pub struct Frame {
     pub csrf: String,
     pub here: String,
     pub flash: Option<Flash>,
-    pub banner: Option<String>,
+    /// The banner message in force: (type, message).
+    pub banner: Option<(String, String)>,
     pub css: String,
     pub js: String,
     pub icon: String,
@@ -215,6 +216,25 @@ impl Frame {
             .as_ref()
             .is_some_and(|f| f.kind == FlashKind::Success)
     }
+}
+
+/// The configured banner, when its dates (if any) include now.
+fn current_banner(json: &str) -> Option<(String, String)> {
+    let b = crate::config::Banner::parse(json)?;
+    let day = |d: &str| {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        time::OffsetDateTime::parse(d, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .or_else(|_| {
+                time::Date::parse(d.get(..10).unwrap_or(d), &format)
+                    .map(|d| d.midnight().assume_utc().unix_timestamp())
+            })
+            .ok()
+    };
+    let now = crate::db::now();
+    let started = day(&b.from_date).is_none_or(|from| from <= now);
+    let ended = day(&b.to_date).is_some_and(|to| to + 86_400 <= now);
+    (started && !ended && !b.message.is_empty()).then_some((b.kind, b.message))
 }
 
 /// Renders a page; a template that fails to render is a 500 (and a bug).

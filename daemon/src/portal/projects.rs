@@ -110,7 +110,8 @@ struct ProjectsTemplate {
 
 fn may_create(state: &AppState, viewer: &Viewer) -> bool {
     viewer.may_system(Resource::Project, Operation::Create)
-        || state.config.system.project_creation_restriction == CreationRestriction::Everyone
+        || state.settings.current().system.project_creation_restriction
+            == CreationRestriction::Everyone
 }
 
 pub async fn list(

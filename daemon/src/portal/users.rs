@@ -78,10 +78,10 @@ pub async fn list(
         users,
         paging,
         may_create: viewer.may_system(Resource::User, Operation::Create)
-            && state.config.auth.mode == AuthMode::Db,
+            && state.settings.current().auth_mode == AuthMode::Db,
         may_update: viewer.may_system(Resource::User, Operation::Update),
         may_delete: viewer.may_system(Resource::User, Operation::Delete),
-        ldap: state.config.auth.mode == AuthMode::Ldap,
+        ldap: state.settings.current().auth_mode == AuthMode::Ldap,
         frame: viewer.frame(&state, t.s("users-title"), "admin-users"),
     });
     remember_size(&query, &mut response);
@@ -301,7 +301,7 @@ pub async fn groups(
             .collect(),
         may_create: viewer.may_system(Resource::UserGroup, Operation::Create),
         may_delete: viewer.may_system(Resource::UserGroup, Operation::Delete),
-        ldap: state.config.auth.mode == AuthMode::Ldap,
+        ldap: state.settings.current().auth_mode == AuthMode::Ldap,
         frame: viewer.frame(&state, t.s("groups-title"), "admin-groups"),
     }))
 }

@@ -47,7 +47,7 @@ pub(super) async fn get(
     let found = ctx.state.registry.get_manifest(name, reference).await;
     // HEAD is how clients check for updates; only GET is a pull.
     if !head {
-        if !ctx.state.config.system.pull_audit_log_disable {
+        if !ctx.state.settings.current().system.pull_audit_log_disable {
             let project_id = found.as_ref().ok().map(|m| m.project_id);
             audit(
                 ctx,

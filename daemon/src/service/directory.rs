@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::auth::ldap::{dn_key, Directory, DirectoryGroup, DirectoryUser, LdapError};
 use crate::auth::permissions::{Operation, Resource};
 use crate::auth::{Auth, AuthError, Principal};
-use crate::config::{Config, LdapConfig, Secret};
+use crate::config::{LdapConfig, Secret};
 use crate::db::groups::{GroupRow, LDAP_GROUP};
 use crate::db::{self, Db, DbError};
 
@@ -16,7 +16,7 @@ use crate::db::{self, Db, DbError};
 pub enum DirectoryError {
     #[error("{0}")]
     Invalid(String),
-    #[error("LDAP is not configured: add an [ldap] section to the configuration")]
+    #[error("LDAP is not configured: save the directory's settings first (Administration, Configuration)")]
     NotConfigured,
     #[error("authentication required")]
     Unauthorized,
@@ -84,10 +84,6 @@ const PING_TIMEOUT_MAX: u64 = 60;
 pub struct DirectoryService {
     db: Db,
     auth: Auth,
-    config: Arc<Config>,
-    /// The saved settings' directory: the one logins use, or (with `auth.mode = "db"` and an
-    /// `[ldap]` section) one for the helpers only.
-    saved: Option<Arc<Directory>>,
 }
 
 /// The caller holds the system-level permission (a system admin, or a robot granted it).
@@ -114,22 +110,16 @@ fn check_group_name(name: &str) -> Result<(), DirectoryError> {
 }
 
 impl DirectoryService {
-    pub fn new(db: Db, auth: Auth, config: Arc<Config>) -> Result<DirectoryService, LdapError> {
-        let saved = match (auth.directory(), &config.ldap) {
-            (Some(d), _) => Some(d.clone()),
-            (None, Some(cfg)) => Some(Arc::new(Directory::new(cfg.clone())?)),
-            (None, None) => None,
-        };
-        Ok(DirectoryService {
-            db,
-            auth,
-            config,
-            saved,
-        })
+    pub fn new(db: Db, auth: Auth) -> DirectoryService {
+        DirectoryService { db, auth }
     }
 
-    fn directory(&self) -> Result<&Arc<Directory>, DirectoryError> {
-        self.saved.as_ref().ok_or(DirectoryError::NotConfigured)
+    /// The saved settings' directory: the one logins use, or (with the database login mode
+    /// and LDAP settings saved) one for the helpers only.
+    fn directory(&self) -> Result<Arc<Directory>, DirectoryError> {
+        self.auth
+            .saved_directory()
+            .ok_or(DirectoryError::NotConfigured)
     }
 
     // ---- user groups ----
@@ -317,7 +307,8 @@ impl DirectoryService {
         given: LdapSettings,
     ) -> Result<Result<(), String>, DirectoryError> {
         holds(by, Resource::Configuration, Operation::Update)?;
-        let mut cfg = match (&self.config.ldap, &given.ldap_url, &given.ldap_base_dn) {
+        let settings = self.auth.settings();
+        let mut cfg = match (&settings.ldap, &given.ldap_url, &given.ldap_base_dn) {
             (Some(saved), _, _) => saved.clone(),
             (None, Some(url), Some(base)) => LdapConfig::new(url, base),
             (None, _, _) => {
@@ -442,7 +433,7 @@ impl DirectoryService {
             }
             if self
                 .auth
-                .record_directory_user(directory, found)
+                .record_directory_user(&directory, found)
                 .await?
                 .is_none()
             {

@@ -2,6 +2,7 @@
 //! HTTP: handlers call them and map their errors to the protocol's format.
 
 pub mod bootstrap;
+pub mod configuration;
 pub mod directory;
 pub mod gc;
 pub mod projects;

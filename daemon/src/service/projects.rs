@@ -1,17 +1,16 @@
 //! Projects and their members: the rules for creating, listing, changing and deleting them.
 //! Every decision about a caller goes through [`Auth`] and the permission table.
 
-use std::sync::Arc;
-
 use crate::auth::permissions::{self, Operation, ProjectAccess, ProjectRole, Resource};
 use crate::auth::{Auth, AuthError, Principal};
-use crate::config::{Config, CreationRestriction};
+use crate::config::CreationRestriction;
 use crate::db::members::{EntityType, MemberRow};
 use crate::db::projects::ProjectRow;
 use crate::db::{self, Db, DbError};
 use crate::names::valid_project_name;
 pub use crate::names::ProjectRef;
 use crate::service::directory::{DirectoryError, DirectoryService, GroupRef};
+use crate::settings::SettingsHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -98,16 +97,21 @@ pub enum NewMember {
 pub struct Projects {
     db: Db,
     auth: Auth,
-    config: Arc<Config>,
+    settings: SettingsHandle,
     directory: DirectoryService,
 }
 
 impl Projects {
-    pub fn new(db: Db, auth: Auth, config: Arc<Config>, directory: DirectoryService) -> Projects {
+    pub fn new(
+        db: Db,
+        auth: Auth,
+        settings: SettingsHandle,
+        directory: DirectoryService,
+    ) -> Projects {
         Projects {
             db,
             auth,
-            config,
+            settings,
             directory,
         }
     }
@@ -129,7 +133,8 @@ impl Projects {
             return Err(ProjectError::Unauthorized);
         };
         if !by.may_system(Resource::Project, Operation::Create)
-            && self.config.system.project_creation_restriction == CreationRestriction::AdminOnly
+            && self.settings.current().system.project_creation_restriction
+                == CreationRestriction::AdminOnly
         {
             return Err(ProjectError::Forbidden(
                 "only a system administrator may create projects".into(),

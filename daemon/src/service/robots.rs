@@ -2,15 +2,13 @@
 //! permissions in that project, and system robots (`<prefix><name>`, system admins only) with
 //! permissions in any projects. The secret is shown once and stored as an argon2id hash.
 
-use std::sync::Arc;
-
 use crate::auth::permissions::{self, Operation, Resource};
 use crate::auth::robot::{self, RobotPermission, StoredPermission};
 use crate::auth::{password, Principal};
-use crate::config::Config;
 use crate::db::robots::RobotRow;
 use crate::db::{self, Db, DbError};
 use crate::names::valid_project_name;
+use crate::settings::SettingsHandle;
 
 use super::projects::{ProjectError, ProjectRef, Projects};
 use super::users::check_password;
@@ -38,7 +36,7 @@ pub struct Created {
 pub struct Robots {
     db: Db,
     projects: Projects,
-    config: Arc<Config>,
+    settings: SettingsHandle,
 }
 
 const MAX_DURATION_DAYS: i64 = 36_500;
@@ -73,11 +71,11 @@ fn expiry(duration: i64) -> Result<i64> {
 }
 
 impl Robots {
-    pub fn new(db: Db, projects: Projects, config: Arc<Config>) -> Robots {
+    pub fn new(db: Db, projects: Projects, settings: SettingsHandle) -> Robots {
         Robots {
             db,
             projects,
-            config,
+            settings,
         }
     }
 
@@ -200,7 +198,8 @@ impl Robots {
             .authorize(by, &req.level, &req.permissions, Operation::Create)
             .await?;
         self.author_holds(by, &stored).await?;
-        let prefix = &self.config.system.robot_name_prefix;
+        let settings = self.settings.current();
+        let prefix = &settings.system.robot_name_prefix;
         let full_name = match req.level.as_str() {
             "project" => format!("{prefix}{}+{}", req.permissions[0].namespace, req.name),
             _ => format!("{prefix}{}", req.name),

@@ -1,12 +1,10 @@
 //! Users: who may create, see and change accounts, and the rules an account must meet.
 
-use std::sync::Arc;
-
 use crate::auth::permissions::{Operation, Resource};
 use crate::auth::{password, Principal};
-use crate::config::Config;
 use crate::db::users::{NewUser, UserRow};
 use crate::db::{self, Db, DbError};
+use crate::settings::SettingsHandle;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -83,7 +81,7 @@ pub struct UserRequest {
 #[derive(Clone)]
 pub struct Users {
     db: Db,
-    config: Arc<Config>,
+    settings: SettingsHandle,
 }
 
 /// A person's user id (with whether the system table lets them do `operation` to any user):
@@ -119,15 +117,15 @@ async fn hash(password: String) -> Result<String, UserError> {
 }
 
 impl Users {
-    pub fn new(db: Db, config: Arc<Config>) -> Users {
-        Users { db, config }
+    pub fn new(db: Db, settings: SettingsHandle) -> Users {
+        Users { db, settings }
     }
 
     /// A system admin creates users; anyone may sign up when self-registration is on.
     pub async fn create(&self, by: &Principal, req: UserRequest) -> Result<UserRow, UserError> {
         match by {
             _ if by.may_system(Resource::User, Operation::Create) => {}
-            Principal::Anonymous if self.config.system.self_registration => {}
+            Principal::Anonymous if self.settings.current().system.self_registration => {}
             Principal::Anonymous => return Err(UserError::Unauthorized),
             Principal::User { .. } | Principal::Robot { .. } => {
                 return Err(UserError::Forbidden(
@@ -135,7 +133,10 @@ impl Users {
                 ))
             }
         }
-        check_username(&req.username, &self.config.system.robot_name_prefix)?;
+        check_username(
+            &req.username,
+            &self.settings.current().system.robot_name_prefix,
+        )?;
         check_email(&req.email)?;
         check_password(&req.password)?;
         if req.realname.chars().count() > 255 || req.comment.chars().count() > 255 {

@@ -68,7 +68,10 @@ impl App {
         berth::service::bootstrap::ensure_defaults(&db, Some(ADMIN.1.into()))
             .await
             .expect("defaults");
-        let state = AppState::new(Arc::new(cfg), db, store, keys).expect("state");
+        let settings = berth::settings::load_or_seed(&db, &cfg)
+            .await
+            .expect("settings");
+        let state = AppState::new(Arc::new(cfg), settings, db, store, keys).expect("state");
         App {
             router: berth::server::app(state.clone()),
             state,
