@@ -561,6 +561,16 @@ pub fn apply(
 
     progress("Initialising the database and the login settings");
     let first = first_settings(existing.as_deref(), root);
+    let file_has_runtime = existing
+        .as_deref()
+        .and_then(|t| berth::config::Config::from_toml(t).ok())
+        .is_some_and(|c| c.has_runtime_sections());
+    if file_has_runtime && data_dir.join("berth.db").is_file() {
+        progress(
+            "Note: the stored settings apply; berth.toml's [auth], [ldap], [system] and token \
+             expiration are removed from it (change them in the portal, Configuration)",
+        );
+    }
     init_data(&data_dir, answers, first, ids)?;
 
     progress("Putting the files in place");

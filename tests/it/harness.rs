@@ -436,6 +436,44 @@ pub fn rooted_config(root: &Path) -> String {
         )
 }
 
+/// The run-time settings setup stored in the database under `root`, as a JSON document.
+pub fn stored_settings(root: &Path) -> Value {
+    let document: String = rusqlite::Connection::open(root.join("var/lib/berth/berth.db"))
+        .and_then(|c| c.query_row("SELECT document FROM settings", [], |row| row.get(0)))
+        .expect("stored settings");
+    serde_json::from_str(&document).expect("settings json")
+}
+
+/// The paths in the stored settings (the LDAP CA) pointed under `root`, as `rooted_config`
+/// does for the file, so a berthd started outside the root finds them; put back on drop, so
+/// setup run again on the root reads what it wrote.
+pub struct RootedSettings {
+    db: PathBuf,
+    original: String,
+}
+
+impl RootedSettings {
+    pub fn new(root: &Path) -> RootedSettings {
+        let db = root.join("var/lib/berth/berth.db");
+        let conn = rusqlite::Connection::open(&db).expect("database");
+        let original: String = conn
+            .query_row("SELECT document FROM settings", [], |row| row.get(0))
+            .expect("stored settings");
+        let rooted = original.replace("\"/etc/berth/", &format!("\"{}/etc/berth/", root.display()));
+        conn.execute("UPDATE settings SET document = ?1", [rooted])
+            .expect("root the settings");
+        RootedSettings { db, original }
+    }
+}
+
+impl Drop for RootedSettings {
+    fn drop(&mut self) {
+        if let Ok(conn) = rusqlite::Connection::open(&self.db) {
+            let _ = conn.execute("UPDATE settings SET document = ?1", [&self.original]);
+        }
+    }
+}
+
 /// The Docker Engine that `tests/run.sh` started, with a client configuration of our own so
 /// tests running at once do not log each other out.
 pub struct Docker {

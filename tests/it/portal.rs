@@ -512,3 +512,102 @@ fn a_member_sees_what_the_role_allows_and_nothing_more() {
         .all_text("span.tag")
         .contains(&"stable".to_string()));
 }
+
+#[test]
+fn configuration_changed_in_the_portal_takes_effect_at_once() {
+    let berthd = start();
+    let web = Browser::start(&berthd.url());
+    sign_in(&web, "admin", ADMIN_PASSWORD);
+    web.goto("/admin/configuration");
+    web.check_page("configuration");
+    // Self-registration and a banner, from the portal; the API sees the same values.
+    web.click("input[name=self_registration]");
+    web.fill("#banner_text", "Read-only window tonight at 22:00 UTC");
+    web.fill("#token_expiration", "12");
+    web.click("#config-save");
+    assert!(
+        web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")),
+        "{}",
+        web.source()
+    );
+    assert_eq!(web.text("#banner"), "Read-only window tonight at 22:00 UTC");
+    let config: Value = api(&berthd, reqwest::Method::GET, "/configurations")
+        .send()
+        .expect("configurations")
+        .json()
+        .expect("json");
+    assert_eq!(config["self_registration"]["value"], true);
+    assert_eq!(config["token_expiration"]["value"], 12);
+    // A bad value is refused with the reason, and what was typed stays in the form.
+    web.fill("#session_timeout", "0");
+    web.click("#config-save");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-error")));
+    assert!(web.text(".flash-error").contains("session_timeout"));
+    assert_eq!(web.attr("#session_timeout", "value").as_deref(), Some("0"));
+    // The LDAP test names the step that failed.
+    web.goto("/admin/configuration");
+    web.fill("#ldap_url", "ldap://127.0.0.1:1");
+    web.fill("#ldap_base_dn", "dc=example,dc=com");
+    web.click("#ldap-test");
+    assert!(web.wait_until(Duration::from_secs(15), |w| w.exists("#ldap-test-result")));
+    assert!(
+        web.text("#ldap-test-result").contains("connection"),
+        "{}",
+        web.text("#ldap-test-result")
+    );
+    web.check_page("configuration-ldap-test");
+    // Changing the login mode says what happens first.
+    web.execute("document.getElementById('auth_mode').value = 'ldap_auth'; return true;");
+    web.click("#config-save");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists("#mode-consequence")));
+    web.check_page("configuration-mode-confirm");
+    web.click_link("Cancel");
+
+    // Self-registration is on at once: a visitor signs up and signs in.
+    let visitor = Browser::start(&berthd.url());
+    visitor.goto("/account/sign-in");
+    assert_eq!(
+        visitor.text("#banner"),
+        "Read-only window tonight at 22:00 UTC"
+    );
+    visitor.click_link("Create an account");
+    visitor.check_page("sign-up");
+    visitor.fill("#username", "newcomer");
+    visitor.fill("#email", "newcomer@example.com");
+    visitor.fill("#password", "Newcomer123");
+    visitor.fill("#password2", "Newcomer123");
+    visitor.click("form button[type=submit]");
+    assert!(visitor.wait_until(Duration::from_secs(5), |w| w
+        .path()
+        .starts_with("/account/sign-in")));
+    sign_in(&visitor, "newcomer", "Newcomer123");
+    visitor.goto("/account/profile");
+    visitor.check_page("profile");
+    visitor.fill("#old_password", "Newcomer123");
+    visitor.fill("#new_password", "Changed1234");
+    visitor.fill("#new_password2", "Changed1234");
+    visitor.click("form[action='/account/password'] button");
+    assert!(visitor.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+
+    // The other administration pages, as an administrator sees them.
+    for (path, name) in [
+        ("/admin/system", "system"),
+        ("/admin/logs", "logs"),
+        ("/admin/groups", "groups"),
+        ("/projects/library/summary", "summary"),
+        ("/projects/library/members", "members-admin"),
+        ("/projects/library/logs", "project-logs"),
+        ("/projects/library/delete", "confirm-delete"),
+        ("/projects/nope/summary", "error"),
+    ] {
+        web.goto(path);
+        web.check_page(name);
+    }
+    web.goto("/admin/logs?operation=update&resource_type=configuration");
+    assert!(
+        web.text("#log").contains("token_expiration"),
+        "the change is in the audit log"
+    );
+    web.goto("/admin/system");
+    assert!(web.text("#version").starts_with("Berth "));
+}

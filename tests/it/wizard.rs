@@ -418,21 +418,38 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     tmux.wait_for("wizard exited with 0");
 
     // berthd from what the wizard wrote: a directory user gets a token.
-    let config = crate::harness::rooted_config(r);
-    assert!(config.contains("mode = \"ldap\""), "{config}");
+    let stored = crate::harness::stored_settings(r);
+    assert_eq!(stored["auth_mode"], "ldap", "{stored}");
     assert_eq!(
         std::fs::read(r.join("etc/berth/tls/ldap-ca.crt")).expect("the CA copied"),
         std::fs::read(slapd.ca()).expect("ca"),
     );
+    assert_eq!(
+        stored["ldap"]["ldap_ca_certificate"],
+        "/etc/berth/tls/ldap-ca.crt"
+    );
     assert!(
-        !config.contains("readerpw") && config.contains("ldap_search_password = \"sealed:v1:"),
-        "the search password is stored sealed:\n{config}"
+        stored["ldap"]["ldap_search_password"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("sealed:v1:")),
+        "the search password is stored sealed: {stored}"
+    );
+    let database = std::fs::read(r.join("var/lib/berth/berth.db")).expect("database");
+    assert!(
+        !database.windows(8).any(|w| w == b"readerpw"),
+        "no password in clear"
+    );
+    let config = crate::harness::rooted_config(r);
+    assert!(
+        !config.contains("[ldap]"),
+        "login settings are not in the file:\n{config}"
     );
     let key = r.join("var/lib/berth/secret.key");
     assert_eq!(
         std::fs::metadata(&key).expect("key").permissions().mode() & 0o777,
         0o600
     );
+    let rooted = crate::harness::RootedSettings::new(r);
     let berthd = crate::harness::Berthd::start_with_config(|_, port| {
         config.replace(&format!(":{http_port}\""), &format!(":{port}\""))
     });
@@ -454,6 +471,8 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
 
     // Again on the configured system: the directory settings come back, the sealed password
     // opened, so the connection test passes as they stand.
+    drop(berthd);
+    drop(rooted);
     drop(tmux);
     let tmux = Tmux::start(&wizard_command(r));
     tmux.wait_for("already configured");

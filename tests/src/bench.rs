@@ -9,6 +9,7 @@
 //! fetched there with HTTP Basic credentials.
 
 mod gc;
+mod portal;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,7 +35,8 @@ struct Args {
     #[arg(long, default_value = "library/bench")]
     repo: String,
     /// Which cases: big, many, manifests; gc-seed (images of small layers, half deleted) and
-    /// gc (push throughput while an online GC runs; berth targets only) (comma-separated).
+    /// gc (push throughput while an online GC runs; berth targets only); portal-seed and
+    /// portal (page times against the REST API's; one berth target) (comma-separated).
     #[arg(long, default_value = "big,many,manifests")]
     cases: String,
     /// Size of the big blob, in MiB.
@@ -60,6 +62,16 @@ struct Args {
     /// gc: seconds of pushing without GC, for the baseline.
     #[arg(long, default_value_t = 5)]
     gc_window: u64,
+    /// portal-seed and portal: projects, repositories per project, artifacts per repository.
+    #[arg(long, default_value_t = 1000)]
+    portal_projects: usize,
+    #[arg(long, default_value_t = 10)]
+    portal_repositories: usize,
+    #[arg(long, default_value_t = 10)]
+    portal_artifacts: usize,
+    /// portal: requests per page.
+    #[arg(long, default_value_t = 200)]
+    portal_requests: usize,
 }
 
 struct Target {
@@ -375,6 +387,23 @@ async fn main() -> Result<()> {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     let cases: Vec<&str> = args.cases.split(',').collect();
+    let scale = portal::Scale {
+        projects: args.portal_projects,
+        repositories: args.portal_repositories,
+        artifacts: args.portal_artifacts,
+    };
+    if cases.contains(&"portal-seed") || cases.contains(&"portal") {
+        // The portal cases take one berthd target with credentials, and nothing else.
+        let t = &targets[0];
+        let (user, password) = t.creds.clone().context("portal cases need USER,PASSWORD")?;
+        if cases.contains(&"portal-seed") {
+            portal::seed(&t.base, &user, &password, &scale).await?;
+        }
+        if cases.contains(&"portal") {
+            portal::measure(&t.base, &user, &password, &scale, args.portal_requests).await?;
+        }
+        return Ok(());
+    }
     // (case, target) -> figures
     let mut rows: Vec<(String, String, Figures)> = Vec::new();
     for t in &targets {

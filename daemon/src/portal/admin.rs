@@ -242,10 +242,7 @@ pub async fn gc_schedule(
         "schedule",
         result.is_ok(),
     );
-    match result {
-        Ok(()) => viewer.flash(&state, FlashKind::Success, t.s("gc-schedule-saved")),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |()| t.s("gc-schedule-saved"));
     Ok(back_to("/admin/gc"))
 }
 
@@ -358,10 +355,7 @@ pub async fn gc_stop(
         &id.to_string(),
         result.is_ok(),
     );
-    match result {
-        Ok(()) => viewer.flash(&state, FlashKind::Success, t.s("gc-stop-asked")),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |()| t.s("gc-stop-asked"));
     Ok(back_to(&format!("/admin/gc/{id}")))
 }
 

@@ -9,7 +9,6 @@ use super::page::{back_to, render, CsrfForm, Frame, PortalError, SignedIn};
 use super::projects::{role_label, ConfirmTemplate, ProjectHeader};
 use crate::api::extract::ClientIp;
 use crate::auth::permissions::{Operation, ProjectRole, Resource};
-use crate::auth::session::FlashKind;
 use crate::names::ProjectRef;
 use crate::server::AppState;
 use crate::service::directory::GroupRef;
@@ -141,14 +140,7 @@ pub async fn add(
         &name,
         result.is_ok(),
     );
-    match result {
-        Ok(_) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("member-added", "name", &name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |_| t.t1("member-added", "name", &name));
     Ok(back_to(&format!("/projects/{project}/members")))
 }
 
@@ -187,14 +179,9 @@ pub async fn set_role(
             .unwrap_or_else(|_| member.to_string()),
         result.is_ok(),
     );
-    match result {
-        Ok((_, m)) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("member-role-changed", "name", &m.entity_name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |(_, m)| {
+        t.t1("member-role-changed", "name", &m.entity_name)
+    });
     Ok(back_to(&format!("/projects/{project}/members")))
 }
 
@@ -246,13 +233,8 @@ pub async fn remove(
             .unwrap_or_else(|_| member.to_string()),
         result.is_ok(),
     );
-    match result {
-        Ok((_, m)) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("member-removed", "name", &m.entity_name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |(_, m)| {
+        t.t1("member-removed", "name", &m.entity_name)
+    });
     Ok(back_to(&format!("/projects/{project}/members")))
 }

@@ -112,6 +112,19 @@ impl Viewer {
         }
     }
 
+    /// Says on the next page what a change did: `ok`'s text, or the server's reason.
+    pub fn tell<T, E: std::fmt::Display>(
+        &self,
+        state: &AppState,
+        result: Result<T, E>,
+        ok: impl FnOnce(T) -> String,
+    ) {
+        match result {
+            Ok(v) => self.flash(state, FlashKind::Success, ok(v)),
+            Err(e) => self.flash(state, FlashKind::Error, e.to_string()),
+        }
+    }
+
     /// The frame for a page of this viewer, taking any waiting message.
     pub fn frame(&self, state: &AppState, title: String, section: &'static str) -> Frame {
         let flash = self

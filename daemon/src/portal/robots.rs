@@ -44,6 +44,8 @@ struct RobotsTemplate {
     robots: Vec<RobotItem>,
     choices: Vec<PermissionChoice>,
     project: String,
+    /// The configured default lifetime (`robot_token_duration`), offered first.
+    default_days: i64,
     may_create: bool,
     may_update: bool,
     may_delete: bool,
@@ -107,6 +109,7 @@ pub async fn list(
         robots,
         choices,
         project: view.project.name.clone(),
+        default_days: i64::from(state.settings.current().system.robot_token_duration_days),
         may_create: view.may(Resource::Robot, Operation::Create),
         may_update: view.may(Resource::Robot, Operation::Update),
         may_delete: view.may(Resource::Robot, Operation::Delete),
@@ -302,17 +305,12 @@ pub async fn toggle(
         &robot.name,
         result.is_ok(),
     );
-    match result {
-        Ok(_) => {
-            let key = if disable {
-                k("robot-disabled")
-            } else {
-                k("robot-enabled")
-            };
-            viewer.flash(&state, FlashKind::Success, t.t1(key, "name", &robot.name))
-        }
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    let key = if disable {
+        k("robot-disabled")
+    } else {
+        k("robot-enabled")
+    };
+    viewer.tell(&state, result, |_| t.t1(key, "name", &robot.name));
     Ok(back_to(&format!("/projects/{project}/robots")))
 }
 
@@ -356,14 +354,7 @@ pub async fn delete(
             .unwrap_or_else(|_| id.to_string()),
         result.is_ok(),
     );
-    match result {
-        Ok(r) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("robot-deleted", "name", &r.name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |r| t.t1("robot-deleted", "name", &r.name));
     Ok(back_to(&format!("/projects/{project}/robots")))
 }
 

@@ -130,14 +130,9 @@ pub async fn create(
         &username,
         result.is_ok(),
     );
-    match result {
-        Ok(u) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("user-created", "name", &u.username),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |u| {
+        t.t1("user-created", "name", &u.username)
+    });
     Ok(back_to("/admin/users"))
 }
 
@@ -342,14 +337,9 @@ pub async fn create_group(
         form.dn.trim(),
         result.is_ok(),
     );
-    match result {
-        Ok(g) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("group-created", "name", &g.group_name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |g| {
+        t.t1("group-created", "name", &g.group_name)
+    });
     Ok(back_to("/admin/groups"))
 }
 
@@ -397,13 +387,8 @@ pub async fn delete_group(
         &name,
         result.is_ok(),
     );
-    match result {
-        Ok(g) => viewer.flash(
-            &state,
-            FlashKind::Success,
-            t.t1("group-deleted", "name", &g.group_name),
-        ),
-        Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
-    }
+    viewer.tell(&state, result, |g| {
+        t.t1("group-deleted", "name", &g.group_name)
+    });
     Ok(back_to("/admin/groups"))
 }
