@@ -410,3 +410,103 @@ async fn pages_carry_their_security_headers_and_sessions_end() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_shows_its_platforms_and_a_subject_its_referrers() {
+    let app = App::new().await;
+    let token = app.token(ADMIN, "library/multi").await;
+    let (amd64, _) = app.image("library/multi", &token, "amd64", "amd").await;
+    let (arm64, _) = app.image("library/multi", &token, "arm64", "arm").await;
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd64, "size": 1,
+             "platform": {"os": "linux", "architecture": "amd64"}},
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm64, "size": 1,
+             "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+        ],
+    })
+    .to_string();
+    let r = app
+        .v2(
+            "PUT",
+            "library/multi/manifests/v1",
+            &token,
+            index.clone().into_bytes(),
+            Some("application/vnd.oci.image.index.v1+json"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let index_digest = common::sha256(index.as_bytes());
+    let empty = app.blob("library/multi", &token, b"{}").await;
+    let sbom_layer = app.blob("library/multi", &token, b"an sbom").await;
+    let sbom = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/spdx+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2},
+        "layers": [{"mediaType": "application/spdx+json", "digest": sbom_layer, "size": 7}],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest, "size": index.len()},
+    })
+    .to_string();
+    let sbom_digest = common::sha256(sbom.as_bytes());
+    let r = app
+        .v2(
+            "PUT",
+            &format!("library/multi/manifests/{sbom_digest}"),
+            &token,
+            sbom.into_bytes(),
+            Some("application/vnd.oci.image.manifest.v1+json"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    let admin = app.session(1);
+    let page = app
+        .page(
+            &format!("/projects/library/repositories/multi/-/{index_digest}"),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("linux/amd64") && page.text.contains("linux/arm64/v8"));
+    assert!(page
+        .text
+        .contains(&format!("/projects/library/repositories/multi/-/{amd64}")));
+    assert!(
+        page.text.contains("application/spdx+json"),
+        "the SBOM is listed"
+    );
+    assert!(page.text.contains(&sbom_digest));
+    // The SBOM's page says what it is attached to.
+    let page = app
+        .page(
+            &format!("/projects/library/repositories/multi/-/{sbom_digest}"),
+            Some(&admin),
+        )
+        .await;
+    assert!(page.text.contains("Attached to") && page.text.contains(&index_digest));
+    // In the list, the tagged index stands for its platforms.
+    let list = app
+        .page("/projects/library/repositories/multi", Some(&admin))
+        .await;
+    assert!(list.text.contains("2 platforms"), "{}", list.text);
+    // A non-empty project cannot be deleted, and the page says why before anyone tries.
+    let confirm = app.page("/projects/library/delete", Some(&admin)).await;
+    assert!(
+        confirm.text.contains("still holds one repository"),
+        "{}",
+        confirm.text
+    );
+    let r = app
+        .post("/projects/library/delete", &[], Some(&admin))
+        .await;
+    assert_eq!(r.status, 303);
+    let summary = app.page("/projects/library/summary", Some(&admin)).await;
+    assert!(
+        summary.text.contains("still holds 1 repositories"),
+        "{}",
+        summary.text
+    );
+}
