@@ -397,6 +397,7 @@ config-to-db = { $count ->
    *[other] Logins will use Berth's database. { $count } directory accounts will not be able to sign in until an administrator gives them a password (Users); their memberships stay, memberships through LDAP groups stop counting.
 }
 config-mode-admin-stays = The built-in admin signs in locally either way. You can change the mode back at any time.
+config-mode-password = LDAP Search Password, again
 config-mode-confirm = Change the login mode
 ldap-url = LDAP URL
 ldap-search-dn = LDAP Search DN

@@ -373,6 +373,7 @@ config-mode-confirm-title = 修改登录方式？
 config-to-ldap = 登录将交给目录服务。除 admin 外的 { $count } 个本地账户将不能再用密码登录；其项目和成员身份保留。
 config-to-db = 登录将使用 Berth 的数据库。{ $count } 个目录账户在管理员为其设置密码（用户管理）之前不能登录；其成员身份保留，通过 LDAP 组获得的成员身份不再生效。
 config-mode-admin-stays = 无论哪种方式，内置的 admin 都在本地登录。您随时可以改回来。
+config-mode-password = 再次输入 LDAP 搜索密码
 config-mode-confirm = 修改登录方式
 ldap-url = LDAP URL
 ldap-search-dn = LDAP 搜索 DN

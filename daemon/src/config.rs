@@ -280,13 +280,14 @@ impl SystemConfig {
     /// What is wrong with these settings, one sentence each.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = vec![];
-        if self.robot_name_prefix.is_empty()
-            || self.robot_name_prefix.len() > 32
+        // A `$` no user name may hold keeps robots and people apart, whatever the prefix.
+        if self.robot_name_prefix.len() > 32
+            || !self.robot_name_prefix.contains('$')
             || self.robot_name_prefix.contains(['/', ':', ' ', '+'])
             || self.robot_name_prefix.chars().any(|c| c.is_control())
         {
             problems.push(
-                "robot_name_prefix must be 1 to 32 characters, without '/', ':', '+' or spaces"
+                "robot_name_prefix must be at most 32 characters, contain '$' (which no user name may hold), and have no '/', ':', '+' or spaces"
                     .into(),
             );
         }

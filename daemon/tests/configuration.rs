@@ -124,6 +124,8 @@ async fn bad_changes_are_refused_whole() {
         (json!({"read_only": true}), "read_only"),
         (json!({"no_such_key": 1}), "no_such_key"),
         (json!({"robot_name_prefix": "a/b"}), "robot_name_prefix"),
+        // Without a `$` a prefix could take people's names (`a` would take `admin`).
+        (json!({"robot_name_prefix": "a"}), "robot_name_prefix"),
         (json!({"banner_message": "not json"}), "banner_message"),
         // One bad key spoils the good ones beside it.
         (
@@ -179,12 +181,47 @@ async fn the_directory_password_is_sealed_and_never_shown() {
     // An empty password keeps the saved one.
     let r = put(&app, json!({"ldap_search_password": ""})).await;
     assert_eq!(r.status, 200);
+    // The saved password never goes to another directory, nor unverified.
+    for moved in [
+        json!({"ldap_url": "ldap://127.0.0.2:1"}),
+        json!({"ldap_search_dn": "cn=other,dc=example,dc=com"}),
+        json!({"ldap_verify_cert": false}),
+    ] {
+        let r = put(&app, moved.clone()).await;
+        assert_eq!(r.status, 400, "{moved}: {}", r.text);
+        assert!(r.text.contains("ldap_search_password again"), "{}", r.text);
+    }
+    let r = put(
+        &app,
+        json!({"ldap_url": "ldap://127.0.0.2:1", "ldap_search_password": "an0ther-Pa55"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "with the password typed again: {}", r.text);
+    // While logins go to the directory, nobody signs up for a local account.
+    let r = put(
+        &app,
+        json!({"self_registration": true, "auth_mode": "ldap_auth"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app
+        .api(
+            "POST",
+            "/users",
+            None,
+            Some(
+                json!({"username": "squatter", "email": "s@example.com", "password": "Passw0rdX"}),
+            ),
+        )
+        .await;
+    assert!(matches!(r.status.as_u16(), 401 | 403), "{}", r.text);
     let kept = app.state.settings.current();
     assert_eq!(
         kept.ldap
             .as_ref()
             .map(|l| l.ldap_search_password.0.as_str()),
-        Some("s3cret-Pa55")
+        Some("an0ther-Pa55"),
+        "the password typed last is the one kept"
     );
 }
 

@@ -315,6 +315,30 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         assert_eq!(r.status, 200, "admin reads {path}: {}", r.text);
     }
 
+    // Limited guests read the project, not who is in it nor how busy it is.
+    let summary = app.page("/projects/p/summary", Some(&sessions[1].1)).await;
+    assert_eq!(summary.status, 200);
+    assert!(!summary.text.contains("Project Admin:"), "no member counts");
+    assert!(
+        !summary.text.contains("Pushes and pulls per day"),
+        "no activity"
+    );
+    let summary = app.page("/projects/p/summary", Some(&sessions[2].1)).await;
+    assert!(
+        summary.text.contains("Project Admin:"),
+        "guests list members"
+    );
+    // A tag confirmation cannot be made to post elsewhere.
+    for path in [
+        "/projects/..%2F..%2Fadmin%2Fusers%2F2%2Fdelete%3F/repositories/x/-/sha256:0/tags/v1/delete".to_string(),
+        format!("/projects/p/repositories/app/-/{digest}/tags/nosuchtag/delete"),
+    ] {
+        let r = app.page(&path, Some(&admin)).await;
+        assert_eq!(r.status, 404, "{path}: {} {}", r.status, r.text);
+        assert!(!r.text.contains("action=\"/admin/users/2/delete"), "{path}");
+        assert!(!r.text.contains("action=\"/projects/.."), "{path}");
+    }
+
     // The weakest role that may make each change does change something.
     let owner = &sessions[5].1;
     let developer = &sessions[3].1;
@@ -509,4 +533,32 @@ async fn an_index_shows_its_platforms_and_a_subject_its_referrers() {
         "{}",
         summary.text
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_ends_the_other_sessions() {
+    let app = App::new().await;
+    let id = app.user("carol").await;
+    let here = app.session(id);
+    let elsewhere = app.session(id);
+    let r = app
+        .post(
+            "/account/password",
+            &[
+                ("old_password", common::PASSWORD),
+                ("new_password", "Changed1234"),
+                ("new_password2", "Changed1234"),
+            ],
+            Some(&here),
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let page = app.page("/account/profile", Some(&here)).await;
+    assert!(
+        page.text.contains("Your password was changed."),
+        "{}",
+        page.text
+    );
+    let gone = app.page("/account/profile", Some(&elsewhere)).await;
+    assert_eq!(gone.status, 303, "the other session ended");
 }

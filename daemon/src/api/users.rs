@@ -249,6 +249,8 @@ pub(super) async fn change_password(
         changed.is_ok(),
     );
     changed?;
+    // Browser sessions opened with the old password end with it.
+    state.sessions.remove_user(target);
     Ok(StatusCode::OK)
 }
 

@@ -250,12 +250,13 @@ impl Auth {
         username: &str,
         password: &str,
     ) -> Result<Principal, AuthError> {
-        if username.starts_with(&self.settings.current().system.robot_name_prefix) {
+        let is_admin = crate::names::account_key(username) == "admin";
+        if !is_admin && username.starts_with(&self.settings.current().system.robot_name_prefix) {
             return self.authenticate_robot(username, password).await;
         }
         // The built-in admin always logs in locally, so a broken directory never locks the
         // operator out; `Admin` or `admin ` is the admin too, never a directory account.
-        if crate::names::account_key(username) != "admin" {
+        if !is_admin {
             if let Some(directory) = self.directory() {
                 return self
                     .authenticate_directory(&directory, username, password)

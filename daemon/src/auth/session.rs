@@ -36,13 +36,18 @@ pub enum FlashKind {
     Error,
 }
 
-/// Sessions kept at most, so a flood of sign-ins cannot grow memory without bound; the least
-/// recently used goes first.
+/// Beyond this many sessions, expired ones are swept at every sign-in, not once a minute.
+/// With at most [`MAX_SESSIONS_PER_USER`] each, the table grows only with the accounts.
 const MAX_SESSIONS: usize = 100_000;
+/// Sessions one user keeps at most: a user signing in again and again ends only their own
+/// oldest, never anyone else's.
+const MAX_SESSIONS_PER_USER: usize = 32;
 
 #[derive(Debug)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Session>>,
+    /// When expired sessions were last swept out.
+    swept: Mutex<Option<Instant>>,
     /// Seconds; the settings' `session_timeout`, which can change while sessions live.
     idle_timeout_s: std::sync::atomic::AtomicU64,
 }
@@ -57,6 +62,7 @@ impl Sessions {
     pub fn new(idle_timeout: Duration) -> Sessions {
         Sessions {
             map: Mutex::default(),
+            swept: Mutex::default(),
             idle_timeout_s: std::sync::atomic::AtomicU64::new(idle_timeout.as_secs()),
         }
     }
@@ -80,16 +86,27 @@ impl Sessions {
     /// A new session for the user: `(session id, CSRF token)`.
     pub fn create(&self, user_id: i64) -> (String, String) {
         let (sid, csrf) = (random_token(), random_token());
-        let mut map = self.lock();
         let timeout = self.idle_timeout();
-        map.retain(|_, s| s.last_used.elapsed() <= timeout);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.last_used)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
+        let sweep = {
+            let mut swept = self.swept.lock().unwrap_or_else(|p| p.into_inner());
+            let due = swept.is_none_or(|at| at.elapsed() >= Duration::from_secs(60));
+            if due {
+                *swept = Some(Instant::now());
+            }
+            due
+        };
+        let mut map = self.lock();
+        if sweep || map.len() >= MAX_SESSIONS {
+            map.retain(|_, s| s.last_used.elapsed() <= timeout);
+        }
+        let own: Vec<(String, Instant)> = map
+            .iter()
+            .filter(|(_, s)| s.user_id == user_id)
+            .map(|(k, s)| (k.clone(), s.last_used))
+            .collect();
+        if own.len() >= MAX_SESSIONS_PER_USER {
+            if let Some((oldest, _)) = own.iter().min_by_key(|(_, at)| *at) {
+                map.remove(oldest);
             }
         }
         map.insert(
@@ -146,6 +163,11 @@ impl Sessions {
         self.lock().retain(|_, s| s.user_id != user_id);
     }
 
+    /// Ends every session of a user but one (the one that changed the password).
+    pub fn remove_user_except(&self, user_id: i64, keep: &str) {
+        self.lock().retain(|k, s| s.user_id != user_id || k == keep);
+    }
+
     pub fn remove(&self, sid: &str) {
         self.lock().remove(sid);
     }
@@ -187,6 +209,26 @@ mod tests {
         let (sid, _) = short.create(1);
         std::thread::yield_now();
         assert!(short.get(&sid).is_none() || short.get(&sid).is_none());
+    }
+
+    #[test]
+    fn one_user_signing_in_again_and_again_ends_only_their_own_sessions() {
+        let s = Sessions::new(Duration::from_secs(60));
+        let (other, _) = s.create(2);
+        let first: Vec<String> = (0..MAX_SESSIONS_PER_USER).map(|_| s.create(1).0).collect();
+        for _ in 0..100 {
+            s.create(1);
+        }
+        assert!(s.get(&other).is_some(), "another user's session survives");
+        assert!(
+            first.iter().all(|sid| s.get(sid).is_none()),
+            "the oldest went"
+        );
+        let own = s.lock().values().filter(|x| x.user_id == 1).count();
+        assert_eq!(own, MAX_SESSIONS_PER_USER);
+        s.remove_user_except(1, &first[0]);
+        assert_eq!(s.lock().values().filter(|x| x.user_id == 1).count(), 0);
+        assert!(s.get(&other).is_some());
     }
 
     #[test]

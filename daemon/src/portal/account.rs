@@ -353,7 +353,13 @@ pub async fn change_password(
         )
         .await
     {
-        Ok(()) => viewer.flash(&state, FlashKind::Success, t.s("password-changed")),
+        Ok(()) => {
+            // A session someone else holds ends with the old password.
+            if let Some((sid, _)) = &viewer.session {
+                state.sessions.remove_user_except(me.id, sid);
+            }
+            viewer.flash(&state, FlashKind::Success, t.s("password-changed"))
+        }
         Err(e) => viewer.flash(&state, FlashKind::Error, e.to_string()),
     }
     Ok(back_to("/account/profile"))

@@ -286,6 +286,8 @@ struct ConfirmModeTemplate {
     local_users: i64,
     directory_users: i64,
     fields: Vec<(String, String)>,
+    /// A search password was typed: asked for again rather than put back into the page.
+    needs_password: bool,
 }
 
 pub async fn save(
@@ -308,12 +310,20 @@ pub async fn save(
             .filter(|u| u.password_hash.is_some() && u.username != "admin")
             .count() as i64;
         let directory_users = users.iter().filter(|u| u.password_hash.is_none()).count() as i64;
+        let needs_password = form
+            .iter()
+            .any(|(k, v)| k == "ldap_search_password" && !v.is_empty());
         return Ok(render(&ConfirmModeTemplate {
+            needs_password,
             frame: viewer.frame(&state, t.s("config-mode-confirm-title"), "admin-config"),
             to_ldap,
             local_users,
             directory_users,
-            fields: form.into_iter().filter(|(k, _)| k != "csrf").collect(),
+            // Never the password: confirming keeps the saved one, or asks for it again.
+            fields: form
+                .into_iter()
+                .filter(|(k, _)| k != "csrf" && k != "ldap_search_password")
+                .collect(),
         }));
     }
     let result = state.configuration.update(&changes).await;

@@ -136,7 +136,7 @@ async fn page(
         page_size: query.page_size,
     };
     let size = table.size(headers);
-    let page_no = query.page.unwrap_or(1).max(1);
+    let page_no = query.page.unwrap_or(1).clamp(1, 1_000_000);
     let offset = ((page_no - 1) * size) as i64;
     let (rows, total) = state
         .audit

@@ -401,7 +401,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        same_origin(&parts.headers)?;
+        same_origin(&parts.headers, &parts.uri)?;
         let SignedIn(viewer) = SignedIn::from_request_parts(&mut parts, state).await?;
         let bytes = axum::body::to_bytes(body, FORM_LIMIT)
             .await
@@ -428,7 +428,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PublicForm<T> {
 
     async fn from_request(req: Request<Body>, state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, body) = req.into_parts();
-        same_origin(&parts.headers)?;
+        same_origin(&parts.headers, &parts.uri)?;
         let viewer = Viewer::read(&parts.headers, &parts.uri, state, true).await;
         let bytes = axum::body::to_bytes(body, FORM_LIMIT)
             .await
@@ -440,13 +440,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PublicForm<T> {
 }
 
 /// Browsers send `Origin` with every form post; one naming another site is refused.
-fn same_origin(headers: &HeaderMap) -> Result<(), PortalError> {
+fn same_origin(headers: &HeaderMap, uri: &Uri) -> Result<(), PortalError> {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
         return Ok(());
     };
+    // HTTP/1.1 names the site in `Host`; HTTP/2 in the request's authority.
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
         .unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
     if origin_host.eq_ignore_ascii_case(host) {
@@ -520,20 +522,34 @@ mod tests {
 
     #[test]
     fn foreign_origins_are_refused() {
+        let path = Uri::from_static("/projects");
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("reg.example:8443"));
-        assert!(same_origin(&h).is_ok());
+        assert!(same_origin(&h, &path).is_ok());
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://reg.example:8443"),
         );
-        assert!(same_origin(&h).is_ok());
+        assert!(same_origin(&h, &path).is_ok());
         h.insert(
             header::ORIGIN,
             HeaderValue::from_static("https://evil.example"),
         );
-        assert!(same_origin(&h).is_err());
+        assert!(same_origin(&h, &path).is_err());
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(same_origin(&h).is_err());
+        assert!(same_origin(&h, &path).is_err());
+        // HTTP/2: no Host, the authority in the URI.
+        let absolute = Uri::from_static("https://reg.example/projects");
+        let mut h2 = HeaderMap::new();
+        h2.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://reg.example"),
+        );
+        assert!(same_origin(&h2, &absolute).is_ok());
+        h2.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(same_origin(&h2, &absolute).is_err());
     }
 }

@@ -273,11 +273,15 @@ pub async fn summary(
             shown: t.size(bytes),
         })
         .collect();
-    let activity = state
-        .projects
-        .daily_activity(by, &ProjectRef::Id(view.project.id), 30)
-        .await
-        .unwrap_or_default();
+    let may_list_members = view.may(Resource::Member, Operation::List);
+    let activity = if may_list_members {
+        state
+            .projects
+            .daily_activity(by, &ProjectRef::Id(view.project.id), 30)
+            .await?
+    } else {
+        vec![]
+    };
     let page = SummaryTemplate {
         header: ProjectHeader::new(&t, &view, "summary"),
         repo_count: summary.repo_count,
@@ -286,13 +290,18 @@ pub async fn summary(
         roles: summary
             .role_counts
             .iter()
+            .filter(|_| may_list_members)
             .map(|(r, n)| RoleCount {
                 role: role_label(&t, Some(*r)),
                 count: *n,
             })
             .collect(),
         storage_chart: charts::bars(&bars, &t.s("chart-storage-by-repository")),
-        activity_chart: charts::activity(&activity, &t),
+        activity_chart: if may_list_members {
+            charts::activity(&activity, &t)
+        } else {
+            String::new()
+        },
         owner: view.project.owner_name.clone(),
         created: t.time(view.project.created_at),
         may_delete: view.may(Resource::Project, Operation::Delete),

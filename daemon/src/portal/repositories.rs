@@ -53,7 +53,12 @@ pub enum RepoPage {
 
 impl RepoPage {
     pub fn parse(rest: &str) -> Option<RepoPage> {
-        if rest.starts_with("-/") {
+        // Names and digests never hold these; a decoded path that does names nothing here.
+        if rest.starts_with("-/")
+            || rest.contains("..")
+            || rest.contains(['?', '#', '\\', '%'])
+            || rest.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
             return None;
         }
         let (repo, tail) = match rest.split_once("/-/") {
@@ -233,6 +238,9 @@ pub async fn show(
     Query(query): Query<TableQuery>,
 ) -> Result<Response, PortalError> {
     let page = RepoPage::parse(&rest).ok_or_else(|| PortalError::NotFound(rest.clone()))?;
+    if !crate::names::valid_project_name(&project) {
+        return Err(PortalError::NotFound(format!("project {project}")));
+    }
     match page {
         RepoPage::Artifacts { repo } => {
             artifacts(state, viewer, host, headers, project, repo, query).await
@@ -248,7 +256,27 @@ pub async fn show(
         }
         RepoPage::DeleteTag { repo, digest, tag } => {
             let t = viewer.tr();
-            let back = artifact_url(&project, &repo, &digest);
+            // Looked up first: the form's action is built from what exists, never from the
+            // URL's own text (which could name any other action).
+            let a = state
+                .repositories
+                .tags(&viewer.principal, &project, &repo, &digest)
+                .await?;
+            let Some(tag) = a
+                .tags
+                .iter()
+                .find(|x| x.name == tag)
+                .map(|x| x.name.clone())
+            else {
+                return Err(PortalError::NotFound(format!("tag {tag}")));
+            };
+            let name = crate::service::repositories::full_name(&project, &repo)?;
+            let repo = name
+                .to_string()
+                .split_once('/')
+                .map(|(_, r)| r.to_string())
+                .unwrap_or_default();
+            let back = artifact_url(&project, &repo, &a.digest);
             Ok(render(&ConfirmTemplate {
                 frame: viewer.frame(&state, t.s("confirm-title"), "projects"),
                 question: t.t1("tag-delete-question", "tag", &tag),
@@ -688,6 +716,9 @@ pub async fn change(
     let t = viewer.tr();
     let by = &viewer.principal;
     let page = RepoPage::parse(&rest).ok_or_else(|| PortalError::NotFound(rest.clone()))?;
+    if !crate::names::valid_project_name(&project) {
+        return Err(PortalError::NotFound(format!("project {project}")));
+    }
     let project_id = state
         .projects
         .view(by, &ProjectRef::name(&project))
@@ -815,5 +846,10 @@ mod tests {
         );
         assert_eq!(RepoPage::parse("-/delete"), None);
         assert_eq!(RepoPage::parse("a/-/x/y/z"), None);
+        assert_eq!(
+            RepoPage::parse("../../admin/users/2/delete?/x/-/sha256:0/tags/v1/delete"),
+            None
+        );
+        assert_eq!(RepoPage::parse("a/-/sha256:0/tags/v1%3F/delete"), None);
     }
 }

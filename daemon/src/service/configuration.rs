@@ -330,6 +330,22 @@ impl ConfigurationService {
                 (other, _) => problems.push(format!("unknown configuration key {other:?}")),
             }
         }
+        // The saved search password goes only to the saved directory, bound as the saved DN,
+        // verified (as for the LDAP test): changing any of those needs the password again.
+        if let (Some(saved), Some(next)) = (&self.settings.current().ldap, &ldap) {
+            let moved = next.ldap_url != saved.ldap_url
+                || next.ldap_search_dn != saved.ldap_search_dn
+                || (saved.ldap_verify_cert && !next.ldap_verify_cert);
+            let retyped = changes
+                .get("ldap_search_password")
+                .and_then(Value::as_str)
+                .is_some_and(|p| !p.is_empty());
+            if moved && !retyped && !next.ldap_search_password.0.is_empty() {
+                problems.push(
+                    "changing ldap_url or ldap_search_dn, or turning ldap_verify_cert off, needs ldap_search_password again: the saved one is only sent to the saved directory, verified".into(),
+                );
+            }
+        }
         s.ldap = ldap;
         problems.extend(s.problems());
         if problems.is_empty() {
@@ -365,7 +381,11 @@ impl ConfigurationService {
                     .collect()
             })
             .unwrap_or_default();
-        if changes.contains_key("ldap_search_password") {
+        if changes
+            .get("ldap_search_password")
+            .and_then(Value::as_str)
+            .is_some_and(|p| !p.is_empty())
+        {
             changed.push("ldap_search_password".into());
         }
         Ok(changed)

@@ -325,9 +325,8 @@ impl Projects {
             .await?)
     }
 
-    /// Successful pushes and pulls per day over the last `days` days, as counts only: anyone
-    /// who may read the project may see how busy it is (the entries themselves need
-    /// `log:list`).
+    /// Successful pushes and pulls per day over the last `days` days, as counts only, for
+    /// those who may list the members (the entries themselves need `log:list`).
     pub async fn daily_activity(
         &self,
         by: &Principal,
@@ -335,7 +334,7 @@ impl Projects {
         days: i64,
     ) -> Result<Vec<DayActivity>, ProjectError> {
         let view = self
-            .require(by, name_or_id, Resource::Project, Operation::Read)
+            .require(by, name_or_id, Resource::Member, Operation::List)
             .await?;
         let id = view.project.id;
         let today = db::now() / 86400;

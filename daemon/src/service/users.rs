@@ -125,7 +125,11 @@ impl Users {
     pub async fn create(&self, by: &Principal, req: UserRequest) -> Result<UserRow, UserError> {
         match by {
             _ if by.may_system(Resource::User, Operation::Create) => {}
-            Principal::Anonymous if self.settings.current().system.self_registration => {}
+            // Local accounts made while logins go to the directory would take directory users'
+            // names from them: sign-up is for the database login mode only, as in Harbor.
+            Principal::Anonymous
+                if self.settings.current().system.self_registration
+                    && self.settings.current().auth_mode == crate::config::AuthMode::Db => {}
             Principal::Anonymous => return Err(UserError::Unauthorized),
             Principal::User { .. } | Principal::Robot { .. } => {
                 return Err(UserError::Forbidden(
