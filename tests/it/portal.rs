@@ -611,3 +611,41 @@ fn configuration_changed_in_the_portal_takes_effect_at_once() {
     web.goto("/admin/system");
     assert!(web.text("#version").starts_with("Berth "));
 }
+
+#[test]
+fn a_directory_user_signs_in_and_the_ldap_test_passes_against_the_real_directory() {
+    let slapd = crate::ldap::Slapd::start();
+    let berthd = crate::ldap::berthd_with_directory(&slapd);
+    let web = Browser::start(&berthd.url());
+    sign_in(&web, "alice", "alicepw");
+    web.goto("/account/profile");
+    assert!(web.text("main").contains("alice"));
+    assert!(
+        !web.exists("#old_password"),
+        "directory users change their password there"
+    );
+    web.check_page("profile-ldap");
+    assert!(
+        !web.exists("a[href='/admin/configuration']"),
+        "alice is no administrator"
+    );
+    // A wrong directory password is refused at the sign-in page.
+    let other = Browser::start(&berthd.url());
+    other.goto("/account/sign-in");
+    other.fill("#principal", "alice");
+    other.fill("#password", "wrong");
+    other.click("form button[type=submit]");
+    assert!(other.wait_until(Duration::from_secs(10), |w| w.exists("#sign-in-error")));
+    // The administrator's LDAP test, with the saved settings, passes step by step.
+    sign_in(&other, "admin", ADMIN_PASSWORD);
+    other.goto("/admin/configuration");
+    let mode = other.execute("return document.getElementById('auth_mode').value;");
+    assert_eq!(mode, json!("ldap_auth"));
+    other.click("#ldap-test");
+    assert!(other.wait_until(Duration::from_secs(15), |w| w.exists("#ldap-test-result")));
+    let said = other.text("#ldap-test-result");
+    assert!(
+        said.contains("connection, TLS, search bind and base DN all work"),
+        "{said}"
+    );
+}
