@@ -35,6 +35,8 @@ pub struct Config {
     #[serde(default)]
     pub gc: GcConfig,
     #[serde(default)]
+    pub replication: ReplicationConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub system: SystemConfig,
@@ -499,6 +501,58 @@ fn default_gc_time_window() -> u32 {
     120
 }
 
+/// Replication (`/replication/...`): how hard a copy tries and how much runs at once.
+/// Harbor's defaults: 5 tries per blob with a backoff from 2 s, 3 per task, 10 MiB chunks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    /// Tasks of one execution copied at once.
+    #[serde(default = "default_replication_workers")]
+    pub workers: usize,
+    /// Further tries of a failed blob (or chunk) before its task fails.
+    #[serde(default = "default_blob_retries")]
+    pub blob_retries: u32,
+    /// Further tries of a failed task within its execution (retrying by hand is always
+    /// possible after).
+    #[serde(default = "default_task_retries")]
+    pub task_retries: u32,
+    /// The first wait before a retry; each later wait doubles it.
+    #[serde(default = "default_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// Blobs larger than this go in chunks of this size, so a failure resumes where it
+    /// stopped.
+    #[serde(default = "default_chunk_size_mib")]
+    pub chunk_size_mib: u64,
+}
+
+impl Default for ReplicationConfig {
+    fn default() -> Self {
+        ReplicationConfig {
+            workers: default_replication_workers(),
+            blob_retries: default_blob_retries(),
+            task_retries: default_task_retries(),
+            retry_backoff_ms: default_retry_backoff_ms(),
+            chunk_size_mib: default_chunk_size_mib(),
+        }
+    }
+}
+
+fn default_replication_workers() -> usize {
+    4
+}
+fn default_blob_retries() -> u32 {
+    5
+}
+fn default_task_retries() -> u32 {
+    3
+}
+fn default_retry_backoff_ms() -> u64 {
+    2000
+}
+fn default_chunk_size_mib() -> u64 {
+    10
+}
+
 fn default_max_uploads() -> usize {
     1024
 }
@@ -585,6 +639,7 @@ impl Config {
             storage: StorageConfig::default(),
             server: ServerConfig::default(),
             gc: GcConfig::default(),
+            replication: ReplicationConfig::default(),
             log: LogConfig::default(),
             system: SystemConfig::default(),
             auth: AuthConfig::default(),
@@ -652,6 +707,15 @@ impl Config {
         }
         if self.token.service.is_empty() {
             problems.push("token.service must not be empty".into());
+        }
+        if !(1..=64).contains(&self.replication.workers) {
+            problems.push("replication.workers must be from 1 to 64".into());
+        }
+        if !(1..=1024).contains(&self.replication.chunk_size_mib) {
+            problems.push("replication.chunk_size_mib must be from 1 to 1024".into());
+        }
+        if self.replication.blob_retries > 20 || self.replication.task_retries > 20 {
+            problems.push("replication retries must be at most 20".into());
         }
         problems.extend(
             self.system

@@ -13,6 +13,7 @@ pub mod manifest;
 pub mod names;
 pub mod portal;
 pub mod registry;
+pub mod replication;
 pub mod secrets;
 pub mod server;
 pub mod service;

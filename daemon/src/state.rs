@@ -44,6 +44,8 @@ pub struct AppState {
     /// The job runner: every background job runs through it.
     pub jobs: Jobs,
     pub gc: crate::service::gc::GcService,
+    /// Endpoints, policies and executions (see [`crate::replication`]).
+    pub replication: crate::service::replication::ReplicationService,
     /// The run-time settings (see [`crate::settings`]); `config` is how Berth is deployed.
     pub settings: SettingsHandle,
     /// Harbor's `/configurations` over the settings.
@@ -95,9 +97,25 @@ impl AppState {
             Duration::from_secs(u64::from(config.gc.time_window_minutes) * 60),
             upload_max_age,
         ));
+        let audit = AuditLog::start(db.clone());
+        kinds.push(crate::replication::kind(crate::replication::Replicator {
+            local: crate::replication::side::Local {
+                db: db.clone(),
+                registry: registry.clone(),
+                projects: projects.clone(),
+                audit: audit.clone(),
+            },
+            settings: crate::replication::ReplicationSettings::from(&config.replication),
+            data_dir: config.data_dir.clone(),
+        }));
         let jobs = Jobs::new(db.clone(), kinds);
         Ok(AppState {
             gc: crate::service::gc::GcService::new(jobs.clone()),
+            replication: crate::service::replication::ReplicationService::new(
+                db.clone(),
+                jobs.clone(),
+                config.data_dir.clone(),
+            ),
             auth,
             system: SystemService::new(
                 db.clone(),
@@ -108,7 +126,7 @@ impl AppState {
             jobs,
             projects: projects.clone(),
             users: Users::new(db.clone(), settings.clone()),
-            audit: AuditLog::start(db.clone()),
+            audit,
             repositories: Repositories::new(db.clone(), projects.clone(), registry.clone()),
             robots: Robots::new(db.clone(), projects, settings.clone()),
             directory,

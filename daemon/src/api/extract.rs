@@ -155,6 +155,24 @@ system_permissions! {
     CreateGc = GarbageCollection: Create;
     UpdateGc = GarbageCollection: Update;
     StopGc = GarbageCollection: Stop;
+    ReadRegistries = Registry: Read;
+    ListRegistries = Registry: List;
+    /// Creating an endpoint, and pinging one (Berth connects out with the given credentials).
+    CreateRegistries = Registry: Create;
+    UpdateRegistries = Registry: Update;
+    DeleteRegistries = Registry: Delete;
+    ListAdapters = ReplicationAdapter: List;
+    ReadPolicies = ReplicationPolicy: Read;
+    ListPolicies = ReplicationPolicy: List;
+    CreatePolicies = ReplicationPolicy: Create;
+    UpdatePolicies = ReplicationPolicy: Update;
+    DeletePolicies = ReplicationPolicy: Delete;
+    /// One execution, its tasks and their logs.
+    ReadReplications = Replication: Read;
+    ListReplications = Replication: List;
+    /// Starting an execution, and retrying its failed tasks.
+    CreateReplications = Replication: Create;
+    StopReplications = Replication: Stop;
 }
 
 /// A caller holding the system-level permission `P`: a system admin, or a robot granted it.

@@ -11,6 +11,7 @@ mod openapi;
 pub mod paging;
 mod projects;
 pub mod query;
+mod replication;
 mod repositories;
 mod robots;
 pub(crate) mod session;
@@ -52,6 +53,26 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(GET "/api/v2.0/system/gc/{gc_id}" => gc::get_gc),
         op!(PUT "/api/v2.0/system/gc/{gc_id}" => gc::stop_gc),
         op!(GET "/api/v2.0/system/gc/{gc_id}/log" => gc::gc_log),
+        op!(GET "/api/v2.0/registries" => replication::list_registries),
+        op!(POST "/api/v2.0/registries" => replication::create_registry),
+        op!(POST "/api/v2.0/registries/ping" => replication::ping_registry),
+        op!(GET "/api/v2.0/registries/{id}" => replication::get_registry),
+        op!(PUT "/api/v2.0/registries/{id}" => replication::update_registry),
+        op!(DELETE "/api/v2.0/registries/{id}" => replication::delete_registry),
+        op!(GET "/api/v2.0/registries/{id}/info" => replication::registry_info_handler),
+        op!(GET "/api/v2.0/replication/adapters" => replication::adapters),
+        op!(GET "/api/v2.0/replication/policies" => replication::list_policies),
+        op!(POST "/api/v2.0/replication/policies" => replication::create_policy),
+        op!(GET "/api/v2.0/replication/policies/{id}" => replication::get_policy),
+        op!(PUT "/api/v2.0/replication/policies/{id}" => replication::update_policy),
+        op!(DELETE "/api/v2.0/replication/policies/{id}" => replication::delete_policy),
+        op!(GET "/api/v2.0/replication/executions" => replication::list_executions),
+        op!(POST "/api/v2.0/replication/executions" => replication::start_execution),
+        op!(GET "/api/v2.0/replication/executions/{id}" => replication::get_execution),
+        op!(PUT "/api/v2.0/replication/executions/{id}" => replication::stop_execution),
+        op!(POST "/api/v2.0/replication/executions/{id}/retry" => replication::retry_execution),
+        op!(GET "/api/v2.0/replication/executions/{id}/tasks" => replication::list_tasks),
+        op!(GET "/api/v2.0/replication/executions/{id}/tasks/{task_id}/log" => replication::task_log),
         op!(GET "/api/v2.0/statistics" => system::statistics),
         op!(GET "/api/v2.0/search" => system::search),
         op!(GET "/api/v2.0/projects" => projects::list_projects),

@@ -840,7 +840,236 @@ fn paths() -> Value {
             ),
         ),
     );
+    replication_paths(&mut add);
     Value::Object(paths)
+}
+
+/// Endpoints, policies and executions (Harbor's), and Berth's retry extension.
+fn replication_paths(add: &mut impl FnMut(String, &str, Value)) {
+    let p = path_param;
+    let one = || vec![p("id")];
+    let mut text = ok("200", None);
+    text["200"]["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    let named = |what: &str| {
+        let mut v = paging();
+        v.push(query(
+            "name",
+            json!({"type": "string"}),
+            &format!("Only {what} whose name contains this."),
+        ));
+        v
+    };
+    add(
+        "/api/v2.0/registries".into(),
+        "get",
+        op(
+            "Replication endpoints (sysadmin). Credentials' secrets are never returned.",
+            named("endpoints"),
+            None,
+            listing("Registry"),
+        ),
+    );
+    add("/api/v2.0/registries".into(), "post", op("Add an endpoint; it is reached at once to learn its status and whether it is this very instance (self_target).", vec![], Some(json_body(r("RegistryReq"))), created()));
+    add("/api/v2.0/registries/ping".into(), "post", op("Reach an endpoint (a stored one by id, changed by the other fields, or a new one) without saving: 200 when it answers and accepts the credentials, 400 otherwise.", vec![], Some(json_body(r("RegistryReq"))), ok("200", Some(r("RegistryPingResult")))));
+    add(
+        "/api/v2.0/registries/{id}".into(),
+        "get",
+        op("One endpoint.", one(), None, ok("200", Some(r("Registry")))),
+    );
+    add("/api/v2.0/registries/{id}".into(), "put", op("Change an endpoint. A new url needs access_secret again: the saved one is never sent to another address.", one(), Some(json_body(r("RegistryReq"))), ok("200", None)));
+    add(
+        "/api/v2.0/registries/{id}".into(),
+        "delete",
+        op(
+            "Delete an endpoint no policy uses (412 otherwise).",
+            one(),
+            None,
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/registries/{id}/info".into(),
+        "get",
+        op(
+            "What the endpoint's type supports: filters and triggers.",
+            one(),
+            None,
+            ok("200", Some(r("RegistryInfo"))),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/adapters".into(),
+        "get",
+        op(
+            "The endpoint types: harbor (Berth is one) and docker-registry.",
+            vec![],
+            None,
+            ok(
+                "200",
+                Some(json!({"type": "array", "items": {"type": "string"}})),
+            ),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/policies".into(),
+        "get",
+        op(
+            "Replication policies.",
+            named("policies"),
+            None,
+            listing("ReplicationPolicy"),
+        ),
+    );
+    add("/api/v2.0/replication/policies".into(), "post", op("Create a policy: src_registry (pull-based) or dest_registry (push-based), never one that is this very instance.", vec![], Some(json_body(r("ReplicationPolicyReq"))), created()));
+    add(
+        "/api/v2.0/replication/policies/{id}".into(),
+        "get",
+        op(
+            "One policy.",
+            one(),
+            None,
+            ok("200", Some(r("ReplicationPolicy"))),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/policies/{id}".into(),
+        "put",
+        op(
+            "Replace a policy.",
+            one(),
+            Some(json_body(r("ReplicationPolicyReq"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/policies/{id}".into(),
+        "delete",
+        op(
+            "Delete a policy and its finished executions (412 while one is in progress).",
+            one(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut executions = paging();
+    executions.push(query(
+        "policy_id",
+        json!({"type": "integer", "minimum": 1}),
+        "Only this policy's executions.",
+    ));
+    executions.push(query(
+        "status",
+        json!({"type": "string", "enum": ["InProgress", "Succeed", "Failed", "Stopped"]}),
+        "Only executions in this status.",
+    ));
+    executions.push(query(
+        "trigger",
+        json!({"type": "string", "enum": ["manual", "scheduled", "event_based"]}),
+        "Only executions started this way.",
+    ));
+    add(
+        "/api/v2.0/replication/executions".into(),
+        "get",
+        op(
+            "Executions, newest first, with their tasks' counts and bytes.",
+            executions,
+            None,
+            listing("ReplicationExecution"),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/executions".into(),
+        "post",
+        op(
+            "Start an execution of an enabled policy now.",
+            vec![],
+            Some(json_body(r("StartReplicationExecution"))),
+            created(),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/executions/{id}".into(),
+        "get",
+        op(
+            "One execution. Its status is Succeed only when every task succeeded.",
+            one(),
+            None,
+            ok("200", Some(r("ReplicationExecution"))),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/executions/{id}".into(),
+        "put",
+        op(
+            "Stop an execution; what it copied stays.",
+            one(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut retry = op(
+        "Berth's extension (Harbor has none, goharbor/harbor#18021): run an ended execution's failed and stopped tasks again, in the same execution, once the cause is fixed. Its status and counts then tell the truth about the whole execution.",
+        one(),
+        None,
+        ok("200", Some(json!({"type": "object", "properties": {"retried_tasks": {"type": "integer"}}, "required": ["retried_tasks"]}))),
+    );
+    retry["x-berth-extension"] = json!(true);
+    add(
+        "/api/v2.0/replication/executions/{id}/retry".into(),
+        "post",
+        retry,
+    );
+    let mut tasks = vec![p("id")];
+    tasks.extend(paging());
+    tasks.push(query("status", json!({"type": "string", "enum": ["Pending", "InProgress", "Succeed", "Failed", "Stopped"]}), "Only tasks in this status."));
+    add(
+        "/api/v2.0/replication/executions/{id}/tasks".into(),
+        "get",
+        op(
+            "An execution's tasks (one per artifact), with bytes and attempts.",
+            tasks,
+            None,
+            listing("ReplicationTask"),
+        ),
+    );
+    add(
+        "/api/v2.0/replication/executions/{id}/tasks/{task_id}/log".into(),
+        "get",
+        op(
+            "A task's log, readable while it runs.",
+            vec![p("id"), p("task_id")],
+            None,
+            text,
+        ),
+    );
+}
+
+fn replication_schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let time = json!({"type": ["string", "null"], "format": "date-time"});
+    let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let credential = json!({"type": "object", "properties": {"type": {"type": "string", "enum": ["basic"]}, "access_key": s("string"), "access_secret": s("string")}});
+    let filter = strict(
+        json!({"type": {"type": "string", "enum": ["name", "tag", "resource"]}, "value": s("string"), "decoration": {"type": "string", "enum": ["matches", "excludes"]}}),
+        &["type", "value"],
+    );
+    let trigger = strict(
+        json!({"type": {"type": "string", "enum": ["manual", "scheduled", "event_based"]}, "trigger_settings": open(json!({"cron": s("string")}), &[])}),
+        &["type"],
+    );
+    let reference = open(json!({"id": {"type": "integer", "minimum": 0}}), &[]);
+    json!({
+        "Registry": open(json!({"id": s("integer"), "name": s("string"), "description": s("string"), "type": s("string"), "url": s("string"), "credential": open(json!({"type": s("string"), "access_key": s("string")}), &[]), "insecure": s("boolean"), "ca_certificate": {"type": ["string", "null"]}, "status": s("string"), "self_target": s("boolean"), "creation_time": time, "update_time": time}), &["id", "name", "type", "url", "status"]),
+        "RegistryReq": strict(json!({"id": s("integer"), "name": {"type": "string", "minLength": 1, "maxLength": 255}, "description": s("string"), "type": {"type": "string", "enum": ["harbor", "docker-registry"]}, "url": {"type": "string", "pattern": "^https?://[a-z0-9.-]+(:[0-9]{1,5})?$"}, "credential": credential, "credential_type": {"type": "string", "enum": ["basic"]}, "access_key": s("string"), "access_secret": s("string"), "insecure": s("boolean"), "ca_certificate": s("string")}), &[]),
+        "RegistryPingResult": open(json!({"instance_id": {"type": ["string", "null"]}, "self_target": s("boolean")}), &["self_target"]),
+        "RegistryInfo": open(json!({"type": s("string"), "description": s("string"), "supported_resource_filters": s("array"), "supported_triggers": {"type": "array", "items": s("string")}, "supported_copy_by_chunk": s("boolean")}), &["type"]),
+        "ReplicationPolicy": open(json!({"id": s("integer"), "name": s("string"), "description": s("string"), "src_registry": s("object"), "dest_registry": s("object"), "dest_namespace": s("string"), "dest_namespace_replace_count": s("integer"), "trigger": s("object"), "filters": s("array"), "replicate_deletion": s("boolean"), "deletion": s("boolean"), "override": s("boolean"), "enabled": s("boolean"), "speed": s("integer"), "copy_by_chunk": s("boolean"), "single_active_replication": s("boolean"), "creation_time": time, "update_time": time}), &["id", "name", "trigger", "enabled"]),
+        "ReplicationPolicyReq": strict(json!({"name": {"type": "string", "minLength": 1, "maxLength": 255}, "description": s("string"), "src_registry": reference, "dest_registry": reference, "dest_namespace": s("string"), "dest_namespace_replace_count": {"type": "integer", "minimum": -1, "maximum": 16}, "trigger": trigger, "filters": {"type": "array", "items": filter}, "replicate_deletion": s("boolean"), "deletion": s("boolean"), "override": s("boolean"), "enabled": s("boolean"), "speed": {"type": "integer", "minimum": -1}, "copy_by_chunk": s("boolean"), "single_active_replication": s("boolean")}), &["name"]),
+        "StartReplicationExecution": strict(json!({"policy_id": {"type": "integer", "minimum": 1}}), &["policy_id"]),
+        "ReplicationExecution": open(json!({"id": s("integer"), "policy_id": s("integer"), "status": {"type": "string", "enum": ["InProgress", "Succeed", "Failed", "Stopped"]}, "status_text": s("string"), "trigger": s("string"), "start_time": time, "end_time": time, "total": s("integer"), "failed": s("integer"), "succeed": s("integer"), "in_progress": s("integer"), "stopped": s("integer"), "bytes_total": s("integer"), "bytes_done": s("integer")}), &["id", "policy_id", "status", "total", "failed", "succeed", "in_progress", "stopped"]),
+        "ReplicationTask": open(json!({"id": s("integer"), "execution_id": s("integer"), "status": {"type": "string", "enum": ["Pending", "InProgress", "Succeed", "Failed", "Stopped"]}, "job_id": s("string"), "operation": s("string"), "resource_type": s("string"), "src_resource": s("string"), "dst_resource": s("string"), "start_time": time, "end_time": time, "attempts": s("integer"), "bytes_total": s("integer"), "bytes_done": s("integer"), "error": s("string")}), &["id", "execution_id", "status"]),
+    })
 }
 
 fn schemas() -> Value {
@@ -890,7 +1119,12 @@ fn schemas() -> Value {
         "UserSysAdminFlag": strict(json!({"sysadmin_flag": s("boolean")}), &["sysadmin_flag"]),
         "UserSearchRespItem": open(json!({"user_id": s("integer"), "username": s("string")}), &["user_id", "username"]),
     });
-    for more in [directory_schemas(), gc_schemas(), configuration_schemas()] {
+    for more in [
+        directory_schemas(),
+        gc_schemas(),
+        configuration_schemas(),
+        replication_schemas(),
+    ] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);
         }

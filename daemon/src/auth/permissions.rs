@@ -120,10 +120,14 @@ pub enum Resource {
     Configuration,
     SystemVolumes,
     GarbageCollection,
+    Registry,
+    ReplicationPolicy,
+    Replication,
+    ReplicationAdapter,
 }
 
 impl Resource {
-    const ALL: [Resource; 15] = [
+    const ALL: [Resource; 19] = [
         Resource::Project,
         Resource::Member,
         Resource::Log,
@@ -139,6 +143,10 @@ impl Resource {
         Resource::Configuration,
         Resource::SystemVolumes,
         Resource::GarbageCollection,
+        Resource::Registry,
+        Resource::ReplicationPolicy,
+        Resource::Replication,
+        Resource::ReplicationAdapter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +166,10 @@ impl Resource {
             Resource::Configuration => "configuration",
             Resource::SystemVolumes => "system-volumes",
             Resource::GarbageCollection => "garbage-collection",
+            Resource::Registry => "registry",
+            Resource::ReplicationPolicy => "replication-policy",
+            Resource::Replication => "replication",
+            Resource::ReplicationAdapter => "replication-adapter",
         }
     }
 
@@ -284,6 +296,21 @@ pub const SYSTEM: &[(Resource, Operation)] = &[
     (R::GarbageCollection, O::Create),
     (R::GarbageCollection, O::Update),
     (R::GarbageCollection, O::Stop),
+    (R::Registry, O::Read),
+    (R::Registry, O::List),
+    (R::Registry, O::Create),
+    (R::Registry, O::Update),
+    (R::Registry, O::Delete),
+    (R::ReplicationPolicy, O::Read),
+    (R::ReplicationPolicy, O::List),
+    (R::ReplicationPolicy, O::Create),
+    (R::ReplicationPolicy, O::Update),
+    (R::ReplicationPolicy, O::Delete),
+    (R::Replication, O::Read),
+    (R::Replication, O::List),
+    (R::Replication, O::Create),
+    (R::Replication, O::Stop),
+    (R::ReplicationAdapter, O::List),
 ];
 
 /// Everything the decision needs to know about a caller at the system level.

@@ -17,6 +17,11 @@ pub struct ExecutionRow {
     pub total: i64,
     pub stop_requested: bool,
     pub retry_of: Option<i64>,
+    /// Executions of one lane run one at a time: the kind, or a narrower key (a replication
+    /// policy's own).
+    pub lane: String,
+    /// How many times a resumable execution was picked up again after an interruption.
+    pub attempts: i64,
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
@@ -24,7 +29,8 @@ pub struct ExecutionRow {
 }
 
 const COLUMNS: &str = "id, kind, triggered_by, status, parameters, result, done, total, \
-                       stop_requested, retry_of, created_at, started_at, ended_at, updated_at";
+                       stop_requested, retry_of, created_at, started_at, ended_at, updated_at, \
+                       COALESCE(lane, kind), attempts";
 
 fn execution(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
     Ok(ExecutionRow {
@@ -42,6 +48,8 @@ fn execution(r: &Row<'_>) -> rusqlite::Result<ExecutionRow> {
         started_at: r.get(11)?,
         ended_at: r.get(12)?,
         updated_at: r.get(13)?,
+        lane: r.get(14)?,
+        attempts: r.get(15)?,
     })
 }
 
@@ -53,13 +61,128 @@ pub fn insert(
     retry_of: Option<i64>,
     now: i64,
 ) -> DbResult<i64> {
+    insert_in_lane(tx, kind, None, triggered_by, parameters, retry_of, now)
+}
+
+/// An execution in a lane of its own (`None`: the kind's).
+pub fn insert_in_lane(
+    tx: &Transaction<'_>,
+    kind: &str,
+    lane: Option<&str>,
+    triggered_by: &str,
+    parameters: &str,
+    retry_of: Option<i64>,
+    now: i64,
+) -> DbResult<i64> {
+    let lane = lane.filter(|l| *l != kind);
     tx.execute(
-        "INSERT INTO job_executions (kind, triggered_by, status, parameters, retry_of,
+        "INSERT INTO job_executions (kind, lane, triggered_by, status, parameters, retry_of,
                                      created_at, updated_at)
-         VALUES (?1, ?2, 'Pending', ?3, ?4, ?5, ?5)",
-        params![kind, triggered_by, parameters, retry_of, now],
+         VALUES (?1, ?2, ?3, 'Pending', ?4, ?5, ?6, ?6)",
+        params![kind, lane, triggered_by, parameters, retry_of, now],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A resumable execution an interruption left running goes back to the queue, itself.
+pub fn resume(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_executions SET status = 'Pending', attempts = attempts + 1, updated_at = ?2
+         WHERE id = ?1 AND status = 'Running'",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// An ended execution queued again (a replication's failed tasks retried by hand); false when
+/// it has not ended.
+pub fn requeue(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<bool> {
+    Ok(tx.execute(
+        "UPDATE job_executions SET status = 'Pending', stop_requested = 0, attempts = 0,
+                                   result = '{}', ended_at = NULL, updated_at = ?2
+         WHERE id = ?1 AND status NOT IN ('Pending', 'Running')",
+        params![id, now],
+    )? == 1)
+}
+
+/// Replaces a pending execution's parameters (events merged into one waiting execution).
+pub fn set_parameters(tx: &Transaction<'_>, id: i64, parameters: &str, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_executions SET parameters = ?2, updated_at = ?3
+         WHERE id = ?1 AND status = 'Pending'",
+        params![id, parameters, now],
+    )?;
+    Ok(())
+}
+
+/// The lane's pending execution started by the given trigger, if any (the newest).
+pub fn pending_in_lane(
+    conn: &Connection,
+    lane: &str,
+    triggered_by: &str,
+) -> DbResult<Option<ExecutionRow>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS} FROM job_executions
+                 WHERE COALESCE(lane, kind) = ?1 AND triggered_by = ?2 AND status = 'Pending'
+                   AND stop_requested = 0
+                 ORDER BY id DESC LIMIT 1"
+            ),
+            params![lane, triggered_by],
+            execution,
+        )
+        .optional()?)
+}
+
+/// One lane's executions, newest first, with the total; optionally only in one status.
+pub fn page_in_lanes(
+    conn: &Connection,
+    kind: &str,
+    lane: Option<&str>,
+    statuses: &[&str],
+    triggered_by: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(Vec<ExecutionRow>, i64)> {
+    let statuses = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
+    let filter = "kind = ?1 AND (?2 IS NULL OR COALESCE(lane, kind) = ?2)
+                  AND (?3 = '[]' OR status IN (SELECT value FROM json_each(?3)))
+                  AND (?4 IS NULL OR triggered_by = ?4)";
+    let total = conn.query_row(
+        &format!("SELECT COUNT(*) FROM job_executions WHERE {filter}"),
+        params![kind, lane, statuses, triggered_by],
+        |r| r.get(0),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM job_executions WHERE {filter} ORDER BY id DESC LIMIT ?5 OFFSET ?6"
+    ))?;
+    let rows = stmt
+        .query_map(
+            params![kind, lane, statuses, triggered_by, limit, offset],
+            execution,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
+
+/// Deletes a lane's ended executions (their tasks and logs go with them); false when one is
+/// still pending or running.
+pub fn delete_lane(tx: &Transaction<'_>, lane: &str) -> DbResult<bool> {
+    let busy = tx
+        .prepare_cached(
+            "SELECT 1 FROM job_executions
+             WHERE COALESCE(lane, kind) = ?1 AND status IN ('Pending', 'Running')",
+        )?
+        .exists([lane])?;
+    if busy {
+        return Ok(false);
+    }
+    tx.execute(
+        "DELETE FROM job_executions WHERE COALESCE(lane, kind) = ?1",
+        [lane],
+    )?;
+    Ok(true)
 }
 
 pub fn get(conn: &Connection, id: i64) -> DbResult<Option<ExecutionRow>> {
@@ -181,7 +304,9 @@ pub fn log(conn: &Connection, id: i64) -> DbResult<Vec<(i64, String)>> {
 /// A kind's schedule: the schedule's JSON, the parameters' JSON and the next run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduleRow {
+    /// The schedule's key: its job kind, or a lane of it (then `job_kind` names the kind).
     pub kind: String,
+    pub job_kind: Option<String>,
     pub schedule: String,
     pub parameters: String,
     pub next_run: Option<i64>,
@@ -190,46 +315,55 @@ pub struct ScheduleRow {
 pub fn schedule(conn: &Connection, kind: &str) -> DbResult<Option<ScheduleRow>> {
     Ok(conn
         .query_row(
-            "SELECT kind, schedule, parameters, next_run FROM job_schedules WHERE kind = ?1",
+            "SELECT kind, schedule, parameters, next_run, job_kind FROM job_schedules
+             WHERE kind = ?1",
             [kind],
-            |r| {
-                Ok(ScheduleRow {
-                    kind: r.get(0)?,
-                    schedule: r.get(1)?,
-                    parameters: r.get(2)?,
-                    next_run: r.get(3)?,
-                })
-            },
+            schedule_row,
         )
         .optional()?)
 }
 
+fn schedule_row(r: &Row<'_>) -> rusqlite::Result<ScheduleRow> {
+    Ok(ScheduleRow {
+        kind: r.get(0)?,
+        schedule: r.get(1)?,
+        parameters: r.get(2)?,
+        next_run: r.get(3)?,
+        job_kind: r.get(4)?,
+    })
+}
+
 pub fn set_schedule(tx: &Transaction<'_>, row: &ScheduleRow, now: i64) -> DbResult<()> {
     tx.execute(
-        "INSERT INTO job_schedules (kind, schedule, parameters, next_run, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO job_schedules (kind, schedule, parameters, next_run, updated_at, job_kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (kind) DO UPDATE SET schedule = ?2, parameters = ?3, next_run = ?4,
-                                          updated_at = ?5",
-        params![row.kind, row.schedule, row.parameters, row.next_run, now],
+                                          updated_at = ?5, job_kind = ?6",
+        params![
+            row.kind,
+            row.schedule,
+            row.parameters,
+            row.next_run,
+            now,
+            row.job_kind
+        ],
     )?;
+    Ok(())
+}
+
+pub fn remove_schedule(tx: &Transaction<'_>, key: &str) -> DbResult<()> {
+    tx.execute("DELETE FROM job_schedules WHERE kind = ?1", [key])?;
     Ok(())
 }
 
 /// Schedules whose next run is due.
 pub fn due(conn: &Connection, now: i64) -> DbResult<Vec<ScheduleRow>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT kind, schedule, parameters, next_run FROM job_schedules
+        "SELECT kind, schedule, parameters, next_run, job_kind FROM job_schedules
          WHERE next_run IS NOT NULL AND next_run <= ?1 ORDER BY next_run",
     )?;
     let rows = stmt
-        .query_map([now], |r| {
-            Ok(ScheduleRow {
-                kind: r.get(0)?,
-                schedule: r.get(1)?,
-                parameters: r.get(2)?,
-                next_run: r.get(3)?,
-            })
-        })?
+        .query_map([now], schedule_row)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -242,11 +376,13 @@ pub fn set_next_run(tx: &Transaction<'_>, kind: &str, next: Option<i64>, now: i6
     Ok(())
 }
 
-/// Whether an execution of the kind is waiting to start (a due schedule then queues no other).
-pub fn has_pending(conn: &Connection, kind: &str) -> DbResult<bool> {
+/// Whether an execution of the lane is waiting to start (a due schedule then queues no other).
+pub fn has_pending(conn: &Connection, lane: &str) -> DbResult<bool> {
     Ok(conn
-        .prepare_cached("SELECT 1 FROM job_executions WHERE kind = ?1 AND status = 'Pending'")?
-        .exists([kind])?)
+        .prepare_cached(
+            "SELECT 1 FROM job_executions WHERE COALESCE(lane, kind) = ?1 AND status = 'Pending'",
+        )?
+        .exists([lane])?)
 }
 
 /// An execution of the kind that is pending or running, if any: (id, status).
@@ -273,13 +409,13 @@ pub fn chain_length(conn: &Connection, id: i64) -> DbResult<i64> {
     )?)
 }
 
-/// Deletes ended executions (with their logs) beyond the newest `keep` of each kind; returns
+/// Deletes ended executions (with their logs) beyond the newest `keep` of each lane; returns
 /// how many.
 pub fn purge_history(tx: &Transaction<'_>, keep: i64) -> DbResult<usize> {
     Ok(tx.execute(
         "DELETE FROM job_executions WHERE status NOT IN ('Pending', 'Running') AND id IN (
              SELECT id FROM (
-                 SELECT id, ROW_NUMBER() OVER (PARTITION BY kind ORDER BY id DESC) AS n
+                 SELECT id, ROW_NUMBER() OVER (PARTITION BY COALESCE(lane, kind) ORDER BY id DESC) AS n
                  FROM job_executions)
              WHERE n > ?1)",
         [keep],

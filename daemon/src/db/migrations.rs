@@ -337,6 +337,85 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL
     );
     "#,
+    // 9: replication. Executions run one at a time per lane (a replication policy's own; NULL
+    // is the kind), a resumable job's attempts are counted, schedules can be keyed apart from
+    // their kind (one per policy), and the instance has an id its peers can see.
+    r#"
+    ALTER TABLE job_executions ADD COLUMN lane TEXT;
+    ALTER TABLE job_executions ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX job_executions_lane ON job_executions(lane, id);
+    ALTER TABLE job_schedules ADD COLUMN job_kind TEXT;
+    CREATE TABLE instance (
+        id          INTEGER PRIMARY KEY CHECK (id = 1),
+        instance_id TEXT NOT NULL
+    );
+    INSERT INTO instance (id, instance_id) VALUES (1, lower(hex(randomblob(16))));
+    CREATE TABLE registries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        name            TEXT NOT NULL UNIQUE,
+        description     TEXT NOT NULL DEFAULT '',
+        type            TEXT NOT NULL CHECK (type IN ('harbor', 'docker-registry')),
+        url             TEXT NOT NULL,
+        credential_type TEXT NOT NULL DEFAULT '',
+        access_key      TEXT NOT NULL DEFAULT '',
+        access_secret   TEXT NOT NULL DEFAULT '',
+        insecure        INTEGER NOT NULL DEFAULT 0,
+        ca_certificate  TEXT NOT NULL DEFAULT '',
+        status          TEXT NOT NULL DEFAULT 'unknown',
+        peer_instance   TEXT NOT NULL DEFAULT '',
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE TABLE replication_policies (
+        id                           INTEGER PRIMARY KEY AUTOINCREMENT,
+        name                         TEXT NOT NULL UNIQUE,
+        description                  TEXT NOT NULL DEFAULT '',
+        src_registry_id              INTEGER REFERENCES registries(id),
+        dest_registry_id             INTEGER REFERENCES registries(id),
+        dest_namespace               TEXT NOT NULL DEFAULT '',
+        dest_namespace_replace_count INTEGER NOT NULL DEFAULT -1,
+        filters                      TEXT NOT NULL DEFAULT '[]',
+        trigger_type                 TEXT NOT NULL
+                                     CHECK (trigger_type IN ('manual', 'scheduled', 'event_based')),
+        trigger_cron                 TEXT NOT NULL DEFAULT '',
+        replicate_deletion           INTEGER NOT NULL DEFAULT 0,
+        override                     INTEGER NOT NULL DEFAULT 0,
+        enabled                      INTEGER NOT NULL DEFAULT 1,
+        speed                        INTEGER NOT NULL DEFAULT -1,
+        copy_by_chunk                INTEGER NOT NULL DEFAULT 0,
+        single_active_replication    INTEGER NOT NULL DEFAULT 0,
+        created_at                   INTEGER NOT NULL,
+        updated_at                   INTEGER NOT NULL,
+        CHECK ((src_registry_id IS NULL) != (dest_registry_id IS NULL))
+    );
+    CREATE TABLE replication_tasks (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        execution_id  INTEGER NOT NULL REFERENCES job_executions(id) ON DELETE CASCADE,
+        operation     TEXT NOT NULL CHECK (operation IN ('copy', 'deletion')),
+        resource_type TEXT NOT NULL,
+        src_resource  TEXT NOT NULL,
+        dst_resource  TEXT NOT NULL,
+        spec          TEXT NOT NULL,
+        status        TEXT NOT NULL
+                      CHECK (status IN ('Pending', 'InProgress', 'Succeed', 'Failed', 'Stopped')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        bytes_total   INTEGER NOT NULL DEFAULT 0,
+        bytes_done    INTEGER NOT NULL DEFAULT 0,
+        error         TEXT NOT NULL DEFAULT '',
+        created_at    INTEGER NOT NULL,
+        start_time    INTEGER,
+        end_time      INTEGER,
+        updated_at    INTEGER NOT NULL
+    );
+    CREATE INDEX replication_tasks_execution ON replication_tasks(execution_id, id);
+    CREATE TABLE replication_task_logs (
+        task_id INTEGER NOT NULL REFERENCES replication_tasks(id) ON DELETE CASCADE,
+        seq     INTEGER NOT NULL,
+        at      INTEGER NOT NULL,
+        line    TEXT NOT NULL,
+        PRIMARY KEY (task_id, seq)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

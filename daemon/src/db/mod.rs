@@ -11,6 +11,7 @@ pub mod members;
 mod migrations;
 pub mod projects;
 pub mod registry;
+pub mod replication;
 pub mod robots;
 pub mod settings;
 pub mod users;

@@ -126,6 +126,12 @@ impl JobContext {
 /// it failed; a job that saw [`JobContext::stopped`] returns whatever it has.
 pub trait Job: Send + Sync + 'static {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>>;
+
+    /// Whether an interrupted execution is picked up again as itself (its progress is kept
+    /// in state of its own, as a replication's tasks are) rather than retried as a new one.
+    fn resumes_in_place(&self) -> bool {
+        false
+    }
 }
 
 /// The runner. Cheap to clone.
@@ -133,8 +139,8 @@ pub trait Job: Send + Sync + 'static {
 pub struct Jobs {
     db: Db,
     kinds: Arc<HashMap<&'static str, Arc<dyn Job>>>,
-    /// Executions running in this process, with their stop switches.
-    running: Arc<Mutex<HashMap<i64, (&'static str, CancellationToken)>>>,
+    /// Executions running in this process, with their lanes and stop switches.
+    running: Arc<Mutex<HashMap<i64, (String, CancellationToken)>>>,
 }
 
 impl Jobs {
@@ -165,6 +171,42 @@ impl Jobs {
         Ok(self
             .db
             .write(move |tx| q::insert(tx, &kind, trigger.as_str(), &params, None, db::now()))
+            .await?)
+    }
+
+    /// Queues an execution in a lane of the kind (one runs at a time per lane).
+    pub async fn submit_in_lane(
+        &self,
+        kind: &str,
+        lane: &str,
+        trigger: Trigger,
+        parameters: Value,
+    ) -> Result<i64, JobError> {
+        self.kind(kind)?;
+        let (kind, lane, params) = (kind.to_string(), lane.to_string(), parameters.to_string());
+        Ok(self
+            .db
+            .write(move |tx| {
+                q::insert_in_lane(
+                    tx,
+                    &kind,
+                    Some(&lane),
+                    trigger.as_str(),
+                    &params,
+                    None,
+                    db::now(),
+                )
+            })
+            .await?)
+    }
+
+    /// Queues an ended execution again, as itself (a replication's failed tasks retried by
+    /// hand); false when it has not ended.
+    pub async fn requeue(&self, id: i64) -> Result<bool, JobError> {
+        self.execution(id).await?;
+        Ok(self
+            .db
+            .write(move |tx| q::requeue(tx, id, db::now()))
             .await?)
     }
 
@@ -262,6 +304,7 @@ impl Jobs {
         let now = db::now();
         let row = ScheduleRow {
             kind: kind.to_string(),
+            job_kind: None,
             schedule: serde_json::to_string(schedule)
                 .map_err(|e| JobError::Invalid(e.to_string()))?,
             parameters: parameters.to_string(),
@@ -270,6 +313,39 @@ impl Jobs {
         Ok(self
             .db
             .write(move |tx| q::set_schedule(tx, &row, now))
+            .await?)
+    }
+
+    /// Sets the schedule kept under `key` for executions of `kind` in the lane `key`.
+    pub async fn set_lane_schedule(
+        &self,
+        key: &str,
+        kind: &str,
+        schedule: &Schedule,
+        parameters: Value,
+    ) -> Result<(), JobError> {
+        self.kind(kind)?;
+        schedule.check().map_err(JobError::Invalid)?;
+        let now = db::now();
+        let row = ScheduleRow {
+            kind: key.to_string(),
+            job_kind: Some(kind.to_string()),
+            schedule: serde_json::to_string(schedule)
+                .map_err(|e| JobError::Invalid(e.to_string()))?,
+            parameters: parameters.to_string(),
+            next_run: schedule.next_after(now),
+        };
+        Ok(self
+            .db
+            .write(move |tx| q::set_schedule(tx, &row, now))
+            .await?)
+    }
+
+    pub async fn remove_schedule(&self, key: &str) -> Result<(), JobError> {
+        let key = key.to_string();
+        Ok(self
+            .db
+            .write(move |tx| q::remove_schedule(tx, &key))
             .await?)
     }
 
@@ -287,14 +363,34 @@ impl Jobs {
     }
 
     /// At start: executions left `Running` by a crash or restart are marked `Error` and
-    /// queued again (`retry_of`); returns the new executions' ids.
+    /// queued again (`retry_of`), or, for jobs that resume in place, queued again as
+    /// themselves; returns the ids queued.
     pub async fn recover(&self) -> Result<Vec<i64>, JobError> {
         let now = db::now();
+        let resumable: Vec<&'static str> = self
+            .kinds
+            .iter()
+            .filter(|(_, job)| job.resumes_in_place())
+            .map(|(k, _)| *k)
+            .collect();
         Ok(self
             .db
             .write(move |tx| {
                 let mut retried = Vec::new();
                 for e in q::in_status(tx, "Running")? {
+                    let resumes = resumable.contains(&e.kind.as_str());
+                    if resumes && !e.stop_requested && e.attempts + 1 < MAX_ATTEMPTS {
+                        q::resume(tx, e.id, now)?;
+                        q::append_log(
+                            tx,
+                            e.id,
+                            "interrupted: berthd stopped while it ran; resumed where it stood",
+                            MAX_LOG_LINES,
+                            now,
+                        )?;
+                        retried.push(e.id);
+                        continue;
+                    }
                     let note =
                         serde_json::json!({"error": "interrupted: berthd stopped while it ran"});
                     q::finish(tx, e.id, "Error", &note.to_string(), now)?;
@@ -308,7 +404,7 @@ impl Jobs {
                     if e.stop_requested {
                         continue;
                     }
-                    if q::chain_length(tx, e.id)? >= MAX_ATTEMPTS {
+                    if resumes || q::chain_length(tx, e.id)? >= MAX_ATTEMPTS {
                         q::append_log(
                             tx,
                             e.id,
@@ -348,15 +444,17 @@ impl Jobs {
         for due in self.db.read(move |c| q::due(c, now)).await? {
             let schedule: Option<Schedule> = serde_json::from_str(&due.schedule).ok();
             let next = schedule.and_then(|s| s.next_after(now));
-            let queue = self.kinds.contains_key(due.kind.as_str());
+            let kind = due.job_kind.clone().unwrap_or_else(|| due.kind.clone());
+            let queue = self.kinds.contains_key(kind.as_str());
             self.db
                 .write(move |tx| {
                     q::set_next_run(tx, &due.kind, next, now)?;
                     // A run slower than its schedule never builds a queue: one waits at most.
                     if queue && !q::has_pending(tx, &due.kind)? {
-                        q::insert(
+                        q::insert_in_lane(
                             tx,
-                            &due.kind,
+                            &kind,
+                            Some(&due.kind),
                             Trigger::Schedule.as_str(),
                             &due.parameters,
                             None,
@@ -376,7 +474,7 @@ impl Jobs {
                     .await?;
                 continue;
             }
-            let Ok((kind, job)) = self.kind(&e.kind) else {
+            let Ok((_, job)) = self.kind(&e.kind) else {
                 let id = e.id;
                 let note = serde_json::json!({"error": format!("unknown job kind {:?}", e.kind)});
                 self.db
@@ -384,7 +482,11 @@ impl Jobs {
                     .await?;
                 continue;
             };
-            if self.running_lock().values().any(|(k, _)| *k == kind) {
+            if self
+                .running_lock()
+                .values()
+                .any(|(lane, _)| *lane == e.lane)
+            {
                 continue;
             }
             let id = e.id;
@@ -392,7 +494,8 @@ impl Jobs {
                 continue;
             }
             let cancel = CancellationToken::new();
-            self.running_lock().insert(id, (kind, cancel.clone()));
+            self.running_lock()
+                .insert(id, (e.lane.clone(), cancel.clone()));
             let ctx = JobContext {
                 execution_id: id,
                 parameters: serde_json::from_str(&e.parameters).unwrap_or(Value::Null),
@@ -458,9 +561,7 @@ impl Jobs {
         }
     }
 
-    fn running_lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<i64, (&'static str, CancellationToken)>> {
+    fn running_lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (String, CancellationToken)>> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -102,7 +102,7 @@ async fn base(
     let client = connect
         .map(|Extension(ConnectInfo(a))| a.ip().to_string())
         .unwrap_or_default();
-    match access::authorize(
+    let mut response = match access::authorize(
         &state,
         &headers,
         &base,
@@ -119,7 +119,18 @@ async fn base(
         )
             .into_response(),
         Err(e) => e.into_response(),
+    };
+    // Who this is, so a replicating peer can tell it is talking to itself (see
+    // `replication`): on every answer, signed in or not, since an endpoint is pinged before
+    // its credentials are known to work.
+    if let Ok(id) = state.replication.instance_id().await {
+        if let Ok(value) = axum::http::HeaderValue::from_str(&id) {
+            response
+                .headers_mut()
+                .insert(crate::replication::remote::INSTANCE_HEADER, value);
+        }
     }
+    response
 }
 
 async fn dispatch(State(state): State<AppState>, req: axum::extract::Request) -> Response {

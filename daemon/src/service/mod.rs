@@ -7,6 +7,7 @@ pub mod directory;
 pub mod gc;
 pub mod projects;
 pub mod registry;
+pub mod replication;
 pub mod repositories;
 pub mod robots;
 pub mod system;

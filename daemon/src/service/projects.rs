@@ -159,6 +159,27 @@ impl Projects {
             .await
     }
 
+    /// Makes sure a project exists for content replicated in: a missing one is made private
+    /// and owned by the `admin` account, as Harbor's replication makes them. Only the
+    /// replication job calls this; the policy that asked was a system administrator's.
+    pub async fn ensure_for_replication(&self, name: &str) -> Result<(), ProjectError> {
+        if !valid_project_name(name) {
+            return Err(ProjectError::InvalidName(name.to_string()));
+        }
+        let name = name.to_string();
+        self.db
+            .write(move |tx| {
+                if db::projects::by_name(tx, &name)?.is_some() {
+                    return Ok(());
+                }
+                let admin = db::users::by_name(tx, "admin")?
+                    .ok_or_else(|| ProjectError::NotFound("the admin account".into()))?;
+                db::projects::insert(tx, &name, false, admin.id, ProjectRole::ProjectAdmin.id())?;
+                Ok(())
+            })
+            .await
+    }
+
     /// Whether a project of that name exists (Harbor's `HEAD /projects?project_name=`).
     pub async fn exists(&self, name: &str) -> Result<bool, ProjectError> {
         let name = name.to_string();
