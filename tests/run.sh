@@ -16,7 +16,7 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends \
-    docker.io skopeo podman docker-registry ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
+    docker.io skopeo podman docker-registry apache2-utils ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
     tmux systemd debootstrap rpm binutils \
     chromium chromium-driver fonts-noto-cjk fonts-liberation
   # npm comes with the machine's Node.js; Debian's is the fallback.

@@ -16,6 +16,7 @@ mod oras;
 mod packaging;
 mod portal;
 mod protocol;
+mod replication;
 mod robots;
 mod scripts;
 mod server;

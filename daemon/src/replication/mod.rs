@@ -297,14 +297,21 @@ impl Run {
         let remote = Remote::new(endpoint(&row, &key)?, &instance).map_err(|e| e.to_string())?;
         // Never to itself: an endpoint that answers with this instance's id is this registry
         // (the same one, or one sharing its state), and copying would loop.
-        match remote.ping().await {
-            Ok(Some(peer)) if peer == instance => {
+        let (peer, reached) = remote.ping().await;
+        if peer.as_deref() == Some(instance.as_str()) {
+            return Err(format!(
+                "endpoint {} ({}) is this very instance: skipped, never retried",
+                row.name, row.url
+            ));
+        }
+        match reached {
+            Ok(()) => {}
+            Err(RemoteError::Auth(m)) => {
                 return Err(format!(
-                    "endpoint {} ({}) is this very instance: skipped, never retried",
-                    row.name, row.url
+                    "endpoint {} refused the credentials: {m}",
+                    row.name
                 ))
             }
-            Ok(_) => {}
             Err(e) => return Err(format!("endpoint {} cannot be reached: {e}", row.name)),
         }
         let remote = Side::Remote(Arc::new(remote));

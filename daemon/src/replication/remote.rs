@@ -210,32 +210,49 @@ impl Remote {
         Some(value)
     }
 
-    /// Pings `/v2/`, learning how the registry wants to be authenticated; returns the
-    /// Berth instance id it reported, if any.
-    pub async fn ping(&self) -> Result<Option<String>, RemoteError> {
+    /// Pings `/v2/`: first without credentials, learning how the registry wants to be
+    /// authenticated and the Berth instance id it answers with (if any, whether or not the
+    /// credentials then work), then with the credentials. An endpoint without credentials is
+    /// reachable when it answers at all (anonymous pulls may still work).
+    pub async fn ping(&self) -> (Option<String>, Result<(), RemoteError>) {
+        let (challenge, instance) = match self.probe().await {
+            Ok(found) => found,
+            Err(e) => return (None, Err(e)),
+        };
+        if challenge == Challenge::None || self.endpoint.username.is_empty() {
+            return (instance, Ok(()));
+        }
         let url = self.url("/v2/");
-        let response = self.send("", || self.http.get(&url)).await?;
+        let checked = match self.send("", || self.http.get(&url)).await {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) if matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+                Err(RemoteError::Auth(format!(
+                    "{url}: the registry refused the credentials of {:?} ({})",
+                    self.endpoint.username,
+                    r.status()
+                )))
+            }
+            Ok(r) => Err(status_error(&url, r.status(), r).await),
+            Err(e) => Err(e),
+        };
+        (instance, checked)
+    }
+
+    /// Learns the challenge (and the instance id) with one unauthenticated `GET /v2/`.
+    async fn probe(&self) -> Result<(Challenge, Option<String>), RemoteError> {
+        let url = self.url("/v2/");
+        let response = self
+            .http
+            .get(&url)
+            .header(ORIGIN_HEADER, &self.origin)
+            .send()
+            .await
+            .map_err(|e| network(&url, e))?;
         let instance = response
             .headers()
             .get(INSTANCE_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        match response.status() {
-            s if s.is_success() => Ok(instance),
-            s => Err(status_error(&url, s, response).await),
-        }
-    }
-
-    /// Learns the challenge with one unauthenticated `GET /v2/`.
-    async fn probe(&self) -> Result<Challenge, RemoteError> {
-        let url = self.url("/v2/");
-        let response = self
-            .http
-            .get(&url)
-            .header(crate::replication::remote::ORIGIN_HEADER, &self.origin)
-            .send()
-            .await
-            .map_err(|e| network(&url, e))?;
         let challenge = if response.status() == StatusCode::UNAUTHORIZED {
             parse_challenge(response.headers())
         } else if response.status().is_success() {
@@ -244,7 +261,7 @@ impl Remote {
             return Err(status_error(&url, response.status(), response).await);
         };
         self.auth_lock().challenge = challenge.clone();
-        Ok(challenge)
+        Ok((challenge, instance))
     }
 
     /// The `Authorization` header for requests under `scope` (space-separated scopes).
@@ -259,7 +276,7 @@ impl Remote {
             state.challenge.clone()
         };
         let challenge = match challenge {
-            Challenge::Unknown => self.probe().await?,
+            Challenge::Unknown => self.probe().await?.0,
             known => known,
         };
         match challenge {

@@ -285,10 +285,17 @@ impl ReplicationService {
             .map_err(|_| {
                 ReplicationError::Unreachable(format!("{}: no answer within 15 s", row.url))
             })?;
-        match pinged {
-            Ok(instance_id) => Ok(PingResult {
-                is_self: instance_id.as_deref() == Some(ours.as_str()),
+        let (instance_id, reached) = pinged;
+        let is_self = instance_id.as_deref() == Some(ours.as_str());
+        match reached {
+            // Itself, whatever the credentials: that is what matters about it.
+            _ if is_self => Ok(PingResult {
                 instance_id,
+                is_self,
+            }),
+            Ok(()) => Ok(PingResult {
+                instance_id,
+                is_self,
             }),
             Err(RemoteError::Auth(m)) => Err(ReplicationError::Unreachable(format!(
                 "the registry refused the credentials: {m}"
