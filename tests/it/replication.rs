@@ -686,3 +686,141 @@ fn the_speed_limit_holds() {
         "{rate:.0} KB/s against a limit of {limit_kb} KB/s: {task}"
     );
 }
+
+/// Waits (bounded) until `check` holds.
+fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "never {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until no execution is in progress, then returns how many there are.
+fn settled(b: &Berthd) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let all = get(b, "/replication/executions?page_size=100");
+        let list = all.as_array().cloned().unwrap_or_default();
+        if list.iter().all(|e| e["status"] != "InProgress") {
+            return list.len();
+        }
+        assert!(Instant::now() < deadline, "executions never settled: {all}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Two instances with event-based policies towards each other: a push to either appears on
+/// both, a deletion too, and the pair settles: one execution per change, nothing sent back.
+#[test]
+fn two_instances_replicating_to_each_other_settle() {
+    let a = replicating_berthd();
+    let b = replicating_berthd();
+    a.create_project("ha", false);
+    b.create_project("ha", false);
+    let a_to_b = endpoint(&a, "b", "harbor", &b.url(), "admin", ADMIN_PASSWORD);
+    let b_to_a = endpoint(&b, "a", "harbor", &a.url(), "admin", ADMIN_PASSWORD);
+    let ha = |to: i64| {
+        json!({"name": "ha", "dest_registry": {"id": to}, "trigger": {"type": "event_based"},
+               "replicate_deletion": true, "filters": [{"type": "name", "value": "ha/**"}]})
+    };
+    policy(&a, ha(a_to_b));
+    policy(&b, ha(b_to_a));
+    let on_a = a.registry(&["ha/app"]);
+    let on_b = b.registry(&["ha/app"]);
+
+    let (_, one) = on_a.push_image("ha/app", "one", &random_bytes(4000));
+    eventually("ha/app:one on b", || {
+        digest_at(&on_b, "ha/app", "one").as_ref() == Some(&one)
+    });
+    let (_, two) = on_b.push_image("ha/app", "two", &random_bytes(4000));
+    eventually("ha/app:two on a", || {
+        digest_at(&on_a, "ha/app", "two").as_ref() == Some(&two)
+    });
+    assert_eq!(settled(&a), 1, "one execution on a, for its own push");
+    assert_eq!(settled(&b), 1, "one execution on b, for its own push");
+    let e = get(&a, "/replication/executions");
+    assert_eq!(e[0]["trigger"], "event_based", "{e}");
+    assert_eq!(e[0]["status"], "Succeed", "{e}");
+
+    // A deletion on a goes to b, and does not come back.
+    let r = on_a
+        .req(Method::DELETE, &format!("/v2/ha/app/manifests/{one}"))
+        .send()
+        .expect("delete");
+    assert_eq!(r.status(), 202);
+    eventually("ha/app:one gone from b", || {
+        digest_at(&on_b, "ha/app", "one").is_none()
+    });
+    assert_eq!(settled(&a), 2);
+    assert_eq!(settled(&b), 1);
+    assert_eq!(digest_at(&on_b, "ha/app", "two"), Some(two.clone()));
+    assert_eq!(digest_at(&on_a, "ha/app", "two"), Some(two));
+}
+
+/// A scheduled policy runs by itself; disabled, its schedule is gone.
+#[test]
+fn a_scheduled_policy_runs_on_its_own_until_disabled() {
+    let a = replicating_berthd();
+    let b = replicating_berthd();
+    a.create_project("proj", false);
+    let on_a = a.registry(&["proj/app"]);
+    let (_, digest) = on_a.push_image("proj/app", "v1", b"scheduled");
+    let to_b = endpoint(&a, "b", "harbor", &b.url(), "admin", ADMIN_PASSWORD);
+    let body = |enabled: bool| {
+        json!({"name": "nightly", "dest_registry": {"id": to_b}, "enabled": enabled,
+               "trigger": {"type": "scheduled", "trigger_settings": {"cron": "*/2 * * * * *"}}})
+    };
+    let p = policy(&a, body(true));
+    // The project appears at b with the first run: a token per look.
+    eventually("a scheduled run copied proj/app:v1", || {
+        digest_at(&b.registry(&["proj/app"]), "proj/app", "v1").as_ref() == Some(&digest)
+    });
+    let runs = get(
+        &a,
+        &format!("/replication/executions?policy_id={p}&trigger=scheduled"),
+    );
+    assert!(runs.as_array().is_some_and(|r| !r.is_empty()), "{runs}");
+    let schedules = |a: &Berthd| -> i64 {
+        rusqlite::Connection::open(a.data().join("berth.db"))
+            .expect("db")
+            .query_row(
+                "SELECT COUNT(*) FROM job_schedules WHERE kind = ?1",
+                [format!("REPLICATION/{p}")],
+                |r| r.get(0),
+            )
+            .expect("count")
+    };
+    assert_eq!(schedules(&a), 1);
+    let r = api(&a, Method::PUT, &format!("/replication/policies/{p}"))
+        .json(&body(false))
+        .send()
+        .expect("disable");
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    assert_eq!(schedules(&a), 0, "disabled: no schedule");
+}
+
+/// A graceful restart (SIGTERM) in the middle leaves the execution to be resumed, not
+/// stopped: it ends `Succeed` after the restart.
+#[test]
+fn a_graceful_restart_resumes_the_execution() {
+    let mut a = replicating_berthd();
+    let b = replicating_berthd();
+    a.create_project("proj", false);
+    let on_a = a.registry(&["proj/one", "proj/two"]);
+    on_a.push_image("proj/one", "v1", &random_bytes(3 * 1024 * 1024));
+    on_a.push_image("proj/two", "v1", &random_bytes(3 * 1024 * 1024));
+    let to_b = endpoint(&a, "b", "harbor", &b.url(), "admin", ADMIN_PASSWORD);
+    let p = policy(
+        &a,
+        json!({"name": "slow", "dest_registry": {"id": to_b}, "speed": 2048}),
+    );
+    let execution = start(&a, p);
+    until(&a, execution, "copying", |e| {
+        e["bytes_done"].as_i64().unwrap_or(0) > 1024 * 1024
+    });
+    a.restart();
+    let e = ended(&a, execution);
+    assert_eq!(e["status"], "Succeed", "{e}\n{}", task_logs(&a, execution));
+    assert_eq!(e["total"], 2);
+}

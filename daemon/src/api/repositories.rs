@@ -307,10 +307,34 @@ pub(super) async fn get_artifact(
     Ok(Json(artifact_wire(repo.project_id, &repo, &a, true)))
 }
 
+/// Tells replication about a deletion made through the REST API.
+fn replicate_deletion(
+    state: &AppState,
+    by: &crate::auth::Principal,
+    headers: &axum::http::HeaderMap,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+) {
+    let header = headers
+        .get(crate::replication::remote::ORIGIN_HEADER)
+        .and_then(|v| v.to_str().ok());
+    state
+        .replication
+        .on_event(crate::service::replication::Event {
+            repository: repository.to_string(),
+            tag: tag.to_string(),
+            digest: digest.to_string(),
+            deleted: true,
+            origin: crate::service::replication::trusted_origin(by, header),
+        });
+}
+
 pub(super) async fn delete_artifact(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     Path((project, repository, reference)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = state
@@ -319,6 +343,12 @@ pub(super) async fn delete_artifact(
         .await;
     let pid = deleted.as_ref().ok().map(|(v, _)| v.project.id);
     let resource = format!("{project}/{repository}@{reference}");
+    if let (Ok((_, artifact)), Ok(name)) = (
+        &deleted,
+        crate::service::repositories::full_name(&project, &repository),
+    ) {
+        replicate_deletion(&state, &by, &headers, name.as_str(), "", &artifact.digest);
+    }
     audit(
         &state,
         &by,
@@ -410,6 +440,7 @@ pub(super) async fn delete_tag(
     State(state): State<AppState>,
     AuthUser(by): AuthUser,
     ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
     Path((project, repository, reference, tag)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = state
@@ -417,6 +448,12 @@ pub(super) async fn delete_tag(
         .delete_tag(&by, &project, &repository, &reference, &tag)
         .await;
     let pid = deleted.as_ref().ok().map(|v| v.project.id);
+    if let (Ok(_), Ok(name)) = (
+        &deleted,
+        crate::service::repositories::full_name(&project, &repository),
+    ) {
+        replicate_deletion(&state, &by, &headers, name.as_str(), &tag, "");
+    }
     audit(
         &state,
         &by,

@@ -425,6 +425,23 @@ pub fn insert_tasks(
     Ok(())
 }
 
+/// Drops a plan that a crash cut short (its tasks have not run).
+pub fn delete_tasks(tx: &Transaction<'_>, execution_id: i64) -> DbResult<usize> {
+    Ok(tx.execute(
+        "DELETE FROM replication_tasks WHERE execution_id = ?1",
+        [execution_id],
+    )?)
+}
+
+/// Tasks a stop or a shutdown left unfinished go back to `Pending`.
+pub fn requeue_in_progress(tx: &Transaction<'_>, execution_id: i64, now: i64) -> DbResult<usize> {
+    Ok(tx.execute(
+        "UPDATE replication_tasks SET status = 'Pending', updated_at = ?2
+         WHERE execution_id = ?1 AND status = 'InProgress'",
+        params![execution_id, now],
+    )?)
+}
+
 pub fn has_tasks(conn: &Connection, execution_id: i64) -> DbResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM replication_tasks WHERE execution_id = ?1")?

@@ -66,6 +66,7 @@ pub struct JobContext {
     pub execution_id: i64,
     pub parameters: Value,
     cancel: CancellationToken,
+    shutdown: CancellationToken,
     db: Db,
 }
 
@@ -73,6 +74,12 @@ impl JobContext {
     /// Whether a stop was asked for; a job checks it between steps and returns promptly.
     pub fn stopped(&self) -> bool {
         self.cancel.is_cancelled()
+    }
+
+    /// Whether the stop is berthd shutting down rather than someone's request: a job that
+    /// resumes in place then leaves its state ready to go on.
+    pub fn shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
     }
 
     /// Resolves when a stop is asked for, for jobs waiting on something else.
@@ -141,6 +148,8 @@ pub struct Jobs {
     kinds: Arc<HashMap<&'static str, Arc<dyn Job>>>,
     /// Executions running in this process, with their lanes and stop switches.
     running: Arc<Mutex<HashMap<i64, (String, CancellationToken)>>>,
+    /// Cancelled when berthd shuts down (before the running jobs are stopped).
+    shutdown: CancellationToken,
 }
 
 impl Jobs {
@@ -149,6 +158,7 @@ impl Jobs {
             db,
             kinds: Arc::new(kinds.into_iter().collect()),
             running: Arc::new(Mutex::new(HashMap::new())),
+            shutdown: CancellationToken::new(),
         }
     }
 
@@ -500,8 +510,10 @@ impl Jobs {
                 execution_id: id,
                 parameters: serde_json::from_str(&e.parameters).unwrap_or(Value::Null),
                 cancel: cancel.clone(),
+                shutdown: self.shutdown.clone(),
                 db: self.db.clone(),
             };
+            let resumes = job.resumes_in_place();
             let this = self.clone();
             tokio::spawn(async move {
                 // A job that panics still ends, as `Error`, and frees its kind.
@@ -509,6 +521,12 @@ impl Jobs {
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| Err("the job panicked".into()));
+                // Interrupted by shutdown, a job that resumes in place stays `Running`: the
+                // next start's recovery picks it up as itself.
+                if resumes && this.shutdown.is_cancelled() {
+                    this.running_lock().remove(&id);
+                    return;
+                }
                 let (status, result) = match outcome {
                     Ok(result) if cancel.is_cancelled() => ("Stopped", result),
                     Ok(result) => ("Success", result),
@@ -542,6 +560,7 @@ impl Jobs {
                 tracing::warn!(error = %e, "the job runner's round failed");
             }
         }
+        self.shutdown.cancel();
         for (_, cancel) in self.running_lock().values() {
             cancel.cancel();
         }
@@ -813,6 +832,38 @@ mod tests {
             next.is_some_and(|n| n > db::now() - 1),
             "the next run moved on"
         );
+    }
+
+    /// One execution at a time per lane; lanes of one kind run side by side.
+    #[tokio::test]
+    async fn lanes_run_apart() {
+        let (jobs, _dir) = runner();
+        let slow = serde_json::json!({"n": 100000, "slow": true});
+        let a1 = jobs
+            .submit_in_lane("COUNT", "COUNT/a", Trigger::Manual, slow.clone())
+            .await
+            .expect("a1");
+        let a2 = jobs
+            .submit_in_lane("COUNT", "COUNT/a", Trigger::Manual, slow.clone())
+            .await
+            .expect("a2");
+        let b1 = jobs
+            .submit_in_lane("COUNT", "COUNT/b", Trigger::Manual, slow)
+            .await
+            .expect("b1");
+        let started = jobs.run_once().await.expect("round");
+        assert_eq!(started, [a1, b1], "a2 waits behind a1");
+        assert_eq!(jobs.execution(a2).await.expect("a2").status, "Pending");
+        for id in [a1, a2, b1] {
+            jobs.stop(id).await.expect("stop");
+        }
+        for id in [a1, a2, b1] {
+            assert_eq!(jobs.wait(id).await.expect("ended").status, "Stopped");
+        }
+        // An ended execution is queued again as itself.
+        assert!(jobs.requeue(a1).await.expect("requeue"));
+        assert_eq!(jobs.execution(a1).await.expect("a1").status, "Pending");
+        assert!(!jobs.requeue(a1).await.expect("again"), "already queued");
     }
 
     #[tokio::test]

@@ -10,6 +10,31 @@ use crate::audit::Entry;
 use crate::manifest::MAX_MANIFEST_BYTES;
 use crate::names::RepoName;
 use crate::service::registry::RegistryError;
+use crate::service::replication::{trusted_origin, Event};
+
+/// Tells replication about a push or a delete (event-based policies act on it).
+async fn replicate(ctx: &Ctx, name: &RepoName, reference: &str, digest: &str, deleted: bool) {
+    let header = ctx.header(crate::replication::remote::ORIGIN_HEADER);
+    let origin = match header {
+        Some(_) => match ctx.state.auth.principal_for_subject(&ctx.username).await {
+            Ok(by) => trusted_origin(&by, header),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let tag = if reference.contains(':') {
+        ""
+    } else {
+        reference
+    };
+    ctx.state.replication.on_event(Event {
+        repository: name.to_string(),
+        tag: tag.to_string(),
+        digest: digest.to_string(),
+        deleted,
+        origin,
+    });
+}
 
 /// What the audit log calls an artifact: `repo:tag` or `repo@digest`.
 fn artifact(name: &RepoName, reference: &str) -> String {
@@ -108,6 +133,7 @@ pub(super) async fn put(
         pushed.is_ok(),
     );
     let out = pushed?;
+    replicate(ctx, name, reference, &out.digest.to_string(), false).await;
     let mut headers = vec![
         ("location", format!("/v2/{name}/manifests/{}", out.digest)),
         ("docker-content-digest", out.digest.to_string()),
@@ -133,6 +159,12 @@ pub(super) async fn delete(
         deleted.is_ok(),
     );
     deleted?;
+    let digest = if reference.contains(':') {
+        reference
+    } else {
+        ""
+    };
+    replicate(ctx, name, reference, digest, true).await;
     Ok(response(
         StatusCode::ACCEPTED,
         &[("content-length", "0".into())],

@@ -14,7 +14,6 @@ use bytes::Bytes;
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use serde_json::Value;
-use sha2::{Digest as _, Sha256};
 
 use super::remote::RemoteError;
 use super::side::{empty_body, Side};
@@ -118,6 +117,8 @@ pub struct Copy<'a> {
     /// Lines for the task's log.
     pub log: Vec<String>,
     pub report: CopyReport,
+    /// Manifests this task has made sure of, so none is visited twice.
+    pub visited: HashSet<String>,
 }
 
 /// What a manifest references: child manifests (an index's) and blobs with their sizes.
@@ -170,13 +171,38 @@ pub fn references(body: &[u8]) -> Result<References, String> {
     })
 }
 
-/// Whether a document hashes to the digest it was fetched by (sha256 only; others are
-/// checked by the destination when written).
+/// Whether a document hashes to the digest it was fetched by; anything that is not a valid
+/// digest (a tag name passed off as one, say) never matches.
 fn matches_digest(body: &[u8], digest: &str) -> bool {
-    match digest.strip_prefix("sha256:") {
-        Some(hex_digest) => hex::encode(Sha256::digest(body)) == hex_digest,
-        None => true,
+    match digest.parse::<crate::digest::Digest>() {
+        Ok(d) => crate::digest::Digest::of(d.algorithm(), body) == d,
+        Err(_) => false,
     }
+}
+
+/// Nesting of indexes a copy follows (an index of indexes is 2).
+const MAX_DEPTH: u32 = 8;
+/// Manifests one task may write (its artifact, children and referrers).
+const MAX_MANIFESTS_PER_TASK: usize = 10_000;
+/// Referrers of one subject a copy follows.
+const MAX_REFERRERS: usize = 1_000;
+
+/// A source stream that must carry exactly `len` bytes: more is an error at once (a peer
+/// cannot fill the disk before the hash check), fewer is caught by the destination's check.
+fn exactly(inner: ByteStream, len: u64) -> ByteStream {
+    let mut seen = 0u64;
+    inner
+        .map(move |chunk| {
+            let chunk = chunk?;
+            seen += chunk.len() as u64;
+            if seen > len {
+                return Err(std::io::Error::other(format!(
+                    "the source sent more than the {len} bytes it declared"
+                )));
+            }
+            Ok(chunk)
+        })
+        .boxed()
 }
 
 /// How deep referrers of referrers are followed (a signature of an SBOM of an image is 2).
@@ -217,7 +243,7 @@ impl Copy<'_> {
         if all_kept {
             return Ok(());
         }
-        self.tree(src_repo, dst_repo, digest, body.clone(), &media_type)
+        self.tree(src_repo, dst_repo, digest, body.clone(), &media_type, 0)
             .await?;
         for tag in &to_write {
             self.dst
@@ -248,8 +274,17 @@ impl Copy<'_> {
         digest: &'s str,
         body: Bytes,
         media_type: &'s str,
+        depth: u32,
     ) -> futures_util::future::BoxFuture<'s, Result<(), RemoteError>> {
         Box::pin(async move {
+            if !self.visited.insert(digest.to_string()) {
+                return Ok(());
+            }
+            if depth > MAX_DEPTH || self.visited.len() > MAX_MANIFESTS_PER_TASK {
+                return Err(RemoteError::Refused(format!(
+                    "{digest}: nested deeper than {MAX_DEPTH} or more than {MAX_MANIFESTS_PER_TASK} manifests: not copied"
+                )));
+            }
             if self.dst.head_manifest(dst_repo, digest).await?.is_some() {
                 self.note(format!("manifest {digest}: already at the destination"));
                 return Ok(());
@@ -257,10 +292,22 @@ impl Copy<'_> {
             let References { children, blobs } = references(&body).map_err(RemoteError::Refused)?;
             for child in children {
                 let (child_body, child_type) = self.fetch(src_repo, &child).await?;
-                self.tree(src_repo, dst_repo, &child, child_body, &child_type)
-                    .await?;
+                self.tree(
+                    src_repo,
+                    dst_repo,
+                    &child,
+                    child_body,
+                    &child_type,
+                    depth + 1,
+                )
+                .await?;
             }
             for (blob, size) in blobs {
+                if blob.parse::<crate::digest::Digest>().is_err() {
+                    return Err(RemoteError::Refused(format!(
+                        "manifest {digest} names {blob:?}, which is no digest"
+                    )));
+                }
                 self.blob(src_repo, dst_repo, &blob, size).await?;
             }
             self.dst
@@ -283,10 +330,20 @@ impl Copy<'_> {
             if depth > MAX_REFERRER_DEPTH {
                 return Ok(());
             }
-            for referrer in self.src.referrers(src_repo, subject).await? {
+            let referrers = self.src.referrers(src_repo, subject).await?;
+            if referrers.len() > MAX_REFERRERS {
+                self.note(format!(
+                    "{subject} has {} referrers: the first {MAX_REFERRERS} are copied",
+                    referrers.len()
+                ));
+            }
+            for referrer in referrers.into_iter().take(MAX_REFERRERS) {
+                if self.visited.contains(&referrer) {
+                    continue;
+                }
                 let (body, media_type) = self.fetch(src_repo, &referrer).await?;
                 self.note(format!("referrer {referrer} of {subject}"));
-                self.tree(src_repo, dst_repo, &referrer, body, &media_type)
+                self.tree(src_repo, dst_repo, &referrer, body, &media_type, 1)
                     .await?;
                 self.referrers(src_repo, dst_repo, &referrer, depth + 1)
                     .await?;
@@ -325,8 +382,10 @@ impl Copy<'_> {
             {
                 Ok(mounted) => {
                     if mounted {
+                        // Nothing was sent: a mount moves no bytes.
                         self.report.blobs_mounted += 1;
-                        self.progress.done.store(base + size, Ordering::Relaxed);
+                        self.progress.done.store(base, Ordering::Relaxed);
+                        self.progress.total.fetch_sub(size, Ordering::Relaxed);
                         self.note(format!("blob {digest}: mounted"));
                     } else {
                         self.report.blobs_copied += 1;
@@ -374,12 +433,18 @@ impl Copy<'_> {
             return Ok(true);
         };
         if size <= self.settings.chunk_size {
-            let body = self.src.blob(src_repo, digest, 0, Some(size)).await?;
-            let body = self.source_stream(body);
-            self.dst
-                .finish_upload(dst_repo, &upload, digest, size, body)
-                .await?;
-            return Ok(false);
+            let sent = async {
+                let body = self.src.blob(src_repo, digest, 0, Some(size)).await?;
+                let body = self.source_stream(exactly(body, size));
+                self.dst
+                    .finish_upload(dst_repo, &upload, digest, size, body)
+                    .await
+            }
+            .await;
+            if sent.is_err() {
+                self.dst.cancel_upload(dst_repo, &upload).await;
+            }
+            return sent.map(|()| false);
         }
         let mut offset = 0;
         let mut failures = 0;
@@ -387,7 +452,7 @@ impl Copy<'_> {
             let len = self.settings.chunk_size.min(size - offset);
             let sent = async {
                 let body = self.src.blob(src_repo, digest, offset, Some(len)).await?;
-                let body = self.source_stream(body);
+                let body = self.source_stream(exactly(body, len));
                 self.dst
                     .upload_chunk(dst_repo, &upload, offset, len, body)
                     .await
@@ -403,19 +468,32 @@ impl Copy<'_> {
                     let wait = self.settings.backoff * 2u32.saturating_pow(failures - 1);
                     tokio::time::sleep(wait).await;
                     // Resume where the destination says the upload stands.
-                    offset = self.dst.upload_offset(dst_repo, &upload).await?;
+                    offset = match self.dst.upload_offset(dst_repo, &upload).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            self.dst.cancel_upload(dst_repo, &upload).await;
+                            return Err(e);
+                        }
+                    };
                     self.progress.done.store(base + offset, Ordering::Relaxed);
                     self.note(format!(
                         "blob {digest}: chunk failed ({e}); resuming at byte {offset}"
                     ));
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.dst.cancel_upload(dst_repo, &upload).await;
+                    return Err(e);
+                }
             }
         }
-        self.dst
+        let finished = self
+            .dst
             .finish_upload(dst_repo, &upload, digest, 0, empty_body())
-            .await?;
-        Ok(false)
+            .await;
+        if finished.is_err() {
+            self.dst.cancel_upload(dst_repo, &upload).await;
+        }
+        finished.map(|()| false)
     }
 }
 
@@ -447,7 +525,7 @@ mod tests {
     #[test]
     fn digests_are_checked() {
         let body = b"{}";
-        let good = format!("sha256:{}", hex::encode(Sha256::digest(body)));
+        let good = crate::digest::Digest::sha256_of(body).to_string();
         assert!(matches_digest(body, &good));
         assert!(!matches_digest(b"{ }", &good));
     }

@@ -46,6 +46,21 @@ pub fn lane(policy_id: i64) -> String {
     format!("{REPLICATION}/{policy_id}")
 }
 
+/// Tasks stored per transaction while planning (the writer is shared with pushes).
+const PLAN_BATCH: usize = 500;
+
+impl Parameters {
+    /// An execution of `policy`, as it stands now.
+    pub fn of(policy: &PolicyRow) -> Parameters {
+        Parameters {
+            policy_id: policy.id,
+            registry_id: policy.src_registry_id.or(policy.dest_registry_id),
+            pull: Some(policy.src_registry_id.is_some()),
+            ..Default::default()
+        }
+    }
+}
+
 /// How replication runs, from `[replication]` in berth.toml.
 #[derive(Debug, Clone)]
 pub struct ReplicationSettings {
@@ -71,12 +86,21 @@ impl From<&crate::config::ReplicationConfig> for ReplicationSettings {
 }
 
 /// An execution's parameters: the policy, and for event-based runs the resources the events
-/// named (otherwise everything the policy selects).
+/// named (copies and deletions). Without resources, or with `everything`, it copies
+/// everything the policy selects.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Parameters {
     pub policy_id: i64,
+    /// The endpoint and direction the execution was started for: a retry or a resume after
+    /// the policy changed refuses rather than copy the old plan elsewhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<EventResource>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub everything: bool,
 }
 
 /// What an event names: a repository here, and a tag or digest in it.
@@ -181,68 +205,69 @@ impl Run {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("replication policy {policy_id} no longer exists"))?;
-        let ends = match self.ends(&policy).await {
-            Ok(ends) => ends,
+        let now = Parameters::of(&policy);
+        if params
+            .registry_id
+            .is_some_and(|r| Some(r) != now.registry_id)
+            || params.pull.is_some_and(|p| Some(p) != now.pull)
+        {
+            let e = "the policy's endpoint or direction changed since this execution started: start a new one".to_string();
+            ctx.log(&e).await;
+            return Err(e);
+        }
+        let execution = ctx.execution_id;
+        // Connecting and planning listen for a stop too: a peer that answers slowly cannot
+        // hold an execution (or its policy) for ever.
+        let prepared = tokio::select! {
+            prepared = self.prepare(&ctx, &policy, &params) => prepared,
+            _ = ctx.stop_requested() => return Ok(json!({"stopped": "before any task ran"})),
+        };
+        let ends = match prepared {
+            Ok(Some(ends)) => ends,
+            Ok(None) => return Ok(json!({"total": 0})),
             Err(e) => {
-                ctx.log(format!("cannot start: {e}")).await;
+                ctx.log(&e).await;
                 return Err(e);
             }
         };
-        let execution = ctx.execution_id;
-        let planned = self
-            .db
-            .read(move |c| q::has_tasks(c, execution))
-            .await
-            .map_err(|e| e.to_string())?;
-        if !planned {
-            ctx.log(format!(
-                "policy {:?}: from {} to {}",
-                policy.name,
-                ends.src.describe(),
-                ends.dst.describe()
-            ))
-            .await;
-            let tasks = match self.plan(&policy, &ends, &params.resources).await {
-                Ok(tasks) => tasks,
-                Err(e) => {
-                    let e = format!("listing what to replicate failed: {e}");
-                    ctx.log(&e).await;
-                    return Err(e);
-                }
-            };
-            ctx.log(format!("{} task(s) planned", tasks.len())).await;
-            let n = tasks.len();
-            self.db
-                .write(move |tx| q::insert_tasks(tx, execution, &tasks, db::now()))
-                .await
-                .map_err(|e: DbError| e.to_string())?;
-            if n == 0 {
-                return Ok(json!({"total": 0}));
-            }
-        }
         self.run_tasks(&ctx, &policy, &ends).await;
-        let counts = self
-            .db
-            .read(move |c| q::counts(c, execution))
-            .await
-            .map_err(|e| e.to_string())?;
+        if ctx.shutting_down() {
+            // Left for the next start, which resumes it.
+            let _ = self
+                .db
+                .write(move |tx| q::requeue_in_progress(tx, execution, db::now()))
+                .await
+                .map_err(|e: DbError| e.to_string());
+            return Err("berthd is shutting down".into());
+        }
         if ctx.stopped() {
             self.db
                 .write(move |tx| q::stop_unfinished(tx, execution, db::now()))
                 .await
                 .map_err(|e: DbError| e.to_string())?;
         }
+        let counts = self
+            .db
+            .read(move |c| q::counts(c, execution))
+            .await
+            .map_err(|e| e.to_string())?;
         let result = json!({
             "total": counts.total,
             "succeed": counts.succeed,
             "failed": counts.failed,
             "bytes": counts.bytes_done,
         });
-        self.audit_execution(&policy, execution, &ends, counts.failed == 0);
-        if counts.failed > 0 && !ctx.stopped() {
+        let all_done = counts.succeed == counts.total;
+        self.audit_execution(&policy, execution, &ends, all_done);
+        if ctx.stopped() {
+            return Ok(result);
+        }
+        if !all_done {
             let e = format!(
-                "{} of {} task(s) failed; retry them once the cause is fixed",
-                counts.failed, counts.total
+                "{} of {} task(s) failed ({} did not finish); retry them once the cause is fixed",
+                counts.failed,
+                counts.total,
+                counts.total - counts.succeed - counts.failed
             );
             ctx.log(&e).await;
             return Err(e);
@@ -253,6 +278,72 @@ impl Run {
         ))
         .await;
         Ok(result)
+    }
+
+    /// Reaches the endpoint and, unless an earlier run of this execution did, plans and
+    /// stores the tasks in batches; the plan counts as made once the execution's total is
+    /// set, in the last batch's transaction. `None`: nothing to do.
+    async fn prepare(
+        &self,
+        ctx: &JobContext,
+        policy: &PolicyRow,
+        params: &Parameters,
+    ) -> Result<Option<Ends>, String> {
+        let execution = ctx.execution_id;
+        let ends = self
+            .ends(policy)
+            .await
+            .map_err(|e| format!("cannot start: {e}"))?;
+        let planned = self
+            .db
+            .read(move |c| {
+                Ok::<_, DbError>(
+                    crate::db::jobs::get(c, execution)?.is_some_and(|e| e.total > 0)
+                        && q::has_tasks(c, execution)?,
+                )
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        if planned {
+            return Ok(Some(ends));
+        }
+        ctx.log(format!(
+            "policy {:?}: from {} to {}",
+            policy.name,
+            ends.src.describe(),
+            ends.dst.describe()
+        ))
+        .await;
+        let (tasks, notes) = self
+            .plan(policy, &ends, params)
+            .await
+            .map_err(|e| format!("listing what to replicate failed: {e}"))?;
+        ctx.log_lines(notes).await;
+        ctx.log(format!("{} task(s) planned", tasks.len())).await;
+        let total = tasks.len() as i64;
+        if total == 0 {
+            return Ok(None);
+        }
+        self.db
+            .write(move |tx| q::delete_tasks(tx, execution))
+            .await
+            .map_err(|e: DbError| e.to_string())?;
+        let batches: Vec<Vec<NewTask>> =
+            tasks.chunks(PLAN_BATCH).map(<[NewTask]>::to_vec).collect();
+        let last = batches.len() - 1;
+        for (i, batch) in batches.into_iter().enumerate() {
+            self.db
+                .write(move |tx| {
+                    q::insert_tasks(tx, execution, &batch, db::now())?;
+                    if i == last {
+                        crate::db::jobs::progress(tx, execution, 0, total, db::now())?;
+                    }
+                    Ok::<_, DbError>(())
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(Some(ends))
     }
 
     fn audit_execution(&self, policy: &PolicyRow, execution: i64, ends: &Ends, success: bool) {
@@ -328,35 +419,54 @@ impl Run {
         })
     }
 
-    /// One task per artifact the policy selects (or the events named), with its tags.
+    /// One task per artifact the policy selects (or the events named), with its tags, and
+    /// one per deletion an event named that still holds at the source.
     async fn plan(
         &self,
         policy: &PolicyRow,
         ends: &Ends,
-        events: &[EventResource],
-    ) -> Result<Vec<NewTask>, RemoteError> {
+        params: &Parameters,
+    ) -> Result<(Vec<NewTask>, Vec<String>), RemoteError> {
+        let mut notes = Vec::new();
         let filters: Vec<policy::Filter> =
             serde_json::from_str(&policy.filters).unwrap_or_default();
         let selection = Selection::compile(&filters).map_err(RemoteError::Refused)?;
-        let repositories: Vec<String> = if events.is_empty() {
+        let copies: Vec<&EventResource> = params.resources.iter().filter(|r| !r.deleted).collect();
+        let whole = params.resources.is_empty() || params.everything;
+        let repositories: Vec<String> = if whole {
             ends.src.repositories().await?
         } else {
-            let mut named: Vec<String> = events.iter().map(|e| e.repository.clone()).collect();
+            let mut named: Vec<String> = copies.iter().map(|e| e.repository.clone()).collect();
             named.sort();
             named.dedup();
             named
         };
+        let destination = |repo: &str| match policy::destination(
+            repo,
+            &policy.dest_namespace,
+            policy.dest_namespace_replace_count,
+        ) {
+            Ok(d) => (d, String::new()),
+            Err(e) => (String::new(), e),
+        };
         let mut tasks = Vec::new();
+        // Where each destination repository's content comes from: two sources flattened
+        // into one destination would overwrite each other.
+        let mut landing: HashMap<String, String> = HashMap::new();
         for repo in repositories.into_iter().filter(|r| selection.repository(r)) {
+            if crate::names::RepoName::parse(&repo).is_err() {
+                notes.push(format!("skipped {repo:?}: not a valid repository name"));
+                continue;
+            }
             // Digest → its tags, in order.
             let mut artifacts: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (tag, digest) in ends.src.tagged(&repo).await? {
                 artifacts.entry(digest).or_default().push(tag);
             }
-            if !events.is_empty() {
-                let wanted: HashSet<&str> = events
+            if !whole {
+                let wanted: HashSet<&str> = copies
                     .iter()
-                    .filter(|e| e.repository == repo && !e.deleted)
+                    .filter(|e| e.repository == repo)
                     .flat_map(|e| [e.tag.as_str(), e.digest.as_str()])
                     .filter(|s| !s.is_empty())
                     .collect();
@@ -385,14 +495,17 @@ impl Run {
                         continue;
                     }
                 }
-                let (dst_repo, error) = match policy::destination(
-                    &repo,
-                    &policy.dest_namespace,
-                    policy.dest_namespace_replace_count,
-                ) {
-                    Ok(d) => (d, String::new()),
-                    Err(e) => (String::new(), e),
-                };
+                let (dst_repo, mut error) = destination(&repo);
+                if error.is_empty() {
+                    let first = landing
+                        .entry(dst_repo.clone())
+                        .or_insert_with(|| repo.clone());
+                    if *first != repo {
+                        error = format!(
+                            "{repo} and {first} both land in {dst_repo}: change the flattening"
+                        );
+                    }
+                }
                 let list = tags.join(",");
                 let spec = TaskSpec {
                     src_repo: repo.clone(),
@@ -410,7 +523,53 @@ impl Run {
                 });
             }
         }
-        Ok(tasks)
+        for d in params.resources.iter().filter(|r| r.deleted) {
+            if !selection.repository(&d.repository)
+                || (!d.tag.is_empty() && selection.tags([&d.tag]).is_empty())
+            {
+                continue;
+            }
+            let reference = if d.tag.is_empty() { &d.digest } else { &d.tag };
+            if reference.is_empty() {
+                continue;
+            }
+            // Pushed again since: the source's present state wins.
+            if ends
+                .src
+                .head_manifest(&d.repository, reference)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let (dst_repo, error) = destination(&d.repository);
+            let name = |repo: &str| {
+                if d.tag.is_empty() {
+                    format!("{repo}@{}", d.digest)
+                } else {
+                    format!("{repo}:{}", d.tag)
+                }
+            };
+            let spec = TaskSpec {
+                src_repo: d.repository.clone(),
+                dst_repo: dst_repo.clone(),
+                digest: d.digest.clone(),
+                tags: if d.tag.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![d.tag.clone()]
+                },
+                error,
+            };
+            tasks.push(NewTask {
+                operation: "deletion",
+                resource_type: "artifact",
+                src_resource: name(&d.repository),
+                dst_resource: name(&dst_repo),
+                spec: serde_json::to_string(&spec).unwrap_or_default(),
+            });
+        }
+        Ok((tasks, notes))
     }
 
     /// Runs the unfinished tasks, `workers` at a time, writing their progress every second.
@@ -552,6 +711,9 @@ impl Run {
                 ensured.insert(project);
             }
         }
+        if task.operation == "deletion" {
+            return self.delete(&spec, ends).await;
+        }
         let limiter = policy::bytes_per_second(policy.speed).map(Limiter::new);
         let mut attempt = 0;
         loop {
@@ -566,6 +728,7 @@ impl Run {
                 placed: placed.clone(),
                 log: Vec::new(),
                 report: Default::default(),
+                visited: HashSet::new(),
             };
             let outcome = copy
                 .artifact(&spec.src_repo, &spec.dst_repo, &spec.digest, &spec.tags)
@@ -593,6 +756,32 @@ impl Run {
         }
     }
 
+    /// A deletion task: the tag (or the artifact) goes at the destination; already gone is
+    /// done too.
+    async fn delete(&self, spec: &TaskSpec, ends: &Ends) -> TaskOutcome {
+        let reference = spec.tags.first().unwrap_or(&spec.digest);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match ends.dst.delete_manifest(&spec.dst_repo, reference).await {
+                Ok(true) => return Ok(vec![format!("{}: {reference} deleted", spec.dst_repo)]),
+                Ok(false) => {
+                    return Ok(vec![format!(
+                        "{}: {reference} was not there",
+                        spec.dst_repo
+                    )])
+                }
+                Err(e) if e.retryable() && attempt <= self.settings.task_retries => {
+                    tokio::time::sleep(
+                        self.settings.copy.backoff * 2u32.saturating_pow(attempt - 1),
+                    )
+                    .await;
+                }
+                Err(e) => return Err((e.to_string(), Vec::new())),
+            }
+        }
+    }
+
     async fn finish_task(
         &self,
         ctx: &JobContext,
@@ -604,6 +793,12 @@ impl Run {
         let (status, error, mut lines) = match outcome {
             Some(Ok(lines)) => ("Succeed", String::new(), lines),
             Some(Err((e, lines))) => ("Failed", e, lines),
+            // Runs again when berthd is back.
+            None if ctx.shutting_down() => (
+                "Pending",
+                String::new(),
+                vec!["interrupted by shutdown".to_string()],
+            ),
             None => ("Stopped", String::new(), vec!["stopped".to_string()]),
         };
         if !error.is_empty() {

@@ -38,6 +38,18 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
 /// Listings and token answers larger than this are refused (a hostile peer cannot make
 /// berthd buffer without end).
 const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
+/// A whole paged listing's bytes, and names.
+const MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
+const MAX_NAMES: usize = 100_000;
+/// Every request that reads or writes a document ends within this, however slowly the peer
+/// answers.
+const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A transfer of `len` bytes may take ten minutes plus the time at 64 KiB/s: a peer that
+/// drips cannot hold a task for ever.
+fn transfer_timeout(len: u64) -> Duration {
+    Duration::from_secs(600 + len / (64 * 1024))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointKind {
@@ -150,8 +162,14 @@ pub struct UploadLocation(pub String);
 
 /// One registry, reachable over HTTP. Cheap to share behind an `Arc`.
 pub struct Remote {
+    /// Follows no redirect: credentials and answers stay with the endpoint.
     http: reqwest::Client,
+    /// For blob downloads only, which registries redirect to their storage (reqwest drops
+    /// the `Authorization` header when a redirect leaves the host).
+    downloads: reqwest::Client,
     endpoint: Endpoint,
+    /// `scheme://host:port` of the endpoint: credentials go nowhere else.
+    origin_url: url::Url,
     origin: String,
     auth: Mutex<AuthState>,
 }
@@ -160,26 +178,33 @@ impl Remote {
     /// `origin` is this instance's id, sent with every request.
     pub fn new(endpoint: Endpoint, origin: &str) -> Result<Remote, RemoteError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_rustls()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(5))
-            .user_agent(concat!("berth-replication/", env!("CARGO_PKG_VERSION")));
-        if endpoint.insecure {
-            builder = builder.danger_accept_invalid_certs(true);
-        } else if !endpoint.ca_certificate.trim().is_empty() {
-            let certs = reqwest::Certificate::from_pem_bundle(endpoint.ca_certificate.as_bytes())
-                .map_err(|e| RemoteError::Refused(format!("ca_certificate: {e}")))?;
-            builder = builder.tls_certs_only(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| RemoteError::Refused(format!("cannot set up a client: {e}")))?;
+        let origin_url = url::Url::parse(&endpoint.url)
+            .map_err(|e| RemoteError::Refused(format!("url {:?}: {e}", endpoint.url)))?;
+        let build = |redirects: reqwest::redirect::Policy| {
+            let mut builder = reqwest::Client::builder()
+                .tls_backend_rustls()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .pool_idle_timeout(Duration::from_secs(30))
+                .redirect(redirects)
+                .user_agent(concat!("berth-replication/", env!("CARGO_PKG_VERSION")));
+            if endpoint.insecure {
+                builder = builder.danger_accept_invalid_certs(true);
+            } else if !endpoint.ca_certificate.trim().is_empty() {
+                let certs =
+                    reqwest::Certificate::from_pem_bundle(endpoint.ca_certificate.as_bytes())
+                        .map_err(|e| RemoteError::Refused(format!("ca_certificate: {e}")))?;
+                builder = builder.tls_certs_only(certs);
+            }
+            builder
+                .build()
+                .map_err(|e| RemoteError::Refused(format!("cannot set up a client: {e}")))
+        };
         Ok(Remote {
-            http,
+            http: build(reqwest::redirect::Policy::none())?,
+            downloads: build(reqwest::redirect::Policy::limited(5))?,
             endpoint,
+            origin_url,
             origin: origin.to_string(),
             auth: Mutex::new(AuthState {
                 challenge: Challenge::Unknown,
@@ -304,7 +329,15 @@ impl Remote {
         for s in scope.split(' ').filter(|s| !s.is_empty()) {
             query.push(("scope", s));
         }
-        let mut request = self.http.get(realm).query(&query);
+        // A realm elsewhere is normal (token services often live apart), but never a
+        // downgrade: the credentials of an https endpoint do not travel in clear.
+        if self.origin_url.scheme() == "https" && !realm.starts_with("https://") {
+            return Err(RemoteError::Refused(format!(
+                "{}: the token service {realm} is not https: credentials are not sent there",
+                self.endpoint.url
+            )));
+        }
+        let mut request = self.http.get(realm).query(&query).timeout(DOCUMENT_TIMEOUT);
         if let Some(basic) = self.basic() {
             request = request.header(AUTHORIZATION, basic);
         }
@@ -355,7 +388,9 @@ impl Remote {
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, RemoteError> {
         for attempt in 0..2 {
-            let mut request = build().header(ORIGIN_HEADER, &self.origin);
+            let mut request = build()
+                .header(ORIGIN_HEADER, &self.origin)
+                .timeout(DOCUMENT_TIMEOUT);
             if let Some(auth) = self.authorization(scope).await? {
                 request = request.header(AUTHORIZATION, auth);
             }
@@ -380,8 +415,11 @@ impl Remote {
         &self,
         scope: &str,
         request: RequestBuilder,
+        len: u64,
     ) -> Result<Response, RemoteError> {
-        let mut request = request.header(ORIGIN_HEADER, &self.origin);
+        let mut request = request
+            .header(ORIGIN_HEADER, &self.origin)
+            .timeout(transfer_timeout(len));
         if let Some(auth) = self.authorization(scope).await? {
             request = request.header(AUTHORIZATION, auth);
         }
@@ -424,7 +462,7 @@ impl Remote {
         struct Repo {
             name: String,
         }
-        let mut names = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         for page in 1.. {
             let url = self.url(&format!("/api/v2.0/repositories?page={page}&page_size=100"));
             let response = self.api(|| self.http.get(&url)).await?;
@@ -436,8 +474,13 @@ impl Remote {
                 .map_err(|e| RemoteError::Refused(format!("{url}: {e}")))?;
             let n = repos.len();
             names.extend(repos.into_iter().map(|r| r.name));
-            if n < 100 || names.len() > 1_000_000 {
+            if n < 100 {
                 break;
+            }
+            if names.len() > MAX_NAMES {
+                return Err(RemoteError::Refused(format!(
+                    "{url}: more than {MAX_NAMES} repositories: narrow the policy's filters"
+                )));
             }
         }
         Ok(names)
@@ -447,7 +490,8 @@ impl Remote {
     async fn api(&self, build: impl Fn() -> RequestBuilder) -> Result<Response, RemoteError> {
         let mut request = build()
             .header(ORIGIN_HEADER, &self.origin)
-            .header("X-Is-Resource-Name", "true");
+            .header("X-Is-Resource-Name", "true")
+            .timeout(DOCUMENT_TIMEOUT);
         if let Some(basic) = self.basic() {
             request = request.header(AUTHORIZATION, basic);
         }
@@ -469,7 +513,9 @@ impl Remote {
         Ok(response)
     }
 
-    /// A `/v2/` listing that pages with `Link` (`_catalog`, `tags/list`).
+    /// A `/v2/` listing that pages with `Link` (`_catalog`, `tags/list`): names deduplicated,
+    /// within [`MAX_NAMES`] and [`MAX_LISTING_BYTES`], and ended when a page adds nothing new
+    /// (a `Link` that loops).
     async fn paged_names(
         &self,
         first: &str,
@@ -477,6 +523,8 @@ impl Remote {
         field: &str,
     ) -> Result<Vec<String>, RemoteError> {
         let mut names = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut budget = MAX_LISTING_BYTES;
         let mut next = Some(first.to_string());
         while let Some(path) = next.take() {
             let url = self.url(&path);
@@ -485,15 +533,25 @@ impl Remote {
                 return Err(status_error(&url, response.status(), response).await);
             }
             next = next_link(response.headers());
-            let body = read_capped(response, MAX_DOCUMENT_BYTES).await?;
+            let body = read_capped(response, MAX_DOCUMENT_BYTES.min(budget)).await?;
+            budget = budget.saturating_sub(body.len());
             let doc: serde_json::Value = serde_json::from_slice(&body)
                 .map_err(|e| RemoteError::Refused(format!("{url}: {e}")))?;
             let before = names.len();
             if let Some(items) = doc.get(field).and_then(|v| v.as_array()) {
-                names.extend(items.iter().filter_map(|v| v.as_str().map(str::to_string)));
+                for name in items.iter().filter_map(|v| v.as_str()) {
+                    if seen.insert(name.to_string()) {
+                        names.push(name.to_string());
+                    }
+                }
             }
-            if names.len() == before || names.len() > 1_000_000 {
+            if names.len() == before || budget == 0 {
                 break;
+            }
+            if names.len() > MAX_NAMES {
+                return Err(RemoteError::Refused(format!(
+                    "{url}: more than {MAX_NAMES} names: narrow the policy's filters"
+                )));
             }
         }
         Ok(names)
@@ -544,9 +602,16 @@ impl Remote {
                         .unwrap_or_default()
                         .to_string()
                 };
+                let digest = header("docker-content-digest");
+                let media_type = header(CONTENT_TYPE.as_str());
+                if digest.parse::<crate::digest::Digest>().is_ok() {
+                    return Ok(Some((digest, media_type)));
+                }
+                // No usable digest in the answer: the manifest's own hash is the truth.
+                let (body, media_type) = self.manifest(repo, reference).await?;
                 Ok(Some((
-                    header("docker-content-digest"),
-                    header(CONTENT_TYPE.as_str()),
+                    crate::digest::Digest::sha256_of(&body).to_string(),
+                    media_type,
                 )))
             }
             s => Err(status_error(&url, s, response).await),
@@ -636,7 +701,10 @@ impl Remote {
         };
         let response = self
             .send(&Self::pull(repo), || {
-                let request = self.http.get(&url);
+                let request = self
+                    .downloads
+                    .get(&url)
+                    .timeout(transfer_timeout(len.unwrap_or(1 << 30)));
                 match &range {
                     Some(r) => request.header(reqwest::header::RANGE, r),
                     None => request,
@@ -691,18 +759,29 @@ impl Remote {
         }
     }
 
+    /// Where an upload continues. Relative locations resolve against the endpoint; an
+    /// absolute one must be on the endpoint's host (a proxy in front may name another scheme
+    /// or port: the endpoint's are used), or credentials would go elsewhere.
     fn location(&self, url: &str, response: &Response) -> Result<UploadLocation, RemoteError> {
         let location = response
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| RemoteError::Refused(format!("{url}: no Location in the answer")))?;
-        let absolute = if location.starts_with("http://") || location.starts_with("https://") {
-            location.to_string()
-        } else {
-            self.url(location)
-        };
-        Ok(UploadLocation(absolute))
+        let mut resolved = self
+            .origin_url
+            .join(location)
+            .map_err(|e| RemoteError::Refused(format!("{url}: bad Location {location:?}: {e}")))?;
+        if resolved.host_str() != self.origin_url.host_str() {
+            return Err(RemoteError::Refused(format!(
+                "{url}: the upload continues on another host ({location:?}): refused, credentials stay with the endpoint"
+            )));
+        }
+        if resolved.origin() != self.origin_url.origin() {
+            let _ = resolved.set_scheme(self.origin_url.scheme());
+            let _ = resolved.set_port(self.origin_url.port());
+        }
+        Ok(UploadLocation(resolved.to_string()))
     }
 
     /// How many bytes the destination holds of an upload.
@@ -745,7 +824,7 @@ impl Remote {
                 format!("{offset}-{}", (offset + len).saturating_sub(1)),
             )
             .body(reqwest::Body::wrap_stream(body));
-        let response = self.send_once(&Self::push(repo), request).await?;
+        let response = self.send_once(&Self::push(repo), request, len).await?;
         if response.status() != StatusCode::ACCEPTED && !response.status().is_success() {
             return Err(status_error(&upload.0, response.status(), response).await);
         }
@@ -769,7 +848,7 @@ impl Remote {
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(reqwest::Body::wrap_stream(body));
-        let response = self.send_once(&Self::push(repo), request).await?;
+        let response = self.send_once(&Self::push(repo), request, len).await?;
         if response.status() != StatusCode::CREATED && !response.status().is_success() {
             return Err(status_error(&url, response.status(), response).await);
         }
@@ -798,7 +877,38 @@ impl Remote {
         Ok(())
     }
 
-    /// Deletes a manifest (by digest) or a tag; false when it was not there.
+    /// Deletes a tag, or a manifest by digest; false when it was not there. A tag goes
+    /// through Harbor's REST API at a `harbor` endpoint (its `/v2/` deletes only by digest);
+    /// a `docker-registry` one can only delete the manifest the tag points at, with all its
+    /// tags, as Harbor's own adapter does.
+    pub async fn delete(&self, repo: &str, reference: &str) -> Result<bool, RemoteError> {
+        if reference.contains(':') {
+            return self.delete_manifest(repo, reference).await;
+        }
+        match self.endpoint.kind {
+            EndpointKind::Harbor => {
+                let (project, rest) = repo.split_once('/').unwrap_or((repo, ""));
+                let url = self.url(&format!(
+                    "/api/v2.0/projects/{project}/repositories/{}/artifacts/{reference}/tags/{reference}",
+                    rest.replace('/', "%252F")
+                ));
+                let response = self.api(|| self.http.request(Method::DELETE, &url)).await?;
+                match response.status() {
+                    StatusCode::NOT_FOUND => Ok(false),
+                    s if s.is_success() => Ok(true),
+                    s => Err(status_error(&url, s, response).await),
+                }
+            }
+            EndpointKind::DockerRegistry => {
+                match self.head_manifest(repo, reference, true).await? {
+                    Some((digest, _)) => self.delete_manifest(repo, &digest).await,
+                    None => Ok(false),
+                }
+            }
+        }
+    }
+
+    /// Deletes a manifest by digest; false when it was not there.
     pub async fn delete_manifest(&self, repo: &str, reference: &str) -> Result<bool, RemoteError> {
         let url = self.url(&format!("/v2/{repo}/manifests/{reference}"));
         let scope = format!("repository:{repo}:delete,pull,push");
@@ -945,7 +1055,9 @@ async fn status_error(url: &str, status: StatusCode, response: Response) -> Remo
                     .unwrap_or_default()
             ))
         })
-        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+        // Only a registry's own error document is shown: never raw bytes of whatever
+        // answered (an endpoint URL could point at anything).
+        .unwrap_or_default();
     let message = format!("{url}: {status}: {}", detail.trim());
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RemoteError::Auth(message),

@@ -31,6 +31,10 @@ const UPLOAD_OWNER: &str = "replication";
 
 fn local_error(e: RegistryError) -> RemoteError {
     match e {
+        // The source's stream broke mid-upload: worth another try.
+        RegistryError::BlobUploadInvalid(m) if m.starts_with("upload interrupted") => {
+            RemoteError::Transient(m)
+        }
         RegistryError::NameUnknown
         | RegistryError::ManifestUnknown
         | RegistryError::BlobUnknown
@@ -163,6 +167,12 @@ impl Local {
         Ok(Some(UploadLocation(id)))
     }
 
+    async fn cancel_upload(&self, name: &str, upload: &UploadLocation) {
+        if let Ok(target) = repo(name) {
+            let _ = self.registry.cancel_upload(&target, &upload.0).await;
+        }
+    }
+
     async fn upload_offset(&self, name: &str, upload: &UploadLocation) -> Result<u64, RemoteError> {
         Ok(self
             .registry
@@ -283,7 +293,8 @@ impl Side {
             Side::Local(l) => l.tagged(name).await,
             Side::Remote(r) => {
                 let mut out = Vec::new();
-                for tag in r.tags(name).await? {
+                let tags = r.tags(name).await?;
+                for tag in tags.into_iter().filter(|t| crate::names::valid_tag(t)) {
                     if let Some((digest, _)) = r.head_manifest(name, &tag, false).await? {
                         out.push((tag, digest));
                     }
@@ -356,6 +367,14 @@ impl Side {
         }
     }
 
+    /// Gives up an upload: a local session ends at once (it counts against the session caps);
+    /// a remote one is left to expire there.
+    pub async fn cancel_upload(&self, name: &str, upload: &UploadLocation) {
+        if let Side::Local(l) = self {
+            l.cancel_upload(name, upload).await;
+        }
+    }
+
     pub async fn upload_offset(
         &self,
         name: &str,
@@ -411,7 +430,7 @@ impl Side {
     pub async fn delete_manifest(&self, name: &str, reference: &str) -> Result<bool, RemoteError> {
         match self {
             Side::Local(l) => l.delete_manifest(name, reference).await,
-            Side::Remote(r) => r.delete_manifest(name, reference).await,
+            Side::Remote(r) => r.delete(name, reference).await,
         }
     }
 

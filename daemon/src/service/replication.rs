@@ -16,7 +16,7 @@ use crate::jobs::{JobError, Jobs, Schedule, ScheduleType, Trigger};
 use crate::names::{valid_project_name, RepoName};
 use crate::replication::policy::{self, Filter, Selection, TriggerKind, TriggerSpec};
 use crate::replication::remote::{EndpointKind, Remote, RemoteError};
-use crate::replication::{endpoint, lane, Parameters, REPLICATION};
+use crate::replication::{endpoint, lane, EventResource, Parameters, REPLICATION};
 use crate::secrets::SealingKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +193,8 @@ impl ReplicationService {
             created_at: 0,
             updated_at: 0,
         });
-        let url_before = row.url.clone();
+        let (url_before, insecure_before, ca_before) =
+            (row.url.clone(), row.insecure, row.ca_certificate.clone());
         if let Some(v) = &input.name {
             row.name = v.trim().to_string();
         }
@@ -262,9 +263,14 @@ impl ReplicationService {
             Some(secret) if secret.is_empty() => row.access_secret = String::new(),
             Some(secret) => row.access_secret = self.key()?.seal(secret),
             // The saved secret is never sent to a URL it was not given for.
-            None if base.is_some() && row.url != url_before && !row.access_secret.is_empty() => {
+            None if base.is_some()
+                && !row.access_secret.is_empty()
+                && (row.url != url_before
+                    || (row.insecure && !insecure_before)
+                    || row.ca_certificate != ca_before) =>
+            {
                 return Err(ReplicationError::Invalid(
-                    "the url changed: give access_secret again, so the saved one is never sent to the new address".into(),
+                    "the url or the certificate checks changed: give access_secret again, so the saved one never goes where it was not meant to".into(),
                 ))
             }
             None => {}
@@ -505,11 +511,8 @@ impl ReplicationService {
     async fn sync_schedule(&self, p: &PolicyRow) -> Result<()> {
         let key = lane(p.id);
         if p.enabled && p.trigger_type == "scheduled" {
-            let parameters = serde_json::to_value(Parameters {
-                policy_id: p.id,
-                resources: Vec::new(),
-            })
-            .map_err(|e| ReplicationError::Internal(e.to_string()))?;
+            let parameters = serde_json::to_value(Parameters::of(p))
+                .map_err(|e| ReplicationError::Internal(e.to_string()))?;
             self.jobs
                 .set_lane_schedule(
                     &key,
@@ -568,7 +571,6 @@ impl ReplicationService {
     pub async fn delete_policy(&self, id: i64) -> Result<String> {
         let policy = self.policy(id).await?;
         let key = lane(id);
-        self.jobs.remove_schedule(&key).await?;
         self.db
             .write(move |tx| {
                 if !crate::db::jobs::delete_lane(tx, &key)? {
@@ -577,6 +579,7 @@ impl ReplicationService {
                         policy.name
                     )));
                 }
+                crate::db::jobs::remove_schedule(tx, &key)?;
                 q::delete_policy(tx, id)?;
                 Ok(policy.name)
             })
@@ -600,11 +603,8 @@ impl ReplicationService {
                 policy.name
             )));
         }
-        let parameters = serde_json::to_value(Parameters {
-            policy_id,
-            resources: Vec::new(),
-        })
-        .map_err(|e| ReplicationError::Internal(e.to_string()))?;
+        let parameters = serde_json::to_value(Parameters::of(&policy))
+            .map_err(|e| ReplicationError::Internal(e.to_string()))?;
         Ok(self
             .jobs
             .submit_in_lane(REPLICATION, &lane(policy_id), Trigger::Manual, parameters)
@@ -769,6 +769,159 @@ impl ReplicationService {
     }
 }
 
+/// Something that happened here that event-based policies may replicate.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub deleted: bool,
+    /// The instance the change came from, when a replicating peer made it (and was allowed
+    /// to say so): it is not sent back there.
+    pub origin: Option<String>,
+}
+
+/// The instance a change says it came from (the `Berth-Replication-Origin` header a
+/// replicating Berth sends), believed only from a caller who may run replication here
+/// (a system administrator, or a system robot granted `replication:create`): anyone else
+/// could use it to keep their own push from being replicated.
+pub fn trusted_origin(by: &crate::auth::Principal, header: Option<&str>) -> Option<String> {
+    use crate::auth::permissions::{Operation, Resource};
+    let origin = header?.trim();
+    let well_formed = !origin.is_empty()
+        && origin.len() <= 64
+        && origin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (well_formed && by.may_system(Resource::Replication, Operation::Create))
+        .then(|| origin.to_string())
+}
+
+/// Resources a waiting event-based execution collects before it becomes a run of the whole
+/// policy (copies) or stops taking more (deletions, which a whole run cannot stand for).
+const MAX_EVENT_RESOURCES: usize = 10_000;
+
+impl ReplicationService {
+    /// Queues the event for every enabled event-based policy that selects it, each in its
+    /// policy's lane: events arriving while an execution waits join it, so a burst of pushes
+    /// makes one execution per policy, not one per push. A policy towards this instance, or
+    /// back to where the change came from, is skipped. Runs in the background; the caller
+    /// (a push or a delete) never waits for it.
+    pub fn on_event(&self, event: Event) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.queue_event(&event).await {
+                tracing::warn!(repository = %event.repository, error = %e, "an event could not be queued for replication");
+            }
+        });
+    }
+
+    /// [`Self::on_event`]'s work; returns how many policies took the event.
+    pub async fn queue_event(&self, event: &Event) -> Result<usize> {
+        let policies = self.db.read(q::event_policies).await?;
+        if policies.is_empty() {
+            return Ok(0);
+        }
+        let ours = self.instance_id().await?;
+        let mut queued = 0;
+        for p in policies {
+            if event.deleted && !p.replicate_deletion {
+                continue;
+            }
+            let Ok(selection) = Selection::compile(&filters(&p)) else {
+                continue;
+            };
+            if !selection.repository(&event.repository)
+                || (!event.tag.is_empty() && selection.tags([&event.tag]).is_empty())
+            {
+                continue;
+            }
+            let Some(dest) = p.dest_registry_id else {
+                continue;
+            };
+            let Some(endpoint) = self.db.read(move |c| q::registry(c, dest)).await? else {
+                continue;
+            };
+            if !endpoint.peer_instance.is_empty() {
+                if endpoint.peer_instance == ours {
+                    tracing::warn!(policy = %p.name, endpoint = %endpoint.name, "skipped: the endpoint is this very instance");
+                    continue;
+                }
+                if event.origin.as_deref() == Some(endpoint.peer_instance.as_str()) {
+                    tracing::debug!(policy = %p.name, repository = %event.repository, "not sent back where it came from");
+                    continue;
+                }
+            }
+            let resource = EventResource {
+                repository: event.repository.clone(),
+                tag: event.tag.clone(),
+                digest: event.digest.clone(),
+                deleted: event.deleted,
+            };
+            let (key, base) = (lane(p.id), Parameters::of(&p));
+            self.db
+                .write(move |tx| {
+                    let now = db::now();
+                    let waiting = crate::db::jobs::pending_in_lane(tx, &key, "event")?;
+                    let waiting = waiting.and_then(|e| {
+                        serde_json::from_str::<Parameters>(&e.parameters)
+                            .ok()
+                            .map(|params| (e.id, params))
+                    });
+                    match waiting {
+                        Some((id, mut params)) => {
+                            if !params.resources.contains(&resource) {
+                                add_resource(&mut params, resource);
+                                let text = serde_json::to_string(&params)
+                                    .map_err(|e| DbError::Worker(e.to_string()))?;
+                                crate::db::jobs::set_parameters(tx, id, &text, now)?;
+                            }
+                        }
+                        None => {
+                            let params = Parameters {
+                                resources: vec![resource],
+                                ..base
+                            };
+                            let text = serde_json::to_string(&params)
+                                .map_err(|e| DbError::Worker(e.to_string()))?;
+                            crate::db::jobs::insert_in_lane(
+                                tx,
+                                REPLICATION,
+                                Some(&key),
+                                Trigger::Event.as_str(),
+                                &text,
+                                None,
+                                now,
+                            )?;
+                        }
+                    }
+                    Ok::<_, DbError>(())
+                })
+                .await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+}
+
+/// Adds an event's resource to a waiting execution, within bounds: past them, copies become a
+/// run of the whole policy and further deletions are dropped (with a warning).
+fn add_resource(params: &mut Parameters, resource: EventResource) {
+    if params.resources.len() < MAX_EVENT_RESOURCES {
+        params.resources.push(resource);
+        return;
+    }
+    if !params.everything {
+        params.everything = true;
+        params.resources.retain(|r| r.deleted);
+    }
+    if resource.deleted && params.resources.len() < MAX_EVENT_RESOURCES {
+        params.resources.push(resource);
+    } else if resource.deleted {
+        tracing::warn!(repository = %resource.repository, "too many deletions waiting: one is not replicated");
+    }
+}
+
 fn set_reach(row: &mut RegistryRow, reached: &Result<PingResult>) {
     match reached {
         Ok(p) => {
@@ -781,22 +934,32 @@ fn set_reach(row: &mut RegistryRow, reached: &Result<PingResult>) {
 
 /// `scheme://host[:port]` exactly: no credentials, path, query or fragment (Berth adds the
 /// paths itself; a path would be ambiguous).
-fn normalise_url(url: &str) -> Result<String> {
-    let url = url.trim().trim_end_matches('/');
-    let bad = |why: &str| ReplicationError::Invalid(format!("url {url:?}: {why}"));
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| bad("must start with http:// or https://"))?;
-    if rest.is_empty() {
-        return Err(bad("has no host"));
+fn normalise_url(raw: &str) -> Result<String> {
+    let raw = raw.trim();
+    let bad = |why: &str| ReplicationError::Invalid(format!("url {raw:?}: {why}"));
+    if raw.contains(['\\', ' ']) {
+        return Err(bad("give only scheme, host and port"));
     }
-    if rest.contains(['/', '?', '#', '@', ' ', '\\']) {
+    let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("must start with http:// or https://"));
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| bad("has no host"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("give credentials in credential, not in the url"));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
         return Err(bad(
-            "give only scheme, host and port (no path, query or credentials)",
+            "give only scheme, host and port (no path, query or fragment)",
         ));
     }
-    Ok(url.to_string())
+    Ok(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
 }
 
 /// What `GET /registries/{id}/info` reports for every endpoint type.
@@ -834,6 +997,26 @@ pub fn preview(p: &PolicyRow, repository: &str) -> std::result::Result<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_origin_is_believed_only_from_who_may_replicate() {
+        use crate::auth::Principal;
+        let admin = Principal::User {
+            id: 1,
+            username: "admin".into(),
+            sysadmin: true,
+        };
+        let someone = Principal::User {
+            id: 2,
+            username: "dev".into(),
+            sysadmin: false,
+        };
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(trusted_origin(&admin, Some(id)).as_deref(), Some(id));
+        assert_eq!(trusted_origin(&someone, Some(id)), None);
+        assert_eq!(trusted_origin(&admin, Some("a b")), None);
+        assert_eq!(trusted_origin(&admin, None), None);
+    }
 
     #[test]
     fn urls_are_scheme_host_port_only() {
