@@ -67,6 +67,9 @@ impl App {
             "/users?page_size=100",
             "/system/gc",
             "/system/gc/schedule",
+            "/registries",
+            "/replication/policies",
+            "/replication/executions",
         ] {
             let r = self.api("GET", path, Some(ADMIN), None).await;
             let mut body = r.body;
@@ -99,6 +102,17 @@ fn strip(v: &mut Value, keys: &[&str]) {
         Value::Array(items) => items.iter_mut().for_each(|c| strip(c, keys)),
         _ => {}
     }
+}
+
+/// The id at the end of a 201's `Location`.
+fn location_id(r: &Reply) -> String {
+    r.headers["location"]
+        .to_str()
+        .expect("location")
+        .rsplit('/')
+        .next()
+        .expect("id")
+        .to_string()
 }
 
 async fn member(app: &App, user: &str, role_id: i64) -> i64 {
@@ -149,6 +163,44 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         )
         .await;
     assert_eq!(gc.status, 201, "{}", gc.text);
+    // An endpoint nothing answers at, a policy towards it, and its (failed) execution.
+    let r = app
+        .api(
+            "POST",
+            "/registries",
+            Some(ADMIN),
+            Some(json!({"name": "far", "type": "harbor", "url": "http://127.0.0.1:9"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let registry_id = location_id(&r);
+    let r = app
+        .api(
+            "POST",
+            "/replication/policies",
+            Some(ADMIN),
+            Some(
+                json!({"name": "out", "dest_registry": {"id": registry_id.parse::<i64>().expect("id")}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let policy_id = location_id(&r);
+    let r = app
+        .api(
+            "POST",
+            "/replication/executions",
+            Some(ADMIN),
+            Some(json!({"policy_id": policy_id.parse::<i64>().expect("id")})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let execution_id = location_id(&r);
+    app.state
+        .jobs
+        .wait(execution_id.parse().expect("id"))
+        .await
+        .expect("ended");
 
     let artifact = format!("/projects/p/repositories/app/-/{digest}");
     let robot_base = format!("/projects/p/robots/{robot_id}");
@@ -198,6 +250,30 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         ("/admin/gc".into(), vec![]),
         ("/admin/gc/schedule".into(), vec![("kind", "Hourly")]),
         ("/admin/groups/1/delete".into(), vec![]),
+        (
+            "/admin/registries".into(),
+            vec![
+                ("name", "evil"),
+                ("kind", "harbor"),
+                ("url", "http://127.0.0.1:9"),
+            ],
+        ),
+        (format!("/admin/registries/{registry_id}/test"), vec![]),
+        (format!("/admin/registries/{registry_id}/delete"), vec![]),
+        (
+            "/admin/replications".into(),
+            vec![("name", "evil"), ("endpoint", registry_id.as_str())],
+        ),
+        (format!("/admin/replications/{policy_id}/run"), vec![]),
+        (format!("/admin/replications/{policy_id}/delete"), vec![]),
+        (
+            format!("/admin/replications/executions/{execution_id}/stop"),
+            vec![],
+        ),
+        (
+            format!("/admin/replications/executions/{execution_id}/retry"),
+            vec![],
+        ),
     ];
 
     let before = app.world().await;
@@ -300,12 +376,18 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         let r = app.page(path, Some(session)).await;
         assert_eq!(r.status, 200, "{name} reads {path}");
     }
+    let execution_page = format!("/admin/replications/executions/{execution_id}");
+    let progress_page = format!("{execution_page}/progress");
     for path in [
         "/admin/gc",
         "/admin/users",
         "/admin/groups",
         "/admin/logs",
         "/admin/gc/1",
+        "/admin/registries",
+        "/admin/replications",
+        execution_page.as_str(),
+        progress_page.as_str(),
     ] {
         for (name, session) in &sessions {
             let r = app.page(path, Some(session)).await;

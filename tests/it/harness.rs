@@ -55,7 +55,14 @@ pub fn free_port() -> u16 {
         .expect("free port")
 }
 
+/// Installs the TLS crypto provider reqwest needs when a workspace build gives it rustls
+/// without one (the daemon's features); harmless when already installed.
+pub fn tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn http() -> Client {
+    tls_provider();
     Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -649,3 +649,112 @@ fn a_directory_user_signs_in_and_the_ldap_test_passes_against_the_real_directory
         "{said}"
     );
 }
+
+/// An administrator adds another berthd as an endpoint, tests it, writes a push rule, runs
+/// it and watches it to the end, reads a task's log; then, with the destination down, sees
+/// the execution fail with the reason and retries it once the destination is back.
+#[test]
+fn replication_is_set_up_watched_and_retried_from_the_portal() {
+    let source = start();
+    let mut target = start();
+    let registry = source.registry(&["library/shop"]);
+    let (_, digest) = registry.push_image("library/shop", "v1", &random_bytes(200_000));
+
+    let web = Browser::start(&source.url());
+    sign_in(&web, "admin", ADMIN_PASSWORD);
+    web.click_link("Registries");
+    assert_eq!(web.path(), "/admin/registries");
+    web.check_page("registries-empty");
+    web.fill("#registry-name", "target");
+    web.fill("#registry-url", &target.url());
+    web.fill("#registry-key", "admin");
+    web.fill("#registry-secret", ADMIN_PASSWORD);
+    web.click("#registry-form button[type=submit]");
+    assert!(
+        web.wait_until(Duration::from_secs(10), |w| w
+            .text("#registries tbody")
+            .contains("target")),
+        "{}",
+        web.source()
+    );
+    web.click("#registries form[action$='/test'] button");
+    assert!(
+        web.wait_until(Duration::from_secs(10), |w| w
+            .source()
+            .contains("answered and accepted the credentials")),
+        "the test says the endpoint works: {}",
+        web.source()
+    );
+    web.check_page("registries");
+
+    web.click_link("Replications");
+    web.check_page("replications-empty");
+    web.fill("#policy-name", "to-target");
+    web.fill("#policy-name-filter", "library/**");
+    web.click("#policy-form button[type=submit]");
+    assert!(web.wait_until(Duration::from_secs(10), |w| w
+        .text("#policies tbody")
+        .contains("to-target")));
+    web.check_page("replications");
+    web.click("#policies form[action$='/run'] button");
+    assert!(web.wait_until(Duration::from_secs(10), |w| w
+        .path()
+        .starts_with("/admin/replications/executions/")));
+    assert!(
+        web.wait_until(Duration::from_secs(60), |w| w
+            .exists("#repl-status.status-success")),
+        "the live view reaches Succeeded: {}",
+        web.text("#repl-status")
+    );
+    assert_eq!(web.text("#repl-succeed"), "1");
+    assert_eq!(web.text("#repl-failed"), "0");
+    web.check_page("replication-run");
+    web.click("#repl-tasks a");
+    assert!(web.wait_until(Duration::from_secs(10), |w| w.path().contains("/tasks/")));
+    assert!(
+        web.text("#task-log").contains("written"),
+        "{}",
+        web.text("#task-log")
+    );
+    web.check_page("replication-task");
+    let at_target = target.registry(&["library/shop"]);
+    let r = at_target
+        .req(reqwest::Method::HEAD, "/v2/library/shop/manifests/v1")
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .expect("HEAD");
+    assert_eq!(r.headers()["docker-content-digest"], digest.as_str());
+
+    // The destination goes down: the run fails and says why; back up, a retry succeeds.
+    registry.push_image("library/shop", "v2", &random_bytes(1000));
+    target.stop();
+    web.goto("/admin/replications");
+    web.click("#policies form[action$='/run'] button");
+    assert!(
+        web.wait_until(Duration::from_secs(60), |w| w
+            .exists("#repl-status.status-error")),
+        "the run fails: {}",
+        web.source()
+    );
+    assert!(
+        web.source().contains("cannot be reached"),
+        "{}",
+        web.source()
+    );
+    web.check_page("replication-failed");
+    target.spawn();
+    web.click("#repl-retry");
+    assert!(
+        web.wait_until(Duration::from_secs(60), |w| w
+            .exists("#repl-status.status-success")),
+        "the retried run reaches Succeeded: {}",
+        web.source()
+    );
+    let v2 = target
+        .registry(&["library/shop"])
+        .req(reqwest::Method::HEAD, "/v2/library/shop/manifests/v2")
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .expect("HEAD");
+    assert_eq!(v2.status(), 200);
+}

@@ -288,6 +288,7 @@ fn getcert_redirect_and_certificate_reload() {
     );
 
     // Plain HTTP: the portal redirects; the API and the registry answer.
+    crate::harness::tls_provider();
     let no_redirects = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

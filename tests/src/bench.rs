@@ -10,6 +10,7 @@
 
 mod gc;
 mod portal;
+mod replication;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -72,6 +73,17 @@ struct Args {
     /// portal: requests per page.
     #[arg(long, default_value_t = 200)]
     portal_requests: usize,
+    /// repl-seed: images (under `--repo`-NN), and MiB of layers of their own in each.
+    #[arg(long, default_value_t = 50)]
+    repl_images: usize,
+    #[arg(long, default_value_t = 10)]
+    repl_unique_mib: usize,
+    /// repl-big: the layer's size in MiB (under `--repo`).
+    #[arg(long, default_value_t = 2048)]
+    repl_big_mib: usize,
+    /// repl-run: the policy to run.
+    #[arg(long, default_value_t = 0)]
+    repl_policy: i64,
 }
 
 struct Target {
@@ -374,6 +386,8 @@ fn peak_rss_kib(pid: &str) -> Option<u64> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    // A workspace build gives reqwest rustls (the daemon's features) without a provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Args::parse();
     let targets: Vec<Arc<Target>> = args
         .targets
@@ -392,6 +406,33 @@ async fn main() -> Result<()> {
         repositories: args.portal_repositories,
         artifacts: args.portal_artifacts,
     };
+    if let Some(case) = cases.iter().find(|c| c.starts_with("repl-")) {
+        // The replication cases take one berthd target with credentials.
+        let t = &targets[0];
+        let (user, password) = t
+            .creds
+            .clone()
+            .context("replication cases need USER,PASSWORD")?;
+        match *case {
+            "repl-seed" => {
+                replication::seed(
+                    &t.base,
+                    &user,
+                    &password,
+                    &args.repo,
+                    args.repl_images,
+                    args.repl_unique_mib,
+                )
+                .await?;
+            }
+            "repl-big" => {
+                replication::big(&t.base, &user, &password, &args.repo, args.repl_big_mib).await?
+            }
+            "repl-run" => replication::run(&t.base, &user, &password, args.repl_policy).await?,
+            other => bail!("unknown case {other}"),
+        }
+        return Ok(());
+    }
     if cases.contains(&"portal-seed") || cases.contains(&"portal") {
         // The portal cases take one berthd target with credentials, and nothing else.
         let t = &targets[0];

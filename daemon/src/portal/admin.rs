@@ -19,7 +19,11 @@ use crate::jobs::{Schedule, ScheduleType};
 use crate::server::AppState;
 
 /// Refuses a viewer the system table does not allow `operation` on `resource`.
-fn require(viewer: &Viewer, resource: Resource, operation: Operation) -> Result<(), PortalError> {
+pub(super) fn require(
+    viewer: &Viewer,
+    resource: Resource,
+    operation: Operation,
+) -> Result<(), PortalError> {
     if viewer.may_system(resource, operation) {
         Ok(())
     } else {
@@ -300,19 +304,13 @@ pub async fn gc_progress(
     uri: axum::http::Uri,
     Path(id): Path<i64>,
 ) -> Result<Response, PortalError> {
-    let viewer = Viewer::read(&headers, &uri, &state, false).await;
-    if !viewer.signed_in() {
-        return Err(PortalError::SignIn {
-            next: format!("/admin/gc/{id}"),
-            expired: viewer.expired,
-        });
-    }
+    let viewer = poll_viewer(&state, &headers, &uri, format!("/admin/gc/{id}")).await?;
     require(&viewer, Resource::GarbageCollection, Operation::Read)?;
     let t = viewer.tr();
     let e = state.gc.get(id).await?;
     let run = run_view(&t, &e);
     let (log, log_lines) = log_tail(&state, id).await?;
-    let mut response = Json(json!({
+    Ok(fresh_json(json!({
         "status": run.status,
         "status_code": run.status_code,
         "running": run.running,
@@ -324,13 +322,36 @@ pub async fn gc_progress(
         "updated": run.updated,
         "log": log,
         "log_lines": log_lines,
-    }))
-    .into_response();
+    })))
+}
+
+/// The viewer of a live view's poll, read without refreshing the session (an open progress
+/// page never keeps a session alive by itself); `next` is where a sign-in returns to.
+pub(super) async fn poll_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    next: String,
+) -> Result<Viewer, PortalError> {
+    let viewer = Viewer::read(headers, uri, state, false).await;
+    if viewer.signed_in() {
+        Ok(viewer)
+    } else {
+        Err(PortalError::SignIn {
+            next,
+            expired: viewer.expired,
+        })
+    }
+}
+
+/// A live view's answer: JSON, never cached.
+pub(super) fn fresh_json(value: Value) -> Response {
+    let mut response = Json(value).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),
     );
-    Ok(response)
+    response
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,7 @@ mod logs;
 mod members;
 mod page;
 mod projects;
+mod replication;
 mod repositories;
 mod robots;
 mod table;
@@ -118,6 +119,50 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/configuration/ldap-test",
             post(configuration::test_ldap),
+        )
+        .route(
+            "/admin/registries",
+            get(replication::registries).post(replication::create_registry),
+        )
+        .route(
+            "/admin/registries/{id}/test",
+            post(replication::test_registry),
+        )
+        .route(
+            "/admin/registries/{id}/delete",
+            get(replication::confirm_delete_registry).post(replication::delete_registry),
+        )
+        .route(
+            "/admin/replications",
+            get(replication::replications).post(replication::create_policy),
+        )
+        .route(
+            "/admin/replications/{id}/run",
+            post(replication::run_policy),
+        )
+        .route(
+            "/admin/replications/{id}/delete",
+            get(replication::confirm_delete_policy).post(replication::delete_policy),
+        )
+        .route(
+            "/admin/replications/executions/{id}",
+            get(replication::execution),
+        )
+        .route(
+            "/admin/replications/executions/{id}/progress",
+            get(replication::progress),
+        )
+        .route(
+            "/admin/replications/executions/{id}/stop",
+            post(replication::stop),
+        )
+        .route(
+            "/admin/replications/executions/{id}/retry",
+            post(replication::retry),
+        )
+        .route(
+            "/admin/replications/executions/{id}/tasks/{task}",
+            get(replication::task_log),
         )
         .route("/admin/gc", get(admin::gc_page).post(admin::gc_run))
         .route("/admin/gc/schedule", post(admin::gc_schedule))

@@ -139,6 +139,8 @@ impl Viewer {
                 .signed_in()
                 .then(|| self.principal.username().to_string()),
             may_gc: self.may_system(Resource::GarbageCollection, Operation::List),
+            may_replicate: self.may_system(Resource::Registry, Operation::List)
+                || self.may_system(Resource::ReplicationPolicy, Operation::List),
             may_users: self.may_system(Resource::User, Operation::List),
             may_logs: self.may_system(Resource::AuditLog, Operation::List),
             may_config: self.may_system(Resource::Configuration, Operation::Read),
@@ -209,6 +211,8 @@ pub struct Frame {
     pub section: &'static str,
     pub user: Option<String>,
     pub may_gc: bool,
+    /// Registries and replications.
+    pub may_replicate: bool,
     pub may_users: bool,
     pub may_logs: bool,
     pub may_config: bool,

@@ -749,6 +749,18 @@ impl ReplicationService {
             .await?)
     }
 
+    /// One task of an execution.
+    pub async fn task(&self, execution: i64, task: i64) -> Result<TaskRow> {
+        self.execution_row(execution).await?;
+        self.db
+            .read(move |c| q::task(c, task))
+            .await?
+            .filter(|t| t.execution_id == execution)
+            .ok_or_else(|| {
+                ReplicationError::NotFound(format!("execution {execution} has no task {task}"))
+            })
+    }
+
     /// A task's log; the task must belong to the execution named.
     pub async fn task_log(&self, execution: i64, task: i64) -> Result<String> {
         self.execution_row(execution).await?;
