@@ -52,7 +52,10 @@ rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
 figure() { echo "$2" | sed -n "s/^$1=//p"; }
 
 # Berth first: its blobs then sit in another project at the destination, which skopeo's
-# uploads cannot use (skopeo mounts only from places it remembers pushing to).
+# uploads cannot use (skopeo mounts only from places it remembers pushing to). skopeo writes
+# to skopeo/bench/img-NN at the destination.
+echo 5 >"/proc/$src_pid/clear_refs"
+src_before=$(rss "$src_pid")
 first=$($bench --cases repl-run --repl-policy "$policy" --target "src=$src,admin,$password")
 second=$($bench --cases repl-run --repl-policy "$policy" --target "src=$src,admin,$password")
 src_hwm=$(hwm "$src_pid")
@@ -63,10 +66,10 @@ src_hwm=$(hwm "$src_pid")
   echo "  credentials: {username: admin, password: \"$password\"}"
   echo "  images:"
   curl -sf -u "admin:$password" "$src/api/v2.0/projects/bench/repositories?page_size=100" \
-    | python3 -c 'import json,sys; [print(f"    {r[\"name\"]}: [v1]") for r in json.load(sys.stdin) if "/img-" in r["name"]]'
+    | python3 -c 'import json,sys; [print("    " + r["name"] + ": [v1]") for r in json.load(sys.stdin) if "/img-" in r["name"]]'
 } >"$work/sync.yaml"
 start=$(date +%s.%N)
-skopeo sync --scoped --src yaml --dest docker --dest-tls-verify=false \
+skopeo sync --src yaml --dest docker --dest-tls-verify=false \
   --dest-creds "admin:$password" "$work/sync.yaml" "127.0.0.1:$dst_port/skopeo" >"$work/skopeo.log" 2>&1 \
   || { cat "$work/skopeo.log"; exit 1; }
 end=$(date +%s.%N)
@@ -86,6 +89,6 @@ echo "first run:  $(figure REPL_SECONDS "$first") s, $(figure REPL_TASKS "$first
 echo "skopeo sync of the same images: $skopeo_seconds s"
 echo "first run / skopeo sync: $(python3 -c "print(f'{$(figure REPL_SECONDS "$first") / $skopeo_seconds:.3f}')")"
 echo "second run (nothing new): $(figure REPL_SECONDS "$second") s, $(figure REPL_BYTES "$second") bytes sent, $(figure REPL_STATUS "$second")"
-echo "replicating berthd's peak RSS over both runs: $src_hwm MiB"
+echo "replicating berthd's peak RSS over both runs: $src_hwm MiB (resident before them: $src_before MiB)"
 echo "2 GiB layer: $(figure REPL_SECONDS "$big") s, $(figure REPL_STATUS "$big"); peak RSS $big_hwm MiB, resident before $before MiB: +$((big_hwm - before)) MiB"
 echo "destination berthd's peak RSS: $(hwm "$dst_pid") MiB"

@@ -641,6 +641,27 @@ fn an_endpoint_that_is_the_instance_itself_is_refused() {
         .expect("policy");
     assert_eq!(r.status(), 400);
     assert!(r.text().unwrap_or_default().contains("this very instance"));
+    // A policy whose endpoint turns out to be this instance is skipped at run, once, and
+    // says why.
+    let b = replicating_berthd();
+    let other = endpoint(&a, "other", "harbor", &b.url(), "admin", ADMIN_PASSWORD);
+    let p = policy(
+        &a,
+        json!({"name": "was-elsewhere", "dest_registry": {"id": other}}),
+    );
+    let r = api(&a, Method::PUT, &format!("/registries/{other}"))
+        .json(&json!({"url": a.url(), "access_secret": ADMIN_PASSWORD}))
+        .send()
+        .expect("update");
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    let e = ended(&a, start(&a, p));
+    assert_eq!(e["status"], "Failed", "{e}");
+    assert!(
+        e["status_text"]
+            .as_str()
+            .is_some_and(|t| t.contains("this very instance") && t.contains("never retried")),
+        "{e}"
+    );
     // Another address of the same instance is the same instance.
     let r = api(&a, Method::POST, "/registries/ping")
         .json(&json!({"type": "docker-registry", "url": format!("http://localhost:{}", a.port)}))
@@ -756,6 +777,21 @@ fn two_instances_replicating_to_each_other_settle() {
     assert_eq!(settled(&b), 1);
     assert_eq!(digest_at(&on_b, "ha/app", "two"), Some(two.clone()));
     assert_eq!(digest_at(&on_a, "ha/app", "two"), Some(two));
+
+    // A tag deleted through b's REST API goes from a too; the artifact stays on both.
+    let r = api(
+        &b,
+        Method::DELETE,
+        "/projects/ha/repositories/app/artifacts/two/tags/two",
+    )
+    .send()
+    .expect("delete tag");
+    assert_eq!(r.status(), 200, "{:?}", r.text());
+    eventually("ha/app:two gone from a", || {
+        digest_at(&on_a, "ha/app", "two").is_none()
+    });
+    assert_eq!(settled(&a), 2);
+    assert_eq!(settled(&b), 2);
 }
 
 /// A scheduled policy runs by itself; disabled, its schedule is gone.

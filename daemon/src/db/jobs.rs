@@ -105,17 +105,29 @@ pub fn requeue(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<bool> {
     )? == 1)
 }
 
-/// Replaces a pending execution's parameters (events merged into one waiting execution).
+/// Replaces an execution's parameters (a running replication records the events it took,
+/// so a resume plans from the same ones).
 pub fn set_parameters(tx: &Transaction<'_>, id: i64, parameters: &str, now: i64) -> DbResult<()> {
     tx.execute(
-        "UPDATE job_executions SET parameters = ?2, updated_at = ?3
-         WHERE id = ?1 AND status = 'Pending'",
+        "UPDATE job_executions SET parameters = ?2, updated_at = ?3 WHERE id = ?1",
         params![id, parameters, now],
     )?;
     Ok(())
 }
 
-/// The lane's pending execution started by the given trigger, if any (the newest).
+/// A running execution goes back to the queue as itself (a graceful shutdown): the next start
+/// picks it up without counting an interruption.
+pub fn back_to_queue(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<()> {
+    tx.execute(
+        "UPDATE job_executions SET status = 'Pending', updated_at = ?2
+         WHERE id = ?1 AND status = 'Running'",
+        params![id, now],
+    )?;
+    Ok(())
+}
+
+/// The lane's execution by the given trigger that waits and has never started, if any (the
+/// newest): one that a retry or a restart queued again has its plan already.
 pub fn pending_in_lane(
     conn: &Connection,
     lane: &str,
@@ -126,7 +138,7 @@ pub fn pending_in_lane(
             &format!(
                 "SELECT {COLUMNS} FROM job_executions
                  WHERE COALESCE(lane, kind) = ?1 AND triggered_by = ?2 AND status = 'Pending'
-                   AND stop_requested = 0
+                   AND stop_requested = 0 AND started_at IS NULL
                  ORDER BY id DESC LIMIT 1"
             ),
             params![lane, triggered_by],

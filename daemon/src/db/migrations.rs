@@ -408,6 +408,16 @@ const MIGRATIONS: &[&str] = &[
         updated_at    INTEGER NOT NULL
     );
     CREATE INDEX replication_tasks_execution ON replication_tasks(execution_id, id);
+    CREATE TABLE replication_events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        policy_id  INTEGER NOT NULL REFERENCES replication_policies(id) ON DELETE CASCADE,
+        repository TEXT NOT NULL,
+        tag        TEXT NOT NULL DEFAULT '',
+        digest     TEXT NOT NULL DEFAULT '',
+        deleted    INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        UNIQUE (policy_id, repository, tag, digest, deleted)
+    );
     CREATE TABLE replication_task_logs (
         task_id INTEGER NOT NULL REFERENCES replication_tasks(id) ON DELETE CASCADE,
         seq     INTEGER NOT NULL,

@@ -631,6 +631,62 @@ pub fn task_log(conn: &Connection, task_id: i64) -> DbResult<Vec<(i64, String)>>
     Ok(rows)
 }
 
+/// An event waiting for its policy's next execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub repository: String,
+    pub tag: String,
+    pub digest: String,
+    pub deleted: bool,
+}
+
+/// Records an event for a policy; the same one waiting already counts once.
+pub fn insert_event(tx: &Transaction<'_>, policy_id: i64, e: &EventRow, now: i64) -> DbResult<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO replication_events
+             (policy_id, repository, tag, digest, deleted, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![policy_id, e.repository, e.tag, e.digest, e.deleted, now],
+    )?;
+    Ok(())
+}
+
+/// Takes up to `limit` of a policy's waiting events, oldest first (they are removed), and
+/// says whether more are left.
+pub fn claim_events(
+    tx: &Transaction<'_>,
+    policy_id: i64,
+    limit: i64,
+) -> DbResult<(Vec<EventRow>, bool)> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, repository, tag, digest, deleted FROM replication_events
+         WHERE policy_id = ?1 ORDER BY id LIMIT ?2",
+    )?;
+    let rows: Vec<(i64, EventRow)> = stmt
+        .query_map(params![policy_id, limit], |r| {
+            Ok((
+                r.get(0)?,
+                EventRow {
+                    repository: r.get(1)?,
+                    tag: r.get(2)?,
+                    digest: r.get(3)?,
+                    deleted: r.get(4)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    if let Some((last, _)) = rows.last() {
+        tx.execute(
+            "DELETE FROM replication_events WHERE policy_id = ?1 AND id <= ?2",
+            params![policy_id, last],
+        )?;
+    }
+    let more = tx
+        .prepare_cached("SELECT 1 FROM replication_events WHERE policy_id = ?1")?
+        .exists([policy_id])?;
+    Ok((rows.into_iter().map(|(_, e)| e).collect(), more))
+}
+
 /// Every repository here that holds a manifest, by name.
 pub fn local_repositories(conn: &Connection) -> DbResult<Vec<String>> {
     let mut stmt = conn.prepare_cached(

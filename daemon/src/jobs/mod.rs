@@ -521,9 +521,17 @@ impl Jobs {
                     .catch_unwind()
                     .await
                     .unwrap_or_else(|_| Err("the job panicked".into()));
-                // Interrupted by shutdown, a job that resumes in place stays `Running`: the
-                // next start's recovery picks it up as itself.
+                // Interrupted by shutdown, a job that resumes in place goes back to the queue
+                // as itself (and if berthd ends before this is written, the next start's
+                // recovery resumes it anyway).
                 if resumes && this.shutdown.is_cancelled() {
+                    if let Err(e) = this
+                        .db
+                        .write(move |tx| q::back_to_queue(tx, id, db::now()))
+                        .await
+                    {
+                        tracing::warn!(execution = id, error = %e, "could not queue an execution again");
+                    }
                     this.running_lock().remove(&id);
                     return;
                 }

@@ -92,6 +92,42 @@ fn counted(inner: ByteStream, progress: Arc<Progress>) -> ByteStream {
         .boxed()
 }
 
+/// Where an execution's blobs are known to be at the destination, for mounts, and which are
+/// being sent: tasks running side by side never send the same blob twice (a base layer
+/// shared by every image goes once, then is mounted).
+#[derive(Default)]
+pub struct Placement {
+    placed: Mutex<HashMap<String, String>>,
+    sending: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Placement {
+    fn repository_holding(&self, digest: &str) -> Option<String> {
+        self.placed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(digest)
+            .cloned()
+    }
+
+    fn placed(&self, digest: &str, repository: &str) {
+        self.placed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(digest.to_string(), repository.to_string());
+    }
+
+    /// The gate one task holds while it sends a blob.
+    fn gate(&self, digest: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.sending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(digest.to_string())
+            .or_default()
+            .clone()
+    }
+}
+
 /// What one artifact's copy did, for the task's log and result.
 #[derive(Debug, Default)]
 pub struct CopyReport {
@@ -111,9 +147,8 @@ pub struct Copy<'a> {
     pub progress: Arc<Progress>,
     pub limiter: Option<Arc<Limiter>>,
     pub override_tags: bool,
-    /// Destination repositories known to hold a blob, for mounts (shared by an execution's
-    /// tasks).
-    pub placed: Arc<Mutex<HashMap<String, String>>>,
+    /// Where the execution's blobs are at the destination (shared by its tasks).
+    pub placed: Arc<Placement>,
     /// Lines for the task's log.
     pub log: Vec<String>,
     pub report: CopyReport,
@@ -361,18 +396,16 @@ impl Copy<'_> {
         digest: &str,
         size: u64,
     ) -> Result<(), RemoteError> {
+        // Another task sending the same blob is waited for: then it is there to mount.
+        let gate = self.placed.gate(digest);
+        let _sending = gate.lock().await;
         if self.dst.has_blob(dst_repo, digest).await? {
             self.report.blobs_skipped += 1;
             return Ok(());
         }
         self.progress.total.fetch_add(size, Ordering::Relaxed);
         let base = self.progress.done.load(Ordering::Relaxed);
-        let from = self
-            .placed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(digest)
-            .cloned();
+        let from = self.placed.repository_holding(digest);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -403,10 +436,7 @@ impl Copy<'_> {
                 Err(e) => return Err(e),
             }
         }
-        self.placed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(digest.to_string(), dst_repo.to_string());
+        self.placed.placed(digest, dst_repo);
         Ok(())
     }
 

@@ -48,6 +48,8 @@ pub fn lane(policy_id: i64) -> String {
 
 /// Tasks stored per transaction while planning (the writer is shared with pushes).
 const PLAN_BATCH: usize = 500;
+/// Events one execution takes; more wait for the next one.
+const EVENTS_PER_EXECUTION: i64 = 10_000;
 
 impl Parameters {
     /// An execution of `policy`, as it stands now.
@@ -86,8 +88,8 @@ impl From<&crate::config::ReplicationConfig> for ReplicationSettings {
 }
 
 /// An execution's parameters: the policy, and for event-based runs the resources the events
-/// named (copies and deletions). Without resources, or with `everything`, it copies
-/// everything the policy selects.
+/// named (copies and deletions). Without resources (and not event-based) it copies everything
+/// the policy selects.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Parameters {
     pub policy_id: i64,
@@ -99,8 +101,10 @@ pub struct Parameters {
     pub pull: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<EventResource>,
+    /// An event-based execution: its resources are the policy's waiting events, taken when it
+    /// plans (none waiting: nothing to do, never "everything").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub everything: bool,
+    pub events: bool,
 }
 
 /// What an event names: a repository here, and a tag or digest in it.
@@ -307,6 +311,15 @@ impl Run {
         if planned {
             return Ok(Some(ends));
         }
+        let mut params = params.clone();
+        if params.events {
+            params = self.claim_events(ctx, params).await?;
+            if params.resources.is_empty() {
+                ctx.log("no event is waiting: nothing to do").await;
+                return Ok(None);
+            }
+        }
+        let params = &params;
         ctx.log(format!(
             "policy {:?}: from {} to {}",
             policy.name,
@@ -389,6 +402,23 @@ impl Run {
         // Never to itself: an endpoint that answers with this instance's id is this registry
         // (the same one, or one sharing its state), and copying would loop.
         let (peer, reached) = remote.ping().await;
+        // What the endpoint is, as learnt now (it may have been down when it was saved).
+        let (status, learnt) = (
+            if reached.is_ok() {
+                "healthy"
+            } else {
+                "unhealthy"
+            },
+            peer.clone().unwrap_or_else(|| row.peer_instance.clone()),
+        );
+        let id = row.id;
+        let _ = self
+            .db
+            .write(move |tx| q::set_registry_status(tx, id, status, &learnt))
+            .await
+            .map_err(
+                |e: DbError| tracing::warn!(error = %e, "could not record an endpoint's status"),
+            );
         if peer.as_deref() == Some(instance.as_str()) {
             return Err(format!(
                 "endpoint {} ({}) is this very instance: skipped, never retried",
@@ -419,6 +449,59 @@ impl Run {
         })
     }
 
+    /// Takes the policy's waiting events into this execution, recording them in its
+    /// parameters in the same transaction (a resume plans from the same ones); events beyond
+    /// the bound wait for a new execution, queued at once.
+    async fn claim_events(
+        &self,
+        ctx: &JobContext,
+        mut params: Parameters,
+    ) -> Result<Parameters, String> {
+        let (execution, policy_id) = (ctx.execution_id, params.policy_id);
+        let base = params.clone();
+        let taken = self
+            .db
+            .write(move |tx| {
+                let now = db::now();
+                let (events, more) = q::claim_events(tx, policy_id, EVENTS_PER_EXECUTION)?;
+                params.events = false;
+                params.resources = events
+                    .into_iter()
+                    .map(|e| EventResource {
+                        repository: e.repository,
+                        tag: e.tag,
+                        digest: e.digest,
+                        deleted: e.deleted,
+                    })
+                    .collect();
+                let text =
+                    serde_json::to_string(&params).map_err(|e| DbError::Worker(e.to_string()))?;
+                crate::db::jobs::set_parameters(tx, execution, &text, now)?;
+                let key = lane(policy_id);
+                if more && crate::db::jobs::pending_in_lane(tx, &key, "event")?.is_none() {
+                    let next = serde_json::to_string(&Parameters {
+                        resources: Vec::new(),
+                        events: true,
+                        ..base
+                    })
+                    .map_err(|e| DbError::Worker(e.to_string()))?;
+                    crate::db::jobs::insert_in_lane(
+                        tx,
+                        REPLICATION,
+                        Some(&key),
+                        crate::jobs::Trigger::Event.as_str(),
+                        &next,
+                        None,
+                        now,
+                    )?;
+                }
+                Ok::<_, DbError>(params)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(taken)
+    }
+
     /// One task per artifact the policy selects (or the events named), with its tags, and
     /// one per deletion an event named that still holds at the source.
     async fn plan(
@@ -432,7 +515,7 @@ impl Run {
             serde_json::from_str(&policy.filters).unwrap_or_default();
         let selection = Selection::compile(&filters).map_err(RemoteError::Refused)?;
         let copies: Vec<&EventResource> = params.resources.iter().filter(|r| !r.deleted).collect();
-        let whole = params.resources.is_empty() || params.everything;
+        let whole = params.resources.is_empty();
         let repositories: Vec<String> = if whole {
             ends.src.repositories().await?
         } else {
@@ -453,6 +536,7 @@ impl Run {
         // Where each destination repository's content comes from: two sources flattened
         // into one destination would overwrite each other.
         let mut landing: HashMap<String, String> = HashMap::new();
+        let mut referrers: Vec<(String, String)> = Vec::new();
         for repo in repositories.into_iter().filter(|r| selection.repository(r)) {
             if crate::names::RepoName::parse(&repo).is_err() {
                 notes.push(format!("skipped {repo:?}: not a valid repository name"));
@@ -474,6 +558,23 @@ impl Run {
                     wanted.contains(digest.as_str())
                         || tags.iter().any(|t| wanted.contains(t.as_str()))
                 });
+            }
+            if !whole {
+                // A referrer attached by digest (a signature, an SBOM) goes with its subject.
+                let tagged: HashSet<String> = artifacts.keys().cloned().collect();
+                for e in copies.iter().filter(|e| {
+                    e.repository == repo && e.tag.is_empty() && !tagged.contains(&e.digest)
+                }) {
+                    let Ok((body, _)) = ends.src.manifest(&repo, &e.digest).await else {
+                        continue;
+                    };
+                    let has_subject = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .is_some_and(|v| v.get("subject").is_some());
+                    if has_subject {
+                        referrers.push((repo.clone(), e.digest.clone()));
+                    }
+                }
             }
             for (digest, tags) in artifacts {
                 let tags = selection.tags(&tags);
@@ -522,6 +623,23 @@ impl Run {
                     spec: serde_json::to_string(&spec).unwrap_or_default(),
                 });
             }
+        }
+        for (repo, digest) in referrers {
+            let (dst_repo, error) = destination(&repo);
+            let spec = TaskSpec {
+                src_repo: repo.clone(),
+                dst_repo: dst_repo.clone(),
+                digest: digest.clone(),
+                tags: Vec::new(),
+                error,
+            };
+            tasks.push(NewTask {
+                operation: "copy",
+                resource_type: "artifact",
+                src_resource: format!("{repo}@{digest}"),
+                dst_resource: format!("{dst_repo}@{digest}"),
+                spec: serde_json::to_string(&spec).unwrap_or_default(),
+            });
         }
         for d in params.resources.iter().filter(|r| r.deleted) {
             if !selection.repository(&d.repository)
@@ -587,7 +705,7 @@ impl Run {
             }
         };
         let active: Arc<Mutex<HashMap<i64, Arc<Progress>>>> = Arc::default();
-        let placed = Arc::new(Mutex::new(HashMap::new()));
+        let placed = Arc::new(copy::Placement::default());
         let namespaces = Arc::new(tokio::sync::Mutex::new(HashSet::new()));
         let writer = self.progress_writer(execution, active.clone());
         let total = self
@@ -679,7 +797,7 @@ impl Run {
         policy: &PolicyRow,
         ends: &Ends,
         progress: Arc<Progress>,
-        placed: Arc<Mutex<HashMap<String, String>>>,
+        placed: Arc<copy::Placement>,
         namespaces: Arc<tokio::sync::Mutex<HashSet<String>>>,
     ) -> TaskOutcome {
         let id = task.id;

@@ -900,10 +900,24 @@ impl Remote {
                 }
             }
             EndpointKind::DockerRegistry => {
-                match self.head_manifest(repo, reference, true).await? {
-                    Some((digest, _)) => self.delete_manifest(repo, &digest).await,
-                    None => Ok(false),
+                let Some((digest, _)) = self.head_manifest(repo, reference, true).await? else {
+                    return Ok(false);
+                };
+                // Deleting the manifest takes all its tags: never when another tag still
+                // points at it there.
+                for other in self.tags(repo).await? {
+                    if other != reference
+                        && self
+                            .head_manifest(repo, &other, true)
+                            .await?
+                            .is_some_and(|(d, _)| d == digest)
+                    {
+                        return Err(RemoteError::Refused(format!(
+                            "{repo}:{reference} not deleted: this registry can delete only the manifest, and its tag {other} points at it too"
+                        )));
+                    }
                 }
+                self.delete_manifest(repo, &digest).await
             }
         }
     }
@@ -1058,6 +1072,12 @@ async fn status_error(url: &str, status: StatusCode, response: Response) -> Remo
         // Only a registry's own error document is shown: never raw bytes of whatever
         // answered (an endpoint URL could point at anything).
         .unwrap_or_default();
+    // What a peer says is shown, not trusted: one line, printable, bounded.
+    let detail: String = detail
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
     let message = format!("{url}: {status}: {}", detail.trim());
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => RemoteError::Auth(message),

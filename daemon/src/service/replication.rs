@@ -16,7 +16,7 @@ use crate::jobs::{JobError, Jobs, Schedule, ScheduleType, Trigger};
 use crate::names::{valid_project_name, RepoName};
 use crate::replication::policy::{self, Filter, Selection, TriggerKind, TriggerSpec};
 use crate::replication::remote::{EndpointKind, Remote, RemoteError};
-use crate::replication::{endpoint, lane, EventResource, Parameters, REPLICATION};
+use crate::replication::{endpoint, lane, Parameters, REPLICATION};
 use crate::secrets::SealingKey;
 
 #[derive(Debug, thiserror::Error)]
@@ -716,16 +716,19 @@ impl ReplicationService {
                 "replication execution {id} succeeded: nothing to retry"
             )));
         }
-        let reset = self
-            .db
-            .write(move |tx| q::retry_failed(tx, id, db::now()))
-            .await?;
-        if !self.jobs.requeue(id).await? {
-            return Err(ReplicationError::Conflict(format!(
-                "replication execution {id} is in progress"
-            )));
-        }
-        Ok(reset)
+        // Queued again and its tasks reset in one transaction: a second retry at the same
+        // moment finds it in progress and changes nothing.
+        self.db
+            .write(move |tx| {
+                let now = db::now();
+                if !crate::db::jobs::requeue(tx, id, now)? {
+                    return Err(ReplicationError::Conflict(format!(
+                        "replication execution {id} is in progress"
+                    )));
+                }
+                Ok(q::retry_failed(tx, id, now)?)
+            })
+            .await
     }
 
     pub async fn tasks(
@@ -809,16 +812,13 @@ pub fn trusted_origin(by: &crate::auth::Principal, header: Option<&str>) -> Opti
         .then(|| origin.to_string())
 }
 
-/// Resources a waiting event-based execution collects before it becomes a run of the whole
-/// policy (copies) or stops taking more (deletions, which a whole run cannot stand for).
-const MAX_EVENT_RESOURCES: usize = 10_000;
-
 impl ReplicationService {
-    /// Queues the event for every enabled event-based policy that selects it, each in its
-    /// policy's lane: events arriving while an execution waits join it, so a burst of pushes
-    /// makes one execution per policy, not one per push. A policy towards this instance, or
-    /// back to where the change came from, is skipped. Runs in the background; the caller
-    /// (a push or a delete) never waits for it.
+    /// Queues the event for every enabled event-based policy that selects it: the event is
+    /// recorded once per policy (a repeat counts once), and the policy's lane gets one
+    /// waiting execution if it has none, which takes every event waiting when it plans. A
+    /// burst of pushes makes one execution per policy, each event costing one small write.
+    /// A policy towards this instance, or back to where the change came from, is skipped.
+    /// Runs in the background; the push or delete never waits for it.
     pub fn on_event(&self, event: Event) {
         let this = self.clone();
         tokio::spawn(async move {
@@ -864,48 +864,33 @@ impl ReplicationService {
                     continue;
                 }
             }
-            let resource = EventResource {
+            let row = q::EventRow {
                 repository: event.repository.clone(),
                 tag: event.tag.clone(),
                 digest: event.digest.clone(),
                 deleted: event.deleted,
             };
-            let (key, base) = (lane(p.id), Parameters::of(&p));
+            let (key, base, policy_id) = (lane(p.id), Parameters::of(&p), p.id);
             self.db
                 .write(move |tx| {
                     let now = db::now();
-                    let waiting = crate::db::jobs::pending_in_lane(tx, &key, "event")?;
-                    let waiting = waiting.and_then(|e| {
-                        serde_json::from_str::<Parameters>(&e.parameters)
-                            .ok()
-                            .map(|params| (e.id, params))
-                    });
-                    match waiting {
-                        Some((id, mut params)) => {
-                            if !params.resources.contains(&resource) {
-                                add_resource(&mut params, resource);
-                                let text = serde_json::to_string(&params)
-                                    .map_err(|e| DbError::Worker(e.to_string()))?;
-                                crate::db::jobs::set_parameters(tx, id, &text, now)?;
-                            }
-                        }
-                        None => {
-                            let params = Parameters {
-                                resources: vec![resource],
-                                ..base
-                            };
-                            let text = serde_json::to_string(&params)
-                                .map_err(|e| DbError::Worker(e.to_string()))?;
-                            crate::db::jobs::insert_in_lane(
-                                tx,
-                                REPLICATION,
-                                Some(&key),
-                                Trigger::Event.as_str(),
-                                &text,
-                                None,
-                                now,
-                            )?;
-                        }
+                    q::insert_event(tx, policy_id, &row, now)?;
+                    if crate::db::jobs::pending_in_lane(tx, &key, "event")?.is_none() {
+                        let params = Parameters {
+                            events: true,
+                            ..base
+                        };
+                        let text = serde_json::to_string(&params)
+                            .map_err(|e| DbError::Worker(e.to_string()))?;
+                        crate::db::jobs::insert_in_lane(
+                            tx,
+                            REPLICATION,
+                            Some(&key),
+                            Trigger::Event.as_str(),
+                            &text,
+                            None,
+                            now,
+                        )?;
                     }
                     Ok::<_, DbError>(())
                 })
@@ -913,24 +898,6 @@ impl ReplicationService {
             queued += 1;
         }
         Ok(queued)
-    }
-}
-
-/// Adds an event's resource to a waiting execution, within bounds: past them, copies become a
-/// run of the whole policy and further deletions are dropped (with a warning).
-fn add_resource(params: &mut Parameters, resource: EventResource) {
-    if params.resources.len() < MAX_EVENT_RESOURCES {
-        params.resources.push(resource);
-        return;
-    }
-    if !params.everything {
-        params.everything = true;
-        params.resources.retain(|r| r.deleted);
-    }
-    if resource.deleted && params.resources.len() < MAX_EVENT_RESOURCES {
-        params.resources.push(resource);
-    } else if resource.deleted {
-        tracing::warn!(repository = %resource.repository, "too many deletions waiting: one is not replicated");
     }
 }
 
