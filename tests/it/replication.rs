@@ -860,3 +860,55 @@ fn a_graceful_restart_resumes_the_execution() {
     assert_eq!(e["status"], "Succeed", "{e}\n{}", task_logs(&a, execution));
     assert_eq!(e["total"], 2);
 }
+
+/// An HTTPS endpoint: refused while its certificate is not trusted, reached with its CA given
+/// (then replicated to, token service included), or with verification off (`insecure`).
+#[test]
+fn an_https_endpoint_is_trusted_through_its_ca_or_insecure() {
+    let a = replicating_berthd();
+    let b = Berthd::start_with_config(|dir, port| {
+        crate::harness::make_certificates(dir);
+        format!(
+            "data_dir = \"{d}/data\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [tls]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{d}/server.crt\"\nprivate_key = \"{d}/server.key\"\n",
+            d = dir.display()
+        )
+    });
+    let https = format!("https://127.0.0.1:{}", b.https_port());
+    let ca = std::fs::read_to_string(b.dir.path().join("ca.crt")).expect("CA");
+    let ping = |extra: Value| {
+        let mut body = json!({"type": "harbor", "url": https,
+                              "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PASSWORD}});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        api(&a, Method::POST, "/registries/ping")
+            .json(&body)
+            .send()
+            .expect("ping")
+    };
+    let r = ping(json!({}));
+    assert_eq!(r.status(), 400, "an unknown CA is not trusted");
+    assert!(r.text().unwrap_or_default().contains("cannot reach"));
+    assert_eq!(ping(json!({"ca_certificate": ca})).status(), 200);
+    assert_eq!(ping(json!({"insecure": true})).status(), 200);
+
+    a.create_project("proj", false);
+    let on_a = a.registry(&["proj/app"]);
+    let (_, digest) = on_a.push_image("proj/app", "v1", b"over tls");
+    let id = created(
+        api(&a, Method::POST, "/registries")
+            .json(&json!({"name": "tls", "type": "harbor", "url": https, "ca_certificate": ca,
+                          "credential": {"type": "basic", "access_key": "admin", "access_secret": ADMIN_PASSWORD}}))
+            .send()
+            .expect("create"),
+    );
+    assert_eq!(get(&a, &format!("/registries/{id}"))["status"], "healthy");
+    let p = policy(&a, json!({"name": "tls", "dest_registry": {"id": id}}));
+    let e = ended(&a, start(&a, p));
+    assert_eq!(e["status"], "Succeed", "{e}");
+    assert_eq!(
+        digest_at(&b.registry(&["proj/app"]), "proj/app", "v1"),
+        Some(digest)
+    );
+}
