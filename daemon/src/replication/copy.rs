@@ -15,7 +15,7 @@ use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 use serde_json::Value;
 
-use super::remote::RemoteError;
+use super::remote::{RemoteError, UploadLocation};
 use super::side::{empty_body, Side};
 
 /// How hard a copy tries, from `[replication]` in berth.toml.
@@ -459,22 +459,23 @@ impl Copy<'_> {
         base: u64,
     ) -> Result<bool, RemoteError> {
         self.progress.done.store(base, Ordering::Relaxed);
-        let Some(mut upload) = self.dst.start_upload(dst_repo, digest, from).await? else {
+        let Some(upload) = self.dst.start_upload(dst_repo, digest, from).await? else {
             return Ok(true);
         };
+        // Whatever ends this attempt early (an error, a stop that drops it) ends the session.
+        let mut open = OpenUpload {
+            dst: self.dst.clone(),
+            repo: dst_repo.to_string(),
+            upload: Some(upload),
+        };
         if size <= self.settings.chunk_size {
-            let sent = async {
-                let body = self.src.blob(src_repo, digest, 0, Some(size)).await?;
-                let body = self.source_stream(exactly(body, size));
-                self.dst
-                    .finish_upload(dst_repo, &upload, digest, size, body)
-                    .await
-            }
-            .await;
-            if sent.is_err() {
-                self.dst.cancel_upload(dst_repo, &upload).await;
-            }
-            return sent.map(|()| false);
+            let body = self.src.blob(src_repo, digest, 0, Some(size)).await?;
+            let body = self.source_stream(exactly(body, size));
+            self.dst
+                .finish_upload(dst_repo, open.location(), digest, size, body)
+                .await?;
+            open.finished();
+            return Ok(false);
         }
         let mut offset = 0;
         let mut failures = 0;
@@ -484,13 +485,13 @@ impl Copy<'_> {
                 let body = self.src.blob(src_repo, digest, offset, Some(len)).await?;
                 let body = self.source_stream(exactly(body, len));
                 self.dst
-                    .upload_chunk(dst_repo, &upload, offset, len, body)
+                    .upload_chunk(dst_repo, open.location(), offset, len, body)
                     .await
             }
             .await;
             match sent {
                 Ok(next) => {
-                    upload = next;
+                    open.upload = Some(next);
                     offset += len;
                 }
                 Err(e) if e.retryable() && failures < self.settings.blob_retries => {
@@ -498,32 +499,52 @@ impl Copy<'_> {
                     let wait = self.settings.backoff * 2u32.saturating_pow(failures - 1);
                     tokio::time::sleep(wait).await;
                     // Resume where the destination says the upload stands.
-                    offset = match self.dst.upload_offset(dst_repo, &upload).await {
-                        Ok(o) => o,
-                        Err(e) => {
-                            self.dst.cancel_upload(dst_repo, &upload).await;
-                            return Err(e);
-                        }
-                    };
+                    offset = self.dst.upload_offset(dst_repo, open.location()).await?;
                     self.progress.done.store(base + offset, Ordering::Relaxed);
                     self.note(format!(
                         "blob {digest}: chunk failed ({e}); resuming at byte {offset}"
                     ));
                 }
-                Err(e) => {
-                    self.dst.cancel_upload(dst_repo, &upload).await;
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
-        let finished = self
-            .dst
-            .finish_upload(dst_repo, &upload, digest, 0, empty_body())
-            .await;
-        if finished.is_err() {
-            self.dst.cancel_upload(dst_repo, &upload).await;
+        self.dst
+            .finish_upload(dst_repo, open.location(), digest, 0, empty_body())
+            .await?;
+        open.finished();
+        Ok(false)
+    }
+}
+
+/// An upload session at the destination that this attempt owns: dropped before it finished,
+/// it is given up (a local session at once, in the background), so a failed or stopped copy
+/// never holds one of the session caps until expiry.
+struct OpenUpload {
+    dst: Side,
+    repo: String,
+    upload: Option<UploadLocation>,
+}
+
+impl OpenUpload {
+    fn location(&self) -> &UploadLocation {
+        self.upload
+            .as_ref()
+            .expect("an open upload has a location until it is finished")
+    }
+
+    fn finished(&mut self) {
+        self.upload = None;
+    }
+}
+
+impl Drop for OpenUpload {
+    fn drop(&mut self) {
+        if let Some(upload) = self.upload.take() {
+            let (dst, repo) = (self.dst.clone(), std::mem::take(&mut self.repo));
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move { dst.cancel_upload(&repo, &upload).await });
+            }
         }
-        finished.map(|()| false)
     }
 }
 
