@@ -275,7 +275,7 @@ pub fn request_stop(tx: &Transaction<'_>, id: i64, now: i64) -> DbResult<bool> {
     )? == 1)
 }
 
-/// Appends a line unless the log already holds `max_lines`; the last line kept says so.
+/// Appends a line to an execution's log (see [`append_bounded`]).
 pub fn append_log(
     tx: &Transaction<'_>,
     id: i64,
@@ -283,9 +283,38 @@ pub fn append_log(
     max_lines: i64,
     now: i64,
 ) -> DbResult<()> {
+    append_bounded(tx, BoundedLog::Execution, id, line, max_lines, now)
+}
+
+/// The logs kept as numbered lines: (table, the column naming whose log it is).
+#[derive(Clone, Copy)]
+pub(crate) enum BoundedLog {
+    Execution,
+    ReplicationTask,
+}
+
+impl BoundedLog {
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            BoundedLog::Execution => ("job_logs", "execution_id"),
+            BoundedLog::ReplicationTask => ("replication_task_logs", "task_id"),
+        }
+    }
+}
+
+/// Appends a line unless the log already holds `max_lines`; the last line kept says so.
+pub(crate) fn append_bounded(
+    tx: &Transaction<'_>,
+    log: BoundedLog,
+    owner: i64,
+    line: &str,
+    max_lines: i64,
+    now: i64,
+) -> DbResult<()> {
+    let (table, column) = log.table();
     let next: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), -1) + 1 FROM job_logs WHERE execution_id = ?1",
-        [id],
+        &format!("SELECT COALESCE(MAX(seq), -1) + 1 FROM {table} WHERE {column} = ?1"),
+        [owner],
         |r| r.get(0),
     )?;
     if next > max_lines {
@@ -297,8 +326,8 @@ pub fn append_log(
         line
     };
     tx.execute(
-        "INSERT INTO job_logs (execution_id, seq, at, line) VALUES (?1, ?2, ?3, ?4)",
-        params![id, next, now, line],
+        &format!("INSERT INTO {table} ({column}, seq, at, line) VALUES (?1, ?2, ?3, ?4)"),
+        params![owner, next, now, line],
     )?;
     Ok(())
 }

@@ -601,24 +601,14 @@ pub fn append_task_log(
     max_lines: i64,
     now: i64,
 ) -> DbResult<()> {
-    let next: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), -1) + 1 FROM replication_task_logs WHERE task_id = ?1",
-        [task_id],
-        |r| r.get(0),
-    )?;
-    if next > max_lines {
-        return Ok(());
-    }
-    let line = if next == max_lines {
-        "(the log is full; later lines were dropped)"
-    } else {
-        line
-    };
-    tx.execute(
-        "INSERT INTO replication_task_logs (task_id, seq, at, line) VALUES (?1, ?2, ?3, ?4)",
-        params![task_id, next, now, line],
-    )?;
-    Ok(())
+    super::jobs::append_bounded(
+        tx,
+        super::jobs::BoundedLog::ReplicationTask,
+        task_id,
+        line,
+        max_lines,
+        now,
+    )
 }
 
 pub fn task_log(conn: &Connection, task_id: i64) -> DbResult<Vec<(i64, String)>> {
