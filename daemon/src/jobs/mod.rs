@@ -309,21 +309,8 @@ impl Jobs {
         schedule: &Schedule,
         parameters: Value,
     ) -> Result<(), JobError> {
-        self.kind(kind)?;
-        schedule.check().map_err(JobError::Invalid)?;
-        let now = db::now();
-        let row = ScheduleRow {
-            kind: kind.to_string(),
-            job_kind: None,
-            schedule: serde_json::to_string(schedule)
-                .map_err(|e| JobError::Invalid(e.to_string()))?,
-            parameters: parameters.to_string(),
-            next_run: schedule.next_after(now),
-        };
-        Ok(self
-            .db
-            .write(move |tx| q::set_schedule(tx, &row, now))
-            .await?)
+        self.store_schedule(kind, None, kind, schedule, parameters)
+            .await
     }
 
     /// Sets the schedule kept under `key` for executions of `kind` in the lane `key`.
@@ -334,12 +321,24 @@ impl Jobs {
         schedule: &Schedule,
         parameters: Value,
     ) -> Result<(), JobError> {
+        self.store_schedule(key, Some(kind), kind, schedule, parameters)
+            .await
+    }
+
+    async fn store_schedule(
+        &self,
+        key: &str,
+        job_kind: Option<&str>,
+        kind: &str,
+        schedule: &Schedule,
+        parameters: Value,
+    ) -> Result<(), JobError> {
         self.kind(kind)?;
         schedule.check().map_err(JobError::Invalid)?;
         let now = db::now();
         let row = ScheduleRow {
             kind: key.to_string(),
-            job_kind: Some(kind.to_string()),
+            job_kind: job_kind.map(str::to_string),
             schedule: serde_json::to_string(schedule)
                 .map_err(|e| JobError::Invalid(e.to_string()))?,
             parameters: parameters.to_string(),
