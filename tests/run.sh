@@ -18,7 +18,9 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
   apt-get install -y --no-install-recommends \
     docker.io skopeo podman docker-registry apache2-utils ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
     tmux systemd debootstrap rpm binutils \
-    chromium chromium-driver fonts-noto-cjk fonts-liberation
+    chromium chromium-driver fonts-noto-cjk fonts-liberation \
+    mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common \
+    qemu-utils qemu-system-x86 ovmf genisoimage
   # npm comes with the machine's Node.js; Debian's is the fallback.
   command -v npm >/dev/null || apt-get install -y --no-install-recommends npm
 fi
@@ -70,6 +72,19 @@ stage "packages"
 packaging/build.sh 0.0.9
 packaging/build.sh
 export BERTH_TEST_PACKAGES="$PWD/target/packages"
+
+# The VM image, with its documented command, in the background while the other tests run (it
+# mostly waits on the archive and the disk); its own tests run once it is there. Built again
+# only when the package or appliance/ changed since.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+image="target/appliance/berth-$version.qcow2"
+appliance_log="$PWD/target/appliance-build.log"
+appliance_pid=""
+if [ ! -f "$image" ] || [ -n "$(find appliance "target/packages/berth_${version}-1_amd64.deb" -newer "$image" | head -n 1)" ]; then
+  appliance/build.sh >"$appliance_log" 2>&1 &
+  appliance_pid=$!
+fi
+export BERTH_TEST_APPLIANCE="$PWD/target/appliance"
 if [ ! -x target/debian-root/usr/bin/dpkg ]; then
   rm -rf target/debian-root
   # The Debian mirror this machine's own apt sources use (deb822 `URIs:` or one-line `deb`).
@@ -124,5 +139,14 @@ if [ -z "$ready" ]; then
 fi
 
 stage "tests"
-cargo test --workspace
+# Everything but the appliance's boots, which need the image.
+cargo test --workspace -- --skip appliance::
+
+stage "appliance image (built in the background since the packages)"
+if [ -n "$appliance_pid" ] && ! wait "$appliance_pid"; then
+  echo "appliance/build.sh failed:"; cat "$appliance_log"; exit 1
+fi
+[ -n "$appliance_pid" ] && grep '^== appliance' "$appliance_log"
+stage "appliance tests (qemu)"
+cargo test -p berth-tests --test it -- appliance::
 stage "end"

@@ -43,6 +43,110 @@ pub struct Answers {
     pub network: NetworkAnswer,
     #[serde(default)]
     pub storage: StorageAnswer,
+    /// The machine itself, for the appliance only (`berth-setup --appliance`).
+    #[serde(default)]
+    pub appliance: Option<ApplianceAnswer>,
+}
+
+/// How the appliance's network is configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddressingMode {
+    #[default]
+    Dhcp,
+    Static,
+}
+
+/// The appliance's machine: its network, and the ways an operator may log in to it. None of
+/// these has a default that lets anyone in.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplianceAnswer {
+    #[serde(default)]
+    pub network: AddressingMode,
+    /// `address/prefix`, for `static`.
+    #[serde(default)]
+    pub address: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<IpAddr>,
+    #[serde(default)]
+    pub dns: Vec<IpAddr>,
+    /// Turns SSH on, for root, with these keys only.
+    #[serde(default)]
+    pub ssh_authorized_keys: Vec<String>,
+    /// Lets root log in on the console (never over SSH).
+    #[serde(default)]
+    pub root_password: Option<String>,
+}
+
+impl ApplianceAnswer {
+    /// The static address and its prefix length.
+    pub fn static_address(&self) -> Result<Option<(IpAddr, u8)>, AnswerError> {
+        let field = "appliance.address";
+        match (self.network, &self.address) {
+            (AddressingMode::Dhcp, None) => Ok(None),
+            (AddressingMode::Dhcp, Some(_)) => Err(wrong(
+                field,
+                "is only used with appliance.network = \"static\"",
+            )),
+            (AddressingMode::Static, None) => Err(wrong(
+                field,
+                "is required with appliance.network = \"static\" (e.g. 192.0.2.10/24)",
+            )),
+            (AddressingMode::Static, Some(text)) => {
+                let bad = || {
+                    wrong(
+                        field,
+                        format!(
+                            "{text:?} is not an address with its prefix length, e.g. 192.0.2.10/24"
+                        ),
+                    )
+                };
+                let (ip, prefix) = text.trim().split_once('/').ok_or_else(bad)?;
+                let ip: IpAddr = ip.parse().map_err(|_| bad())?;
+                let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+                let max = if ip.is_ipv4() { 32 } else { 128 };
+                if prefix == 0 || prefix > max || ip.is_unspecified() || ip.is_loopback() {
+                    return Err(bad());
+                }
+                Ok(Some((ip, prefix)))
+            }
+        }
+    }
+
+    pub fn check(&self) -> Result<(), AnswerError> {
+        self.static_address()?;
+        if self.network == AddressingMode::Dhcp && (self.gateway.is_some() || !self.dns.is_empty())
+        {
+            return Err(wrong(
+                "appliance.gateway",
+                "gateway and dns are only used with appliance.network = \"static\"",
+            ));
+        }
+        for key in &self.ssh_authorized_keys {
+            let mut parts = key.split_whitespace();
+            let kind = parts.next().unwrap_or("");
+            let blob = parts.next().unwrap_or("");
+            let known = kind.starts_with("ssh-")
+                || kind.starts_with("ecdsa-sha2-")
+                || kind.starts_with("sk-");
+            if !known || blob.len() < 16 || key.contains(['\n', '\r']) {
+                return Err(wrong(
+                    "appliance.ssh_authorized_keys",
+                    "each entry must be one public key line, e.g. \"ssh-ed25519 AAAA... you@host\"",
+                ));
+            }
+        }
+        if let Some(password) = &self.root_password {
+            if password.chars().count() < 8 || password.contains(['\n', ':']) {
+                return Err(wrong(
+                    "appliance.root_password",
+                    "must be at least 8 characters, without a colon or a line break",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -170,6 +274,13 @@ pub fn check_admin_password(password: &str) -> Result<(), AnswerError> {
 }
 
 impl Answers {
+    /// Answers assembled as a table (from the OVF environment), with the file's rules.
+    pub fn from_table(table: toml::Table) -> Result<Answers, AnswerError> {
+        toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| wrong("answers", e.message().to_string()))
+    }
+
     pub fn from_toml(text: &str) -> Result<Answers, AnswerError> {
         toml::from_str(text).map_err(|e| {
             let message = e.message().to_string();
@@ -233,6 +344,9 @@ impl Answers {
         }
         if !self.storage.data_dir.is_absolute() {
             return Err(wrong("storage.data_dir", "must be an absolute path"));
+        }
+        if let Some(appliance) = &self.appliance {
+            appliance.check()?;
         }
         Ok(())
     }

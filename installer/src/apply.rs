@@ -15,6 +15,7 @@ use berth::settings::Settings;
 
 use crate::answers::{wrong, AnswerError, Answers, TlsMode};
 use crate::certs::{self, TlsFiles};
+use crate::machine;
 
 /// Where things go, relative to the root being configured.
 pub const CONFIG_PATH: &str = "/etc/berth/berth.toml";
@@ -100,6 +101,31 @@ pub struct Options {
     pub root: PathBuf,
     /// Enable and (re)start `berthd.service` when systemd runs this system.
     pub start: bool,
+    /// This is the appliance: configure its machine too (host name, network, SSH, console
+    /// password, login banner; see [`crate::machine`]).
+    pub appliance: bool,
+}
+
+/// Held while answers are applied to the running system: two consoles' wizards (or a wizard
+/// and a seed disk) never write at once. In `/run`, so it leaves nothing behind.
+pub const LOCK_PATH: &str = "/run/berth-setup.lock";
+
+/// Takes the lock when `root` is this running system (another root has no consoles racing).
+fn lock_live_system(root: &Path) -> Result<Option<fs::File>, ApplyError> {
+    if root != Path::new("/") || !Path::new("/run").is_dir() {
+        return Ok(None);
+    }
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(LOCK_PATH)
+        .map_err(|e| sys(format!("opening {LOCK_PATH}: {e}")))?;
+    lock.try_lock().map_err(|_| {
+        sys("setup is already being applied (on another console?): wait for it to finish")
+    })?;
+    Ok(Some(lock))
 }
 
 /// The uid and gid of the daemon's user in the target root, when the package created it.
@@ -136,7 +162,7 @@ impl Staged {
         let dir = path
             .parent()
             .ok_or_else(|| sys(format!("{} has no directory", path.display())))?;
-        fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
+        create_dirs(dir)?;
         let tmp = dir.join(format!(
             ".{}.berth-setup",
             path.file_name().and_then(|n| n.to_str()).unwrap_or("file")
@@ -201,6 +227,18 @@ impl Drop for Staged {
             let _ = fs::remove_file(tmp);
         }
     }
+}
+
+/// Creates the missing directories on the way to `dir` as 0755 whatever the umask (a unit's
+/// `UMask=0077` would otherwise hide `/etc/berth/tls` from the daemon's user).
+fn create_dirs(dir: &Path) -> Result<(), ApplyError> {
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    fs::create_dir_all(dir).map_err(|e| sys(format!("creating {}: {e}", dir.display())))?;
+    for created in missing {
+        fs::set_permissions(created, fs::Permissions::from_mode(0o755))
+            .map_err(|e| sys(format!("chmod {}: {e}", created.display())))?;
+    }
+    Ok(())
 }
 
 fn chown(path: &Path, uid: Option<u32>, gid: Option<u32>) -> Result<(), ApplyError> {
@@ -332,6 +370,7 @@ pub fn current_answers(root: &Path) -> Option<Answers> {
         storage: crate::answers::StorageAnswer {
             data_dir: config.data_dir,
         },
+        appliance: None,
     })
 }
 
@@ -456,6 +495,14 @@ pub fn apply(
     let root = options.root.as_path();
     progress("Checking the answers");
     answers.check()?;
+    if answers.appliance.is_some() && !options.appliance {
+        return Err(wrong(
+            "appliance",
+            "configures the appliance's machine, which only berth-setup --appliance does",
+        )
+        .into());
+    }
+    let _lock = lock_live_system(root)?;
     if answers.auth.mode == AuthMode::Ldap {
         progress("Testing the directory");
         check_directory(answers)?;
@@ -487,7 +534,7 @@ pub fn apply(
             let existing = ca.as_deref().zip(ca_key.as_deref());
             Some(certs::generate(
                 &answers.hostname,
-                &certs::machine_addresses(),
+                &certs::certificate_addresses(answers, &certs::machine_addresses()),
                 existing,
             )?)
         }
@@ -534,6 +581,24 @@ pub fn apply(
             )
         })?;
         staged.write(under(root, LDAP_CA_PATH), &pem, 0o644, None)?;
+    }
+    let (scheme, registry) = public_address(answers, tls.is_some());
+    let url = format!("{scheme}://{registry}");
+    let ca_fingerprint = tls
+        .as_ref()
+        .and_then(|t| t.ca_certificate.as_deref())
+        .and_then(certs::fingerprint);
+    if options.appliance {
+        let hosts = fs::read_to_string(under(root, machine::HOSTS_PATH)).unwrap_or_default();
+        let banner = machine::banner(&url, &registry, ca_fingerprint.as_deref());
+        for file in machine::files(answers, &hosts, banner)? {
+            staged.write(
+                under(root, file.path),
+                file.contents.as_bytes(),
+                file.mode,
+                None,
+            )?;
+        }
     }
     // Root and berth only: the configuration names the directory and its service account.
     staged.write(
@@ -588,14 +653,15 @@ pub fn apply(
     )?;
     mark.commit()?;
 
-    let (scheme, registry) = public_address(answers, tls.is_some());
+    let systemd = root == Path::new("/") && Path::new("/run/systemd/system").is_dir();
+    if options.appliance {
+        progress("Configuring the machine");
+        machine::activate(answers, root, systemd).map_err(sys)?;
+    }
     let mut outcome = Outcome {
-        url: format!("{scheme}://{registry}"),
+        url,
         registry,
-        ca_fingerprint: tls
-            .as_ref()
-            .and_then(|t| t.ca_certificate.as_deref())
-            .and_then(certs::fingerprint),
+        ca_fingerprint,
         ca_path: tls
             .as_ref()
             .and_then(|t| t.ca_certificate.as_ref())
@@ -604,7 +670,6 @@ pub fn apply(
         start_hint: None,
     };
 
-    let systemd = root == Path::new("/") && Path::new("/run/systemd/system").is_dir();
     if options.start && systemd {
         progress("Starting berthd.service");
         for args in [
@@ -625,13 +690,26 @@ pub fn apply(
         }
         outcome.started = true;
     } else {
-        outcome.start_hint = Some(if systemd || root != Path::new("/") {
-            "systemctl enable --now berthd.service".to_string()
-        } else {
-            format!("berthd --config {CONFIG_PATH}")
-        });
+        outcome.start_hint = Some(start_hint(systemd || root != Path::new("/")));
     }
     Ok(outcome)
+}
+
+/// Nothing is running yet: the last thing the operator reads says how to start berthd, with
+/// systemd (after `--no-start`, or for another root) or on a machine without it.
+pub fn start_hint(systemd: bool) -> String {
+    if systemd {
+        "not running yet; to start it now and at every boot:\n\
+         systemctl enable --now berthd.service"
+            .to_string()
+    } else {
+        format!(
+            "not running (no systemd here); once systemd runs it:\n\
+             systemctl enable --now berthd.service\n\
+             without systemd, as the berth user:\n\
+             runuser -u berth -- berthd --config {CONFIG_PATH}"
+        )
+    }
 }
 
 /// The run-time settings to start from when the database has none yet: those an earlier

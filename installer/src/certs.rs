@@ -39,6 +39,31 @@ pub fn machine_addresses() -> Vec<IpAddr> {
     found
 }
 
+/// The addresses a generated certificate names besides the hostname: this machine's, the one
+/// chosen to listen on (when it is not "any"), the appliance's static address, and loopback,
+/// so `https://127.0.0.1` and `https://localhost` work on the machine itself.
+pub fn certificate_addresses(answers: &crate::answers::Answers, machine: &[IpAddr]) -> Vec<IpAddr> {
+    let mut all: Vec<IpAddr> = machine.to_vec();
+    all.extend(crate::machine::extra_addresses(answers));
+    let listen = answers.network.listen_address;
+    if !listen.is_unspecified() {
+        all.push(listen);
+    }
+    all.push(IpAddr::from([127, 0, 0, 1]));
+    all.push(IpAddr::from(std::net::Ipv6Addr::LOCALHOST));
+    let mut unique = Vec::new();
+    for ip in all {
+        if !unique.contains(&ip) && hostname_ip(answers) != Some(ip) {
+            unique.push(ip);
+        }
+    }
+    unique
+}
+
+fn hostname_ip(answers: &crate::answers::Answers) -> Option<IpAddr> {
+    answers.hostname.parse().ok()
+}
+
 fn san(name: &str) -> Result<SanType, AnswerError> {
     Ok(match name.parse::<IpAddr>() {
         Ok(ip) => SanType::IpAddress(ip),
@@ -87,6 +112,9 @@ pub fn generate(
     let server_key = KeyPair::generate().map_err(|e| fail("server key", e))?;
     let mut params = CertificateParams::default();
     let mut sans = vec![san(hostname)?];
+    if hostname != "localhost" {
+        sans.push(san("localhost")?);
+    }
     for ip in addresses {
         let s = SanType::IpAddress(*ip);
         if !sans.contains(&s) {
@@ -263,5 +291,42 @@ mod tests {
         let second = generate("reg.example.com", &[], Some((&ca, &key))).expect("again");
         assert_eq!(second.ca_certificate.as_deref(), Some(ca.as_str()));
         assert_ne!(second.certificate, first.certificate);
+    }
+
+    #[test]
+    fn the_generated_certificate_covers_the_listen_address_loopback_and_localhost() {
+        let answers = crate::answers::Answers::from_toml(
+            "hostname = \"reg.example.com\"\nadmin_password = \"Harbor12345\"\n\
+             [network]\nlisten_address = \"192.0.2.7\"\n",
+        )
+        .expect("answers");
+        let machine: Vec<IpAddr> = vec!["10.1.2.3".parse().expect("ip")];
+        let addresses = certificate_addresses(&answers, &machine);
+        let files = generate(&answers.hostname, &addresses, None).expect("generate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&cert, &files.certificate).expect("write");
+        std::fs::write(&key, &files.private_key).expect("write");
+        for host in [
+            "reg.example.com",
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "10.1.2.3",
+            "192.0.2.7",
+        ] {
+            assert!(check_provided(&cert, &key, host).is_ok(), "{host}");
+        }
+        // "Any address" is no address to name.
+        let any = crate::answers::Answers::from_toml(
+            "hostname = \"10.1.2.3\"\nadmin_password = \"Harbor12345\"\n",
+        )
+        .expect("answers");
+        let addresses = certificate_addresses(&any, &machine);
+        assert!(addresses.iter().all(|a| !a.is_unspecified()));
+        assert!(
+            !addresses.contains(&"10.1.2.3".parse().expect("ip")),
+            "the hostname is named once"
+        );
     }
 }

@@ -13,8 +13,17 @@ use clap::Parser;
 #[command(version, about)]
 struct Args {
     /// Take the answers from this TOML file instead of asking (the same checks apply).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ovf_env")]
     answers: Option<PathBuf>,
+    /// Take the answers from an OVF environment document (`-`: standard input), as VMware
+    /// hands the appliance's deploy-time properties over. Exits 3 when it gives no admin
+    /// password, so that the wizard can ask.
+    #[arg(long, value_name = "FILE")]
+    ovf_env: Option<PathBuf>,
+    /// This is the Berth appliance: also set the machine's host name, network, SSH and
+    /// console password from the answers, and show the URL and CA on the console's banner.
+    #[arg(long)]
+    appliance: bool,
     /// Configure the system under this directory instead of `/`.
     #[arg(long, default_value = "/")]
     root: PathBuf,
@@ -28,19 +37,33 @@ fn main() -> ExitCode {
     let options = Options {
         root: args.root,
         start: !args.no_start,
+        appliance: args.appliance,
     };
-    let Some(path) = args.answers else {
-        return wizard(options);
+    let (path, from_ovf) = match (args.answers, args.ovf_env) {
+        (Some(path), _) => (path, false),
+        (None, Some(path)) => (path, true),
+        (None, None) => return wizard(options),
     };
-    let text = match std::fs::read_to_string(&path) {
+    let text = match read_answers_text(&path) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("berth-setup: cannot read {}: {e}", path.display());
             return ExitCode::from(2);
         }
     };
-    let answers = match Answers::from_toml(&text) {
-        Ok(a) => a,
+    let parsed = if from_ovf {
+        berth_setup::ovf::answers_from_environment(&text)
+    } else {
+        Answers::from_toml(&text).map(Some)
+    };
+    let answers = match parsed {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            eprintln!(
+                "berth-setup: the OVF environment gives no admin password: nothing was configured"
+            );
+            return ExitCode::from(3);
+        }
         Err(e) => {
             eprintln!("berth-setup: {}: {e}", path.display());
             return ExitCode::from(2);
@@ -63,6 +86,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// A file's text, or standard input's for `-` (answers piped in never touch a disk).
+fn read_answers_text(path: &std::path::Path) -> std::io::Result<String> {
+    if path == std::path::Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+        Ok(text)
+    } else {
+        std::fs::read_to_string(path)
+    }
+}
+
 /// The interactive wizard, on the terminal this runs on.
 fn wizard(options: Options) -> ExitCode {
     use std::io::IsTerminal;
@@ -81,6 +115,10 @@ fn wizard(options: Options) -> ExitCode {
         Ok(Ending::Failed(error)) => {
             eprintln!("berth-setup: {error}");
             ExitCode::FAILURE
+        }
+        Ok(Ending::ConfiguredElsewhere) => {
+            println!("Berth was configured on another console (or from a seed disk).");
+            ExitCode::SUCCESS
         }
         Ok(Ending::Cancelled) => {
             eprintln!("berth-setup: left without changing anything");

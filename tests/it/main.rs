@@ -4,8 +4,10 @@
 
 mod browser;
 mod harness;
+mod tmux;
 
 mod api;
+mod appliance;
 mod contract;
 mod docker;
 mod durability;

@@ -11,7 +11,7 @@ fn creds() -> String {
 }
 
 /// Writes an OCI image layout holding a two-platform index; returns the index bytes.
-fn write_multiarch_layout(dir: &std::path::Path) -> Vec<u8> {
+pub(crate) fn write_multiarch_layout(dir: &std::path::Path) -> Vec<u8> {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).expect("layout dirs");
     let put = |bytes: &[u8]| {

@@ -6,82 +6,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::{berthd_bin, built_bin, free_port, http, must, run, Docker};
+use crate::tmux::Tmux;
 
 const PASSWORD: &str = "Wizard12345";
 const HOST_ADDRESS: &str = "10.231.0.1";
 const BERTH_ADDRESS: &str = "10.231.0.2";
-
-/// A tmux server of the test's own, with one 80x24 window.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Tmux {
-        let tmux = Tmux {
-            socket: crate::harness::unique("berth-wizard"),
-        };
-        must(Command::new("tmux").args([
-            "-L",
-            &tmux.socket,
-            "new-session",
-            "-d",
-            "-x",
-            "80",
-            "-y",
-            "24",
-            "-s",
-            "wizard",
-            command,
-        ]));
-        tmux
-    }
-
-    fn tmux(&self, args: &[&str]) -> String {
-        must(Command::new("tmux").args(["-L", &self.socket]).args(args))
-    }
-
-    /// Named keys (`Enter`, `Tab`, `C-u`).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "wizard"];
-        args.extend_from_slice(keys);
-        self.tmux(&args);
-    }
-
-    /// Text, typed as it is.
-    fn type_text(&self, text: &str) {
-        self.tmux(&["send-keys", "-t", "wizard", "-l", text]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", "wizard"])
-    }
-
-    /// Polls the screen until it shows `text`; fails with the screen after 30 s.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the wizard never showed {text:?}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = run(Command::new("tmux").args(["-L", &self.socket, "kill-server"]));
-    }
-}
 
 /// A network namespace with a veth pair: the namespace is 10.231.0.2, the root side
 /// 10.231.0.1.
@@ -200,7 +132,7 @@ fn the_wizard_in_a_real_terminal_configures_a_registry_docker_pushes_to_over_htt
     tmux.keys(&["C-u"]);
     tmux.type_text("not_a_host");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("hostname: \"not_a_host\" is not a host name");
+    tmux.wait_for("Hostname: \"not_a_host\" is not a host name");
     tmux.keys(&["C-u"]);
     tmux.type_text(BERTH_ADDRESS);
     tmux.keys(&["Enter"]);
@@ -351,18 +283,7 @@ fn the_wizard_tests_a_real_directory_and_configures_ldap_login() {
     let root = tempfile::tempdir().expect("root");
     let r = root.path();
     let tmux = Tmux::start(&wizard_command(r));
-    tmux.wait_for("Welcome");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Hostname");
-    tmux.keys(&["C-u"]);
-    tmux.type_text("127.0.0.1");
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Administrator password");
-    tmux.type_text(PASSWORD);
-    tmux.keys(&["Enter"]);
-    tmux.type_text(PASSWORD);
-    tmux.keys(&["Enter"]);
-    tmux.wait_for("Login mode");
+    tmux.wizard_to_login_mode(Duration::from_secs(30), "127.0.0.1", PASSWORD);
     tmux.keys(&["Right", "Enter"]);
     tmux.wait_for("LDAP / Active Directory ─");
     // URL, search DN, a wrong search password, base DN, uid attribute.

@@ -92,6 +92,45 @@ impl Step {
     }
 }
 
+/// The answers-file keys, and the fields that hold them on the screens: an error names the
+/// label the operator sees, and the cursor goes to that field. Longest keys first, so that a
+/// key inside a message is replaced whole.
+const KEYS: &[(&str, FieldId)] = &[
+    ("ldap.ldap_group_admin_dn", FieldId::LdapAdminGroupDn),
+    ("ldap.ldap_search_password", FieldId::LdapSearchPassword),
+    ("ldap.ldap_ca_certificate", FieldId::LdapCaCertificate),
+    ("ldap.ldap_group_base_dn", FieldId::LdapGroupBaseDn),
+    ("network.listen_address", FieldId::ListenAddress),
+    ("ldap.ldap_verify_cert", FieldId::LdapVerifyCert),
+    ("ldap.ldap_search_dn", FieldId::LdapSearchDn),
+    ("network.https_port", FieldId::HttpsPort),
+    ("ldap.ldap_starttls", FieldId::LdapStartTls),
+    ("network.http_port", FieldId::HttpPort),
+    ("ldap.ldap_base_dn", FieldId::LdapBaseDn),
+    ("ldap.ldap_filter", FieldId::LdapFilter),
+    ("storage.data_dir", FieldId::DataDir),
+    ("tls.private_key", FieldId::PrivateKey),
+    ("tls.certificate", FieldId::Certificate),
+    ("admin_password", FieldId::Password),
+    ("ldap.ldap_url", FieldId::LdapUrl),
+    ("ldap.ldap_uid", FieldId::LdapUid),
+    ("auth.mode", FieldId::AuthMode),
+    ("tls.mode", FieldId::TlsMode),
+    ("hostname", FieldId::Hostname),
+    ("tls", FieldId::TlsMode),
+    ("ldap", FieldId::LdapUrl),
+];
+
+impl Step {
+    /// The screen a field is on.
+    fn of(field: FieldId) -> Option<Step> {
+        STEPS.iter().copied().find(|s| s.fields().contains(&field))
+    }
+}
+
+/// The one password error about the second entry, where the cursor goes for it.
+const PASSWORDS_DIFFER: &str = "the two entries differ: type the same password twice";
+
 pub const AUTH_OPTIONS: &[&str] = &["Database", "LDAP / Active Directory"];
 pub const TLS_OPTIONS: &[&str] = &["Generate a private CA", "Use my certificate", "None"];
 
@@ -147,6 +186,7 @@ impl App {
             tls: TlsAnswer::default(),
             network: NetworkAnswer::default(),
             storage: StorageAnswer::default(),
+            appliance: None,
         });
         let ldap = answers
             .ldap
@@ -182,7 +222,7 @@ impl App {
             ),
             Field::text(
                 LdapCaCertificate,
-                "CA certificate",
+                "CA certificate file",
                 &path(&ldap.ldap_ca_certificate).unwrap_or_default(),
             ),
             Field::toggle(LdapStartTls, "StartTLS", ldap.ldap_starttls),
@@ -200,12 +240,12 @@ impl App {
             ),
             Field::text(
                 Certificate,
-                "Certificate (PEM)",
+                "Certificate file",
                 &path(&answers.tls.certificate).unwrap_or_default(),
             ),
             Field::text(
                 PrivateKey,
-                "Private key (PEM)",
+                "Private key file",
                 &path(&answers.tls.private_key).unwrap_or_default(),
             ),
             Field::text(
@@ -243,6 +283,59 @@ impl App {
             apply_error: None,
             outcome: None,
         }
+    }
+
+    /// The field an error is about: its own key, or (for the directory's checks, which report
+    /// on the whole section) the key its message starts with.
+    fn field_of(&self, error: &AnswerError) -> Option<FieldId> {
+        let by_key = |key: &str| KEYS.iter().find(|(k, _)| *k == key).map(|(_, f)| *f);
+        if error.field == "ldap" {
+            if let Some(f) = KEYS
+                .iter()
+                .find(|(k, _)| k.contains('.') && error.message.starts_with(k))
+                .map(|(_, f)| *f)
+            {
+                return Some(f);
+            }
+        }
+        by_key(error.field)
+    }
+
+    /// The error as the screens say it: the field's label, and labels for any key the
+    /// message names, instead of the answers file's keys.
+    pub fn error_text(&self) -> Option<String> {
+        let error = self.error.as_ref()?;
+        let mut message = error.message.clone();
+        for (key, field) in KEYS.iter().filter(|(k, _)| k.contains('.')) {
+            message = message.replace(key, self.field(*field).label);
+        }
+        let leading = self.field_of(error).map(|f| self.field(f).label);
+        Some(match leading {
+            // A message that already starts with the label reads well as it is.
+            Some(label) if !message.starts_with(label) => format!("{label}: {message}"),
+            _ => message,
+        })
+    }
+
+    /// Shows an error, on the screen of the field it is about with the cursor on that field.
+    fn fail(&mut self, error: AnswerError) {
+        let field = match self.field_of(&error) {
+            Some(FieldId::Password) if error.message == PASSWORDS_DIFFER => {
+                Some(FieldId::PasswordAgain)
+            }
+            other => other,
+        };
+        if let Some(field) = field {
+            if let Some(step) = Step::of(field) {
+                if step != self.step && self.steps().contains(&step) {
+                    self.go(step);
+                }
+            }
+            if let Some(i) = self.visible_fields().iter().position(|f| *f == field) {
+                self.focus = i;
+            }
+        }
+        self.error = Some(error);
     }
 
     pub fn field(&self, id: FieldId) -> &Field {
@@ -354,7 +447,7 @@ impl App {
                         Some(Action::Apply(Box::new(answers)))
                     }
                     Err(e) => {
-                        self.error = Some(e);
+                        self.fail(e);
                         None
                     }
                 },
@@ -396,7 +489,7 @@ impl App {
                         Some(Action::TestConnection(Box::new(cfg)))
                     }
                     Err(e) => {
-                        self.error = Some(e);
+                        self.fail(e);
                         None
                     }
                 };
@@ -429,7 +522,7 @@ impl App {
                     self.go(next);
                 }
             }
-            Err(e) => self.error = Some(e),
+            Err(e) => self.fail(e),
         }
     }
 
@@ -455,10 +548,7 @@ impl App {
         }
         check_admin_password(first)?;
         if first != again {
-            return Err(wrong(
-                "admin_password",
-                "the two entries differ: type the same password twice",
-            ));
+            return Err(wrong("admin_password", PASSWORDS_DIFFER));
         }
         Ok(Some(first.to_string()))
     }
@@ -549,6 +639,7 @@ impl App {
             storage: StorageAnswer {
                 data_dir: PathBuf::from(self.text(FieldId::DataDir)),
             },
+            appliance: None,
         };
         answers.check()?;
         Ok(answers)

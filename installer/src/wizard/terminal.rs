@@ -18,6 +18,8 @@ pub enum Ending {
     /// Ctrl-C after apply failed, with its error.
     Failed(String),
     Configured(Box<Outcome>),
+    /// Another console's wizard (or a seed disk) configured the system meanwhile.
+    ConfiguredElsewhere,
 }
 
 enum Report {
@@ -54,8 +56,14 @@ fn event_loop(
     options: Options,
 ) -> io::Result<Ending> {
     let options = std::sync::Arc::new(options);
+    let mark = options
+        .root
+        .join(apply::CONFIGURED_MARK.trim_start_matches('/'));
     let mut applying: Option<mpsc::Receiver<Report>> = None;
     loop {
+        if applying.is_none() && !app.reconfigure && app.outcome.is_none() && mark.exists() {
+            return Ok(Ending::ConfiguredElsewhere);
+        }
         if let Some(reports) = &applying {
             for report in reports.try_iter() {
                 match report {

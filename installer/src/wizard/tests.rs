@@ -36,11 +36,9 @@ fn clear(app: &mut App) {
     app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
 }
 
+/// The error as the screen shows it (labels, not the answers file's keys).
 fn error_of(app: &App) -> String {
-    app.error
-        .as_ref()
-        .map(|e| e.to_string())
-        .unwrap_or_default()
+    app.error_text().unwrap_or_default()
 }
 
 /// Through the welcome, hostname and password screens with good answers.
@@ -118,6 +116,27 @@ fn screens_in_database_mode() {
         press(&mut app, KeyCode::Enter),
         Some(Action::Exit)
     ));
+}
+
+#[test]
+fn the_last_screen_says_how_to_start_berthd_when_setup_did_not() {
+    for (systemd, name) in [(true, "done_not_started"), (false, "done_without_systemd")] {
+        let mut app = app();
+        app.applied(Ok(Outcome {
+            url: "http://registry.example.com".into(),
+            registry: "registry.example.com".into(),
+            ca_fingerprint: None,
+            ca_path: None,
+            started: false,
+            start_hint: Some(crate::apply::start_hint(systemd)),
+        }));
+        let shown = screen(&app);
+        assert!(
+            shown.contains("systemctl enable --now berthd.service"),
+            "{shown}"
+        );
+        insta::assert_snapshot!(name, shown);
+    }
 }
 
 #[test]
@@ -201,9 +220,11 @@ fn leaving_the_directory_screen_checks_the_settings() {
     assert_eq!(app.focused(), Some(FieldId::LdapVerifyCert));
     press(&mut app, KeyCode::Enter);
     assert_eq!(app.step, Step::Directory);
+    assert_eq!(error_of(&app), "URL must start with ldap:// or ldaps://: ");
     assert_eq!(
-        error_of(&app),
-        "ldap: ldap.ldap_url must start with ldap:// or ldaps://: "
+        app.focused(),
+        Some(FieldId::LdapUrl),
+        "the cursor goes to the URL"
     );
     insta::assert_snapshot!("directory_error", screen(&app));
     press(&mut app, KeyCode::Tab);
@@ -221,13 +242,15 @@ fn leaving_the_directory_screen_checks_the_settings() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "ldap: ldap.ldap_starttls applies to ldap:// URLs, not ldaps://"
+        "StartTLS applies to ldap:// URLs, not ldaps://"
     );
+    assert_eq!(app.focused(), Some(FieldId::LdapStartTls));
     app.focus = 9;
     press(&mut app, KeyCode::Char(' '));
     app.focus = 10;
     press(&mut app, KeyCode::Enter);
-    assert_eq!(error_of(&app), "ldap: ldap.ldap_base_dn must not be empty");
+    assert_eq!(error_of(&app), "Base DN must not be empty");
+    assert_eq!(app.focused(), Some(FieldId::LdapBaseDn));
     app.focus = 3;
     type_text(&mut app, "dc=example,dc=com");
     app.focus = 8;
@@ -236,8 +259,9 @@ fn leaving_the_directory_screen_checks_the_settings() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "ldap: ldap.ldap_ca_certificate: no file at /nonexistent/ldap-ca.pem"
+        "CA certificate file: no file at /nonexistent/ldap-ca.pem"
     );
+    assert_eq!(app.focused(), Some(FieldId::LdapCaCertificate));
     app.focus = 8;
     clear(&mut app);
     app.focus = 10;
@@ -255,13 +279,13 @@ fn every_validation_message() {
     assert_eq!(app.step, Step::Hostname);
     assert_eq!(
         error_of(&app),
-        "hostname: \"registry_1.example.com\" is not a host name or IP address (label \"registry_1\")"
+        "Hostname: \"registry_1.example.com\" is not a host name or IP address (label \"registry_1\")"
     );
     insta::assert_snapshot!("hostname_error", screen(&app));
     clear(&mut app);
     press(&mut app, KeyCode::Enter);
     assert!(
-        error_of(&app).starts_with("hostname: is empty"),
+        error_of(&app).starts_with("Hostname: is empty"),
         "{}",
         error_of(&app)
     );
@@ -269,7 +293,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "hostname: \"10.0.0.300\" is not a valid IP address"
+        "Hostname: \"10.0.0.300\" is not a valid IP address"
     );
     clear(&mut app);
     type_text(&mut app, "10.0.0.30");
@@ -279,7 +303,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     press(&mut app, KeyCode::Enter);
     assert!(
-        error_of(&app).starts_with("admin_password: "),
+        error_of(&app).starts_with("Password: "),
         "an empty password on a new system: {}",
         error_of(&app)
     );
@@ -290,7 +314,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     let weak = error_of(&app);
     assert!(
-        weak.starts_with("admin_password: ") && weak.contains("upper"),
+        weak.starts_with("Password: ") && weak.contains("upper"),
         "{weak}"
     );
     app.focus = 0;
@@ -302,7 +326,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "admin_password: the two entries differ: type the same password twice"
+        "Password: the two entries differ: type the same password twice"
     );
     insta::assert_snapshot!("password_mismatch", screen(&app));
     press(&mut app, KeyCode::Backspace);
@@ -318,7 +342,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "tls.certificate: give the path of the PEM certificate chain"
+        "Certificate file: give the path of the PEM certificate chain"
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let one = crate::certs::generate("10.0.0.30", &[], None).expect("generate");
@@ -332,7 +356,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "tls.private_key: give the path of the PEM private key"
+        "Private key file: give the path of the PEM private key"
     );
     type_text(
         &mut app,
@@ -340,7 +364,7 @@ fn every_validation_message() {
     );
     press(&mut app, KeyCode::Enter);
     assert!(
-        error_of(&app).starts_with("tls.private_key: cannot read "),
+        error_of(&app).starts_with("Private key file: cannot read "),
         "{}",
         error_of(&app)
     );
@@ -348,7 +372,7 @@ fn every_validation_message() {
     type_text(&mut app, &key.display().to_string());
     press(&mut app, KeyCode::Enter);
     assert!(
-        error_of(&app).starts_with("tls.private_key: "),
+        error_of(&app).starts_with("Private key file: "),
         "a key that is not the certificate's: {}",
         error_of(&app)
     );
@@ -358,32 +382,20 @@ fn every_validation_message() {
 
     // Ports, address and data directory, and the checks across them.
     let cases: [(usize, &str, &str); 6] = [
-        (
-            0,
-            "eighty",
-            "network.http_port: must be a number from 0 to 65535",
-        ),
-        (
-            1,
-            "70000",
-            "network.https_port: must be a number from 0 to 65535",
-        ),
+        (0, "eighty", "HTTP port: must be a number from 0 to 65535"),
+        (1, "70000", "HTTPS port: must be a number from 0 to 65535"),
         (
             2,
             "everywhere",
-            "network.listen_address: is not an IP address (0.0.0.0 listens on all of them)",
+            "Listen address: is not an IP address (0.0.0.0 listens on all of them)",
         ),
         (
             3,
             "var/lib/berth",
-            "storage.data_dir: must be an absolute path",
+            "Data directory: must be an absolute path",
         ),
-        (1, "0", "network.https_port: must not be 0 when TLS is on"),
-        (
-            0,
-            "443",
-            "network.http_port: must differ from network.https_port",
-        ),
+        (1, "0", "HTTPS port: must not be 0 when TLS is on"),
+        (0, "443", "HTTP port: must differ from HTTPS port"),
     ];
     for (field, value, message) in cases {
         let before = app.fields[FieldId::HttpPort as usize + field].clone();
@@ -394,6 +406,12 @@ fn every_validation_message() {
         press(&mut app, KeyCode::Enter);
         assert_eq!(app.step, Step::Network);
         assert_eq!(error_of(&app), message);
+        // The cursor goes to the field in error, not to the next one.
+        assert_eq!(
+            app.focused(),
+            Some(app.fields[FieldId::HttpPort as usize + field].id),
+            "{message}"
+        );
         app.fields[FieldId::HttpPort as usize + field] = before;
     }
     insta::assert_snapshot!("network_error", screen(&app));
@@ -409,7 +427,7 @@ fn every_validation_message() {
     press(&mut app, KeyCode::Enter);
     assert_eq!(
         error_of(&app),
-        "network.http_port: must not be 0 when TLS is off: nothing would listen"
+        "HTTP port: must not be 0 when TLS is off: nothing would listen"
     );
 }
 

@@ -128,13 +128,16 @@ impl App {
                     names.extend(self.addresses.iter().map(|a| a.to_string()));
                     format!(
                         "Berth makes a private certificate authority and a server certificate \
-                         for {}. Docker hosts trust the CA once; the last screen says how.",
+                         for {}, localhost and loopback (and the address to listen on, if you \
+                         choose one). Docker hosts trust the CA once; the last screen says how.",
                         names.join(", ")
                     )
                 }
                 TlsMode::Provided => format!(
-                    "Your certificate chain (server certificate first) and its private key, \
-                     both PEM. They must match, be in date and cover {host}."
+                    "The paths of two PEM files on this machine: your certificate chain \
+                     (server certificate first) and its private key, e.g. \
+                     /root/registry.crt and /root/registry.key. They must match, be in date \
+                     and cover {host}."
                 ),
                 TlsMode::None => "Plain HTTP only.".into(),
             },
@@ -299,6 +302,22 @@ impl App {
             "Data directory",
             answers.storage.data_dir.display().to_string(),
         ));
+        if answers.tls.mode == TlsMode::Generate {
+            // What the certificate will name, so that a name clients use and it lacks shows
+            // before anything is written.
+            let mut names = vec![answers.hostname.clone()];
+            if answers.hostname != "localhost" {
+                names.push("localhost".into());
+            }
+            names.extend(
+                crate::certs::certificate_addresses(&answers, &self.addresses)
+                    .iter()
+                    .map(|a| a.to_string()),
+            );
+            for (i, line) in wrap(&names.join(", "), 50).into_iter().enumerate() {
+                lines.push(row(if i == 0 { "Certificate for" } else { "" }, line));
+            }
+        }
         lines
     }
 
@@ -484,15 +503,12 @@ impl Widget for &App {
         };
         let (lines, _) = self.body_lines(usize::from(inner.width));
         Paragraph::new(lines).render(inner, buf);
-        if let Some(e) = &self.error {
+        if let Some(e) = self.error_text() {
             let red = Style::default().fg(Color::Red).add_modifier(Modifier::BOLD);
-            let lines: Vec<Line> = wrap(
-                &e.to_string(),
-                usize::from(a.status.width).saturating_sub(2),
-            )
-            .into_iter()
-            .map(|l| Line::styled(format!(" {l}"), red))
-            .collect();
+            let lines: Vec<Line> = wrap(&e, usize::from(a.status.width).saturating_sub(2))
+                .into_iter()
+                .map(|l| Line::styled(format!(" {l}"), red))
+                .collect();
             Paragraph::new(lines).render(a.status, buf);
         }
         Line::styled(
