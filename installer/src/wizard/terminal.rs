@@ -35,6 +35,15 @@ pub fn run(options: Options) -> io::Result<Ending> {
         .unwrap_or_default();
     let mut app = App::new(current, &hostname, crate::certs::machine_addresses());
     let mut terminal = ratatui::try_init()?;
+    if terminal.size().map_or(true, |s| s.width == 0 || s.height == 0) {
+        // A serial console knows no size (0x0): draw for 80x24, which every terminal has.
+        terminal = ratatui::Terminal::with_options(
+            ratatui::backend::CrosstermBackend::new(io::stdout()),
+            ratatui::TerminalOptions {
+                viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 80, 24)),
+            },
+        )?;
+    }
     let ending = event_loop(&mut terminal, &mut app, options);
     ratatui::restore();
     ending
