@@ -138,10 +138,13 @@ impl ApplianceAnswer {
             }
         }
         if let Some(password) = &self.root_password {
-            if password.chars().count() < 8 || password.contains(['\n', ':']) {
+            if password.chars().count() < 8
+                || password.contains(':')
+                || password.chars().any(char::is_control)
+            {
                 return Err(wrong(
                     "appliance.root_password",
-                    "must be at least 8 characters, without a colon or a line break",
+                    "must be at least 8 characters, without a colon or control characters",
                 ));
             }
         }
@@ -267,10 +270,65 @@ pub fn check_hostname(host: &str) -> Result<(), AnswerError> {
     Ok(())
 }
 
+/// The data directory: absolute, not one of the system's own directories (setup gives it to
+/// the daemon's user), and plain enough to go in a unit file's `ReadWritePaths=`.
+pub fn check_data_dir(dir: &std::path::Path) -> Result<(), AnswerError> {
+    let field = "storage.data_dir";
+    if !dir.is_absolute() {
+        return Err(wrong(field, "must be an absolute path"));
+    }
+    let text = dir.to_string_lossy();
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\' || c == '%')
+    {
+        return Err(wrong(
+            field,
+            "must not hold spaces, control characters, backslashes or %",
+        ));
+    }
+    let normal = dir.components().collect::<std::path::PathBuf>();
+    const SYSTEM: [&str; 16] = [
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root",
+        "/run", "/sbin", "/sys", "/usr", "/var",
+    ];
+    if SYSTEM.iter().any(|s| normal == std::path::Path::new(s))
+        || dir
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(wrong(
+            field,
+            format!(
+                "{} is a system directory: choose one of its own, e.g. /var/lib/berth",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Harbor's password rule, as the daemon enforces it.
 pub fn check_admin_password(password: &str) -> Result<(), AnswerError> {
     berth::service::users::check_password(password)
         .map_err(|e| wrong("admin_password", e.to_string()))
+}
+
+/// A parser's message without the value it quotes: "invalid type: integer `12345678`" would
+/// show a password given as a number on the console and in the journal.
+fn without_values(message: &str) -> String {
+    if !(message.starts_with("invalid type") || message.starts_with("invalid value")) {
+        return message.to_string();
+    }
+    let mut out = String::new();
+    for (i, part) in message.split('`').enumerate() {
+        out.push_str(if i % 2 == 1 {
+            "(value not shown)"
+        } else {
+            part
+        });
+    }
+    out
 }
 
 impl Answers {
@@ -278,15 +336,11 @@ impl Answers {
     pub fn from_table(table: toml::Table) -> Result<Answers, AnswerError> {
         toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| wrong("answers", e.message().to_string()))
+            .map_err(|e: toml::de::Error| wrong("answers", without_values(e.message())))
     }
 
     pub fn from_toml(text: &str) -> Result<Answers, AnswerError> {
-        toml::from_str(text).map_err(|e| {
-            let message = e.message().to_string();
-            // Name the field serde complained about when it says which.
-            wrong("answers", message)
-        })
+        toml::from_str(text).map_err(|e| wrong("answers", without_values(e.message())))
     }
 
     /// Every check that needs no network and no files beyond the provided certificate.
@@ -342,9 +396,7 @@ impl Answers {
                 ));
             }
         }
-        if !self.storage.data_dir.is_absolute() {
-            return Err(wrong("storage.data_dir", "must be an absolute path"));
-        }
+        check_data_dir(&self.storage.data_dir)?;
         if let Some(appliance) = &self.appliance {
             appliance.check()?;
         }
@@ -407,5 +459,39 @@ mod tests {
             "network.http_port"
         );
         assert!(Answers::from_toml(&format!("{base}colour = \"blue\"\n")).is_err());
+    }
+
+    #[test]
+    fn system_directories_and_odd_paths_are_no_data_directory() {
+        for bad in [
+            "/",
+            "/etc",
+            "/usr/",
+            "/var/lib/../..",
+            "/srv/my data",
+            "/srv/a\nb",
+        ] {
+            let e = check_data_dir(std::path::Path::new(bad)).expect_err(bad);
+            assert_eq!(e.field, "storage.data_dir");
+        }
+        for ok in ["/var/lib/berth", "/srv/berth", "/data"] {
+            assert!(check_data_dir(std::path::Path::new(ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_password_given_as_a_number_is_not_repeated_in_the_error() {
+        let e = Answers::from_toml("hostname = \"r.example.com\"\nadmin_password = 98765432\n")
+            .expect_err("a number");
+        assert!(!e.message.contains("98765432"), "{}", e.message);
+        let control = Answers::from_toml(
+            "hostname = \"r.example.com\"\nadmin_password = \"Harbor12345\"\n\
+             [appliance]\nroot_password = \"\\u0000xxxxxxxxx\"\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            control.check().expect_err("control").field,
+            "appliance.root_password"
+        );
     }
 }

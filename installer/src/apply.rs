@@ -104,6 +104,9 @@ pub struct Options {
     /// This is the appliance: configure its machine too (host name, network, SSH, console
     /// password, login banner; see [`crate::machine`]).
     pub appliance: bool,
+    /// Only configure a system nobody has configured yet (a first-boot wizard, which another
+    /// console may have beaten to it).
+    pub only_unconfigured: bool,
 }
 
 /// Held while answers are applied to the running system: two consoles' wizards (or a wizard
@@ -191,7 +194,8 @@ impl Staged {
     fn commit(mut self) -> Result<(), ApplyError> {
         let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
         for (tmp, path) in std::mem::take(&mut self.files) {
-            let backup = path.with_extension("berth-setup-old");
+            // server.crt and server.key must not share one backup name.
+            let backup = PathBuf::from(format!("{}.berth-setup-old", path.display()));
             let had = path.exists();
             let step = (|| {
                 if had {
@@ -394,7 +398,7 @@ fn stored_settings(data_dir: &Path) -> Option<Settings> {
         for suffix in ["-wal", "-shm"] {
             let journal = data_dir.join(format!("berth.db{suffix}"));
             if journal.exists() {
-                let _ = chown(&journal, Some(meta.uid()), Some(meta.gid()));
+                let _ = lchown(&journal, meta.uid(), meta.gid());
             }
         }
     }
@@ -503,6 +507,11 @@ pub fn apply(
         .into());
     }
     let _lock = lock_live_system(root)?;
+    if options.only_unconfigured && under(root, CONFIGURED_MARK).exists() {
+        return Err(sys(
+            "this system was configured meanwhile (on another console?): nothing was changed",
+        ));
+    }
     if answers.auth.mode == AuthMode::Ldap {
         progress("Testing the directory");
         check_directory(answers)?;
@@ -644,15 +653,6 @@ pub fn apply(
         fs::remove_file(&drop_in)
             .map_err(|e| sys(format!("removing {}: {e}", drop_in.display())))?;
     }
-    let mut mark = Staged::default();
-    mark.write(
-        under(root, CONFIGURED_MARK),
-        format!("configured by berth-setup {}\n", env!("CARGO_PKG_VERSION")).as_bytes(),
-        0o644,
-        None,
-    )?;
-    mark.commit()?;
-
     let systemd = root == Path::new("/") && Path::new("/run/systemd/system").is_dir();
     if options.appliance {
         progress("Configuring the machine");
@@ -692,6 +692,15 @@ pub fn apply(
     } else {
         outcome.start_hint = Some(start_hint(systemd || root != Path::new("/")));
     }
+    // Last: until every step has worked, the first-boot wizards still run.
+    let mut mark = Staged::default();
+    mark.write(
+        under(root, CONFIGURED_MARK),
+        format!("configured by berth-setup {}\n", env!("CARGO_PKG_VERSION")).as_bytes(),
+        0o644,
+        None,
+    )?;
+    mark.commit()?;
     Ok(outcome)
 }
 
@@ -780,15 +789,26 @@ fn init_data(
     Ok(())
 }
 
+/// Gives the data directory to the daemon's user. Symbolic links are changed themselves and
+/// never followed: the directory is the daemon's to write, and root must not be led from it
+/// to `/etc/shadow`.
 fn chown_tree(dir: &Path, uid: u32, gid: u32) -> Result<(), ApplyError> {
-    chown(dir, Some(uid), Some(gid))?;
+    lchown(dir, uid, gid)?;
     for entry in fs::read_dir(dir).map_err(|e| sys(format!("{}: {e}", dir.display())))? {
         let path = entry.map_err(sys)?.path();
-        if path.is_dir() {
+        let kind = fs::symlink_metadata(&path)
+            .map_err(|e| sys(format!("{}: {e}", path.display())))?
+            .file_type();
+        if kind.is_dir() {
             chown_tree(&path, uid, gid)?;
         } else {
-            chown(&path, Some(uid), Some(gid))?;
+            lchown(&path, uid, gid)?;
         }
     }
     Ok(())
+}
+
+fn lchown(path: &Path, uid: u32, gid: u32) -> Result<(), ApplyError> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+        .map_err(|e| sys(format!("chown {}: {e}", path.display())))
 }

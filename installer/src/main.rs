@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         root: args.root,
         start: !args.no_start,
         appliance: args.appliance,
+        only_unconfigured: false,
     };
     let (path, from_ovf) = match (args.answers, args.ovf_env) {
         (Some(path), _) => (path, false),
@@ -86,15 +87,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// A file's text, or standard input's for `-` (answers piped in never touch a disk).
+/// Answers are small: a file (on a seed disk someone else made) is read up to this.
+const MAX_ANSWERS_BYTES: u64 = 1 << 20;
+
+/// A file's text, or standard input's for `-` (answers piped in never touch a disk), at most
+/// [`MAX_ANSWERS_BYTES`].
 fn read_answers_text(path: &std::path::Path) -> std::io::Result<String> {
-    if path == std::path::Path::new("-") {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
-        Ok(text)
+    use std::io::Read;
+    let source: Box<dyn Read> = if path == std::path::Path::new("-") {
+        Box::new(std::io::stdin())
     } else {
-        std::fs::read_to_string(path)
+        Box::new(std::fs::File::open(path)?)
+    };
+    let mut text = String::new();
+    source
+        .take(MAX_ANSWERS_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_ANSWERS_BYTES {
+        return Err(std::io::Error::other(
+            "larger than 1 MiB: not an answers file",
+        ));
     }
+    Ok(text)
 }
 
 /// The interactive wizard, on the terminal this runs on.

@@ -30,12 +30,20 @@ enum Report {
 /// Runs the wizard on the terminal until the operator finishes or leaves.
 pub fn run(options: Options) -> io::Result<Ending> {
     let current = apply::current_answers(&options.root);
+    // A first-boot wizard never overwrites what another console configured meanwhile.
+    let options = Options {
+        only_unconfigured: current.is_none(),
+        ..options
+    };
     let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
     let mut app = App::new(current, &hostname, crate::certs::machine_addresses());
     let mut terminal = ratatui::try_init()?;
-    if terminal.size().map_or(true, |s| s.width == 0 || s.height == 0) {
+    if terminal
+        .size()
+        .map_or(true, |s| s.width == 0 || s.height == 0)
+    {
         // A serial console knows no size (0x0): draw for 80x24, which every terminal has.
         terminal = ratatui::Terminal::with_options(
             ratatui::backend::CrosstermBackend::new(io::stdout()),
