@@ -316,16 +316,27 @@ fn wait_ready(vm: &mut Vm, port: u16) {
     }
 }
 
-/// The CA's SHA-256 fingerprint as the console's banner shows it (two lines), joined.
+/// The CA's SHA-256 fingerprint as the console's banner shows it (two lines), joined: the
+/// first word of each, as far as it is hex and colons (a terminal may have left other text
+/// on those lines).
 fn banner_fingerprint(console: &str) -> String {
     let lines: Vec<&str> = console.lines().collect();
     let at = lines
         .iter()
         .rposition(|l| l.contains("CA SHA-256"))
         .unwrap_or_else(|| panic!("no CA fingerprint on the console:\n{console}"));
-    let first = lines[at].split("CA SHA-256").nth(1).unwrap_or("").trim();
-    let second = lines.get(at + 1).map(|l| l.trim()).unwrap_or("");
-    format!("{first}{second}")
+    let first_word = |text: &str| -> String {
+        text.split_whitespace()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() || *c == ':')
+            .collect()
+    };
+    let first = first_word(lines[at].split("CA SHA-256").nth(1).unwrap_or(""));
+    let second = first_word(lines.get(at + 1).copied().unwrap_or(""));
+    // 32 bytes: 64 hex digits and 31 colons.
+    format!("{first}{second}").chars().take(95).collect()
 }
 
 /// Downloads the CA the way the banner says, checks it against the banner, writes it to
