@@ -83,6 +83,8 @@ TOML
 ready() {
   local deadline=$((SECONDS + $1))
   while [ $SECONDS -lt $deadline ]; do
+    # Too little memory ends in a kernel panic: no need to wait out the deadline.
+    if grep -q 'Kernel panic' "$dir/serial.log" 2>/dev/null; then echo never; return 0; fi
     if [ "$(curl -sk --max-time 2 "https://127.0.0.1:$port/api/v2.0/ping" 2>/dev/null)" = Pong ]; then
       seconds "$t0" "$(now)"
       return 0
