@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::harness::{free_port, must, run, sha256, Docker};
+use crate::harness::{free_port, must, run, sha256, Docker, TrustedCa};
 use crate::tmux::Tmux;
 
 const PASSWORD: &str = "Appliance12345";
@@ -410,15 +410,6 @@ fn skopeo_push(port: u16, certs: &Path, dir: &Path, repo: &str) {
         "{}",
         String::from_utf8_lossy(&trusted.stderr)
     );
-}
-
-/// Removes the CA the test put where Docker looks for it.
-struct TrustedCa(PathBuf);
-
-impl Drop for TrustedCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A raw copy of a disk image, for reading its file systems offline.

@@ -595,3 +595,12 @@ pub fn make_certificates_named(dir: &Path, ca_name: &str) {
     std::fs::write(dir.join("server.crt"), cert.pem()).expect("write");
     std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write");
 }
+
+/// A directory under `/etc/docker/certs.d` a test put a CA in, removed when dropped.
+pub struct TrustedCa(pub PathBuf);
+
+impl Drop for TrustedCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::harness::{berthd_bin, built_bin, free_port, http, must, run, Docker};
+use crate::harness::{berthd_bin, built_bin, free_port, http, must, run, Docker, TrustedCa};
 use crate::tmux::Tmux;
 
 const PASSWORD: &str = "Wizard12345";
@@ -98,15 +98,6 @@ impl Drop for NamespacedBerthd {
         // SAFETY: kill(2) on the pid of a child we started and have not reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
-    }
-}
-
-/// Removes the CA the test put where Docker looks for it.
-struct TrustedCa(PathBuf);
-
-impl Drop for TrustedCa {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
