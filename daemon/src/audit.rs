@@ -41,6 +41,7 @@ enum Event {
     Pull {
         repository_id: i64,
         manifest_id: i64,
+        tag: Option<String>,
         at: i64,
     },
     Flush(oneshot::Sender<()>),
@@ -68,11 +69,13 @@ impl AuditLog {
         let _ = self.tx.send(Event::Entry(entry, db::now()));
     }
 
-    /// Counts a pull for the repository's pull count and the artifact's pull time.
-    pub fn pulled(&self, repository_id: i64, manifest_id: i64) {
+    /// Counts a pull for the repository's pull count, the artifact's pull time and, when it
+    /// was pulled by tag, the tag's (retention ranks tags by it).
+    pub fn pulled(&self, repository_id: i64, manifest_id: i64, tag: Option<String>) {
         let _ = self.tx.send(Event::Pull {
             repository_id,
             manifest_id,
+            tag,
             at: db::now(),
         });
     }
@@ -112,6 +115,7 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Event>) {
         }
         let mut entries = Vec::new();
         let mut pulls: HashMap<(i64, i64), (i64, i64)> = HashMap::new();
+        let mut tag_pulls: HashMap<(i64, String), i64> = HashMap::new();
         let mut waiters = Vec::new();
         for event in batch {
             match event {
@@ -119,11 +123,16 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Event>) {
                 Event::Pull {
                     repository_id,
                     manifest_id,
+                    tag,
                     at,
                 } => {
                     let p = pulls.entry((repository_id, manifest_id)).or_insert((0, at));
                     p.0 += 1;
                     p.1 = p.1.max(at);
+                    if let Some(tag) = tag {
+                        let t = tag_pulls.entry((repository_id, tag)).or_insert(at);
+                        *t = (*t).max(at);
+                    }
                 }
                 Event::Flush(w) => waiters.push(w),
             }
@@ -149,6 +158,9 @@ async fn writer(db: Db, mut rx: mpsc::UnboundedReceiver<Event>) {
                 }
                 for ((repo, manifest), (n, at)) in &pulls {
                     db::audit::record_pulls(tx, *repo, *manifest, *n, *at)?;
+                }
+                for ((repo, tag), at) in &tag_pulls {
+                    db::audit::record_tag_pull(tx, *repo, tag, *at)?;
                 }
                 Ok::<_, DbError>(())
             })

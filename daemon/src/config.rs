@@ -276,6 +276,17 @@ pub struct SystemConfig {
     /// Harbor's `robot_token_duration`: the days a robot lasts when its creator gives none.
     #[serde(default = "default_robot_duration")]
     pub robot_token_duration_days: u32,
+    /// Harbor's `quota_per_project_enable`: whether projects' storage limits are enforced
+    /// (usage is counted either way).
+    #[serde(default = "default_true")]
+    pub quota_per_project_enable: bool,
+    /// Harbor's `storage_per_project`: a new project's limit in bytes, -1 for none.
+    #[serde(default = "default_storage_per_project")]
+    pub storage_per_project: i64,
+}
+
+fn default_storage_per_project() -> i64 {
+    -1
 }
 
 impl SystemConfig {
@@ -301,6 +312,11 @@ impl SystemConfig {
         }
         if self.session_timeout_minutes == 0 {
             problems.push("session_timeout must be at least 1 minute".into());
+        }
+        if let Err(e) =
+            crate::service::quotas::check_limit("storage_per_project", self.storage_per_project)
+        {
+            problems.push(e);
         }
         if !(1..=3650).contains(&self.robot_token_duration_days) {
             problems.push("robot_token_duration must be 1 to 3650 days".into());
@@ -359,6 +375,8 @@ impl Default for SystemConfig {
             pull_audit_log_disable: false,
             banner_message: String::new(),
             robot_token_duration_days: default_robot_duration(),
+            quota_per_project_enable: true,
+            storage_per_project: default_storage_per_project(),
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct AppState {
     pub gc: crate::service::gc::GcService,
     /// Endpoints, policies and executions (see [`crate::replication`]).
     pub replication: crate::service::replication::ReplicationService,
+    /// Tag retention policies and their runs (see [`crate::retention`]).
+    pub retention: crate::service::retention::RetentionService,
+    pub immutability: crate::service::immutability::ImmutabilityService,
+    pub quotas: crate::service::quotas::QuotaService,
     /// The run-time settings (see [`crate::settings`]); `config` is how Berth is deployed.
     pub settings: SettingsHandle,
     /// Harbor's `/configurations` over the settings.
@@ -87,6 +91,7 @@ impl AppState {
                 total: config.storage.max_upload_sessions,
             },
             token_lifetime,
+            settings.clone(),
         );
         let upload_max_age =
             Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600);
@@ -108,8 +113,19 @@ impl AppState {
             settings: crate::replication::ReplicationSettings::from(&config.replication),
             data_dir: config.data_dir.clone(),
         }));
+        kinds.push(crate::retention::kind(&db, &audit));
         let jobs = Jobs::new(db.clone(), kinds);
         Ok(AppState {
+            retention: crate::service::retention::RetentionService::new(
+                db.clone(),
+                jobs.clone(),
+                projects.clone(),
+            ),
+            immutability: crate::service::immutability::ImmutabilityService::new(
+                db.clone(),
+                projects.clone(),
+            ),
+            quotas: crate::service::quotas::QuotaService::new(db.clone()),
             gc: crate::service::gc::GcService::new(jobs.clone()),
             replication: crate::service::replication::ReplicationService::new(
                 db.clone(),

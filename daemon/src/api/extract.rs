@@ -173,6 +173,9 @@ system_permissions! {
     /// Starting an execution, and retrying its failed tasks.
     CreateReplications = Replication: Create;
     StopReplications = Replication: Stop;
+    ReadQuotas = Quota: Read;
+    ListQuotas = Quota: List;
+    UpdateQuotas = Quota: Update;
 }
 
 /// A caller holding the system-level permission `P`: a system admin, or a robot granted it.

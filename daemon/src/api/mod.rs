@@ -6,13 +6,16 @@ mod configurations;
 pub mod error;
 pub mod extract;
 mod gc;
+mod immutable;
 mod ldap;
 mod openapi;
 pub mod paging;
 mod projects;
 pub mod query;
+mod quotas;
 mod replication;
 mod repositories;
+mod retention;
 mod robots;
 pub(crate) mod session;
 mod system;
@@ -53,6 +56,23 @@ pub(crate) fn operations() -> Vec<(Method, &'static str, MethodRouter<AppState>)
         op!(GET "/api/v2.0/system/gc/{gc_id}" => gc::get_gc),
         op!(PUT "/api/v2.0/system/gc/{gc_id}" => gc::stop_gc),
         op!(GET "/api/v2.0/system/gc/{gc_id}/log" => gc::gc_log),
+        op!(GET "/api/v2.0/quotas" => quotas::list_quotas),
+        op!(GET "/api/v2.0/quotas/{id}" => quotas::get_quota),
+        op!(PUT "/api/v2.0/quotas/{id}" => quotas::update_quota),
+        op!(GET "/api/v2.0/retentions/metadatas" => retention::metadatas),
+        op!(POST "/api/v2.0/retentions" => retention::create_policy),
+        op!(GET "/api/v2.0/retentions/{id}" => retention::get_policy),
+        op!(PUT "/api/v2.0/retentions/{id}" => retention::update_policy),
+        op!(DELETE "/api/v2.0/retentions/{id}" => retention::delete_policy),
+        op!(GET "/api/v2.0/retentions/{id}/executions" => retention::list_executions),
+        op!(POST "/api/v2.0/retentions/{id}/executions" => retention::run),
+        op!(PATCH "/api/v2.0/retentions/{id}/executions/{eid}" => retention::stop_execution),
+        op!(GET "/api/v2.0/retentions/{id}/executions/{eid}/tasks" => retention::list_tasks),
+        op!(GET "/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}" => retention::task_log),
+        op!(GET "/api/v2.0/projects/{project_name_or_id}/immutabletagrules" => immutable::list_rules),
+        op!(POST "/api/v2.0/projects/{project_name_or_id}/immutabletagrules" => immutable::create_rule),
+        op!(PUT "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::update_rule),
+        op!(DELETE "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}" => immutable::delete_rule),
         op!(GET "/api/v2.0/registries" => replication::list_registries),
         op!(POST "/api/v2.0/registries" => replication::create_registry),
         op!(POST "/api/v2.0/registries/ping" => replication::ping_registry),

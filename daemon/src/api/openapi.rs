@@ -841,7 +841,219 @@ fn paths() -> Value {
         ),
     );
     replication_paths(&mut add);
+    policy_paths(&mut add);
     Value::Object(paths)
+}
+
+/// Retention, immutability and quotas (Harbor's).
+fn policy_paths(add: &mut impl FnMut(String, &str, Value)) {
+    let p = path_param;
+    let one = || vec![p("id")];
+    let execution = || vec![p("id"), p("eid")];
+    let mut text = ok("200", None);
+    text["200"]["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    let mut quotas = paging();
+    quotas.push(query(
+        "reference",
+        json!({"type": "string", "enum": ["project"]}),
+        "The kind of owner: project.",
+    ));
+    quotas.push(query(
+        "reference_id",
+        json!({"type": "integer", "minimum": 1}),
+        "Only this project's quota.",
+    ));
+    quotas.push(query("sort", json!({"type": "string", "enum": ["hard.storage", "-hard.storage", "used.storage", "-used.storage", "creation_time", "-creation_time"]}), "Order."));
+    add("/api/v2.0/quotas".into(), "get", op("Projects' storage quotas (sysadmin). Usage counts each blob and manifest once per project.", quotas, None, listing("Quota")));
+    add(
+        "/api/v2.0/quotas/{id}".into(),
+        "get",
+        op(
+            "One quota (sysadmin).",
+            one(),
+            None,
+            ok("200", Some(r("Quota"))),
+        ),
+    );
+    add("/api/v2.0/quotas/{id}".into(), "put", op("Change a project's limit (sysadmin): -1 for none; a limit below what the project stores is refused (400).", one(), Some(json_body(r("QuotaUpdateReq"))), ok("200", Some(r("Quota")))));
+    add(
+        "/api/v2.0/retentions/metadatas".into(),
+        "get",
+        op(
+            "Rule templates and selectors.",
+            vec![],
+            None,
+            ok("200", Some(r("RetentionMetadata"))),
+        ),
+    );
+    add("/api/v2.0/retentions".into(), "post", op("Create a project's retention policy (one per project; 409 if it has one). Rules are combined with OR; what no rule retains is deleted.", vec![], Some(json_body(r("RetentionPolicy"))), created()));
+    add(
+        "/api/v2.0/retentions/{id}".into(),
+        "get",
+        op(
+            "A retention policy.",
+            one(),
+            None,
+            ok("200", Some(r("RetentionPolicy"))),
+        ),
+    );
+    add(
+        "/api/v2.0/retentions/{id}".into(),
+        "put",
+        op(
+            "Replace a policy's rules and trigger.",
+            one(),
+            Some(json_body(r("RetentionPolicy"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/retentions/{id}".into(),
+        "delete",
+        op(
+            "Delete a policy and its schedule.",
+            one(),
+            None,
+            ok("200", None),
+        ),
+    );
+    let mut executions = one();
+    executions.extend(paging());
+    add(
+        "/api/v2.0/retentions/{id}/executions".into(),
+        "get",
+        op(
+            "A policy's runs, newest first.",
+            executions,
+            None,
+            listing("RetentionExecution"),
+        ),
+    );
+    let run_body = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"dry_run": {"type": "boolean"}}, "additionalProperties": false}}}});
+    add(
+        "/api/v2.0/retentions/{id}/executions".into(),
+        "post",
+        op(
+            "Run now, or a dry run that deletes nothing (Location names the execution).",
+            one(),
+            Some(run_body),
+            created(),
+        ),
+    );
+    add(
+        "/api/v2.0/retentions/{id}/executions/{eid}".into(),
+        "patch",
+        op(
+            "Stop a run (action stop); what it deleted stays deleted.",
+            execution(),
+            Some(json_body(
+                json!({"type": "object", "properties": {"action": {"type": "string", "enum": ["stop"]}}, "required": ["action"], "additionalProperties": false}),
+            )),
+            ok("200", None),
+        ),
+    );
+    let mut tasks = execution();
+    tasks.extend(paging());
+    add(
+        "/api/v2.0/retentions/{id}/executions/{eid}/tasks".into(),
+        "get",
+        op(
+            "A run's tasks, one per repository, with artifacts judged and retained.",
+            tasks,
+            None,
+            listing("RetentionExecutionTask"),
+        ),
+    );
+    add(
+        "/api/v2.0/retentions/{id}/executions/{eid}/tasks/{tid}".into(),
+        "get",
+        op(
+            "A task's log: each tag, retained by which rule, or deleted and why.",
+            vec![p("id"), p("eid"), p("tid")],
+            None,
+            text,
+        ),
+    );
+    let project = || vec![p("project_name_or_id")];
+    let mut list = project();
+    list.extend(paging());
+    add(
+        "/api/v2.0/projects/{project_name_or_id}/immutabletagrules".into(),
+        "get",
+        op(
+            "A project's immutability rules.",
+            list,
+            None,
+            listing("ImmutableRule"),
+        ),
+    );
+    add(
+        "/api/v2.0/projects/{project_name_or_id}/immutabletagrules".into(),
+        "post",
+        op(
+            "Add a rule (at most 15): matching tags can no longer be overwritten or deleted.",
+            project(),
+            Some(json_body(r("ImmutableRule"))),
+            created(),
+        ),
+    );
+    add(
+        "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}".into(),
+        "put",
+        op(
+            "Replace a rule, or only enable or disable it.",
+            vec![p("project_name_or_id"), p("immutable_rule_id")],
+            Some(json_body(r("ImmutableRule"))),
+            ok("200", None),
+        ),
+    );
+    add(
+        "/api/v2.0/projects/{project_name_or_id}/immutabletagrules/{immutable_rule_id}".into(),
+        "delete",
+        op(
+            "Delete a rule.",
+            vec![p("project_name_or_id"), p("immutable_rule_id")],
+            None,
+            ok("200", None),
+        ),
+    );
+}
+
+fn policy_schemas() -> Value {
+    let s = |t: &str| json!({"type": t});
+    let time = json!({"type": "string", "format": "date-time"});
+    let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
+    let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    let selector = |decorations: &[&str]| {
+        strict(
+            json!({"kind": {"type": "string", "enum": ["doublestar"]}, "decoration": {"type": "string", "enum": decorations}, "pattern": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9*{},._/-]+$"}, "extras": {"type": "string", "enum": ["", "{\"untagged\":true}", "{\"untagged\":false}"]}}),
+            &["kind", "decoration", "pattern"],
+        )
+    };
+    let tags = json!({"type": "array", "minItems": 1, "maxItems": 2, "items": selector(&["matches", "excludes"])});
+    let scope = strict(
+        json!({"repository": {"type": "array", "minItems": 1, "maxItems": 2, "items": selector(&["repoMatches", "repoExcludes"])}}),
+        &["repository"],
+    );
+    let templates = [
+        "latestPushedK",
+        "latestPulledN",
+        "latestActiveK",
+        "nDaysSinceLastPush",
+        "nDaysSinceLastPull",
+        "always",
+    ];
+    let params = json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 1000}});
+    json!({
+        "Quota": open(json!({"id": s("integer"), "ref": s("object"), "hard": open(json!({"storage": s("integer")}), &["storage"]), "used": open(json!({"storage": s("integer")}), &["storage"]), "creation_time": time, "update_time": time}), &["id", "ref", "hard", "used"]),
+        "QuotaUpdateReq": strict(json!({"hard": strict(json!({"storage": {"type": "integer", "minimum": -1, "maximum": 1_125_899_906_842_624i64}}), &["storage"])}), &["hard"]),
+        "ImmutableRule": strict(json!({"id": s("integer"), "priority": s("integer"), "disabled": s("boolean"), "action": {"type": "string", "enum": ["immutable"]}, "template": {"type": "string", "enum": ["immutable_template"]}, "params": {"type": "object", "maxProperties": 0}, "tag_selectors": tags, "scope_selectors": scope}), &["tag_selectors", "scope_selectors"]),
+        "RetentionRule": strict(json!({"id": s("integer"), "priority": s("integer"), "disabled": s("boolean"), "action": {"type": "string", "enum": ["retain"]}, "template": {"type": "string", "enum": templates}, "params": params, "tag_selectors": tags, "scope_selectors": scope}), &["template", "tag_selectors", "scope_selectors"]),
+        "RetentionPolicy": open(json!({"id": s("integer"), "algorithm": {"type": "string", "enum": ["or"]}, "rules": {"type": "array", "maxItems": 15, "items": r("RetentionRule")}, "trigger": open(json!({"kind": {"type": "string", "enum": ["Schedule"]}, "settings": open(json!({"cron": {"type": "string", "pattern": format!("(?:{CRON})|^$")}}), &[]), "references": s("object")}), &[]), "scope": strict(json!({"level": {"type": "string", "enum": ["project"]}, "ref": {"type": "integer", "minimum": 1}}), &["level", "ref"])}), &[]),
+        "RetentionExecution": open(json!({"id": s("integer"), "policy_id": s("integer"), "start_time": s("string"), "end_time": s("string"), "status": s("string"), "trigger": s("string"), "dry_run": s("boolean")}), &["id", "policy_id", "status", "dry_run"]),
+        "RetentionExecutionTask": open(json!({"id": s("integer"), "execution_id": s("integer"), "repository": s("string"), "job_id": s("string"), "status": s("string"), "status_code": s("integer"), "status_revision": s("integer"), "start_time": s("string"), "end_time": s("string"), "total": s("integer"), "retained": s("integer")}), &["id", "execution_id", "repository", "status", "total", "retained"]),
+        "RetentionMetadata": open(json!({"templates": s("array"), "scope_selectors": s("array"), "tag_selectors": s("array")}), &["templates", "scope_selectors", "tag_selectors"]),
+    })
 }
 
 /// Endpoints, policies and executions (Harbor's), and Berth's retry extension.
@@ -1077,7 +1289,7 @@ fn schemas() -> Value {
     let time = json!({"type": "string", "format": "date-time"});
     let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
-    let public = json!({"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}}, "additionalProperties": false});
+    let public = json!({"type": "object", "properties": {"public": {"type": "string", "enum": ["true", "false"]}, "retention_id": {"type": "string", "pattern": "^[0-9]{1,15}$"}}, "additionalProperties": false});
     let name_pattern = NAME;
     let mut all = json!({
         "Errors": open(json!({"errors": {"type": "array", "items": open(json!({"code": s("string"), "message": s("string")}), &["code", "message"])}}), &["errors"]),
@@ -1086,7 +1298,7 @@ fn schemas() -> Value {
         "Statistic": open(json!({"public_project_count": s("integer"), "private_project_count": s("integer"), "total_project_count": s("integer"), "public_repo_count": s("integer"), "private_repo_count": s("integer"), "total_repo_count": s("integer"), "total_storage_consumption": s("integer")}), &["total_project_count", "total_repo_count"]),
         "Search": open(json!({"project": {"type": "array", "items": s("object")}, "repository": {"type": "array", "items": s("object")}}), &["project", "repository"]),
         "Project": open(json!({"project_id": s("integer"), "owner_id": s("integer"), "name": s("string"), "owner_name": s("string"), "creation_time": time, "update_time": time, "deleted": s("boolean"), "togglable": s("boolean"), "current_user_role_id": s("integer"), "current_user_role_ids": {"type": "array", "items": s("integer")}, "repo_count": s("integer"), "metadata": public}), &["project_id", "name", "metadata"]),
-        "ProjectReq": strict(json!({"project_name": {"type": "string", "pattern": name_pattern}, "metadata": public, "public": s("boolean")}), &["project_name"]),
+        "ProjectReq": strict(json!({"project_name": {"type": "string", "pattern": name_pattern}, "metadata": public, "public": s("boolean"), "storage_limit": {"type": "integer", "minimum": -1, "maximum": 1_125_899_906_842_624i64}}), &["project_name"]),
         "ProjectSummary": open(json!({"repo_count": s("integer"), "project_admin_count": s("integer"), "maintainer_count": s("integer"), "developer_count": s("integer"), "guest_count": s("integer"), "limited_guest_count": s("integer"), "quota": s("object")}), &["repo_count"]),
         "ProjectMemberEntity": open(json!({"id": s("integer"), "project_id": s("integer"), "entity_name": s("string"), "role_name": s("string"), "role_id": s("integer"), "entity_id": s("integer"), "entity_type": {"type": "string", "enum": ["u", "g"]}}), &["id", "role_id", "entity_type"]),
         "ProjectMember": {"oneOf": [
@@ -1124,6 +1336,7 @@ fn schemas() -> Value {
         gc_schemas(),
         configuration_schemas(),
         replication_schemas(),
+        policy_schemas(),
     ] {
         if let (Some(all), Value::Object(more)) = (all.as_object_mut(), more) {
             all.extend(more);

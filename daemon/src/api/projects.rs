@@ -33,7 +33,8 @@ pub(super) struct ProjectReq {
     /// Deprecated in Harbor in favour of `metadata.public`, still accepted.
     #[serde(default)]
     public: Option<bool>,
-    /// Accepted for compatibility; quotas are not enforced yet (-1 means unlimited).
+    /// The project's quota in bytes (-1 for none); only a system administrator may set one
+    /// other than `storage_per_project`.
     #[serde(default)]
     storage_limit: Option<i64>,
     /// Proxy-cache projects are not supported; only null is accepted.
@@ -43,8 +44,10 @@ pub(super) struct ProjectReq {
 
 impl ProjectReq {
     fn public(&self) -> Result<Option<bool>, ApiError> {
+        // `retention_id` is read-only (it follows the project's policy); Harbor's clients send
+        // back what they read, so it is accepted and left alone.
         for key in self.metadata.iter().flat_map(|m| m.keys()) {
-            if key != "public" {
+            if key != "public" && key != "retention_id" {
                 return Err(ApiError::BadRequest(format!(
                     "unsupported project metadata key {key:?}"
                 )));
@@ -69,11 +72,6 @@ impl ProjectReq {
         if self.registry_id.is_some() {
             return Err(ApiError::BadRequest(
                 "proxy-cache projects (registry_id) are not supported".into(),
-            ));
-        }
-        if self.storage_limit.is_some_and(|l| l < -1) {
-            return Err(ApiError::BadRequest(
-                "storage_limit must be -1 (unlimited) or a size in bytes".into(),
             ));
         }
         Ok(())
@@ -116,7 +114,13 @@ impl From<&ProjectView> for ProjectWire {
             current_user_role_id: role.unwrap_or(0),
             current_user_role_ids: role.into_iter().collect(),
             repo_count: p.repo_count,
-            metadata: HashMap::from([("public".to_string(), p.public.to_string())]),
+            metadata: {
+                let mut m = HashMap::from([("public".to_string(), p.public.to_string())]);
+                if let Some(r) = p.retention_id {
+                    m.insert("retention_id".to_string(), r.to_string());
+                }
+                m
+            },
         }
     }
 }
@@ -133,7 +137,10 @@ pub(super) async fn create_project(
         .project_name
         .as_deref()
         .ok_or_else(|| ApiError::BadRequest("project_name is required".into()))?;
-    let created = state.projects.create(&user, name, public).await;
+    let created = state
+        .projects
+        .create(&user, name, public, req.storage_limit)
+        .await;
     let pid = created.as_ref().ok().map(|p| p.id);
     audit(
         &state,
@@ -303,7 +310,7 @@ pub(super) async fn project_summary(
         "developer_count": count(ProjectRole::Developer),
         "guest_count": count(ProjectRole::Guest),
         "limited_guest_count": count(ProjectRole::LimitedGuest),
-        "quota": {"hard": {"storage": -1}, "used": {"storage": s.storage_used}},
+        "quota": {"hard": {"storage": s.storage_limit}, "used": {"storage": s.storage_used}},
     })))
 }
 

@@ -112,6 +112,8 @@ pub enum Resource {
     Tag,
     Robot,
     Quota,
+    TagRetention,
+    ImmutableTag,
     // System level (Harbor's `/system` namespace).
     AuditLog,
     User,
@@ -127,7 +129,7 @@ pub enum Resource {
 }
 
 impl Resource {
-    const ALL: [Resource; 19] = [
+    const ALL: [Resource; 21] = [
         Resource::Project,
         Resource::Member,
         Resource::Log,
@@ -136,6 +138,8 @@ impl Resource {
         Resource::Tag,
         Resource::Robot,
         Resource::Quota,
+        Resource::TagRetention,
+        Resource::ImmutableTag,
         Resource::AuditLog,
         Resource::User,
         Resource::UserGroup,
@@ -159,6 +163,8 @@ impl Resource {
             Resource::Tag => "tag",
             Resource::Robot => "robot",
             Resource::Quota => "quota",
+            Resource::TagRetention => "tag-retention",
+            Resource::ImmutableTag => "immutable-tag",
             Resource::AuditLog => "audit-log",
             Resource::User => "user",
             Resource::UserGroup => "user-group",
@@ -188,6 +194,8 @@ pub enum Operation {
     Pull,
     Push,
     Stop,
+    /// Running a job by hand (a retention policy's run or dry run).
+    Operate,
 }
 
 impl Operation {
@@ -201,6 +209,7 @@ impl Operation {
             Operation::Pull => "pull",
             Operation::Push => "push",
             Operation::Stop => "stop",
+            Operation::Operate => "operate",
         }
     }
 
@@ -214,6 +223,7 @@ impl Operation {
             Operation::Pull,
             Operation::Push,
             Operation::Stop,
+            Operation::Operate,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -255,6 +265,46 @@ pub const MATRIX: &[(Resource, Operation, [bool; 5])] = &[
     (R::Robot, O::Create, [true, false, false, false, false]),
     (R::Robot, O::Update, [true, false, false, false, false]),
     (R::Robot, O::Delete, [true, false, false, false, false]),
+    // Harbor lets developers change and run retention too; a retention run deletes artifacts,
+    // which developers may not do, so here they only read it.
+    (R::TagRetention, O::Read, [true, true, true, false, false]),
+    (R::TagRetention, O::List, [true, true, true, false, false]),
+    (
+        R::TagRetention,
+        O::Create,
+        [true, true, false, false, false],
+    ),
+    (
+        R::TagRetention,
+        O::Update,
+        [true, true, false, false, false],
+    ),
+    (
+        R::TagRetention,
+        O::Delete,
+        [true, true, false, false, false],
+    ),
+    (
+        R::TagRetention,
+        O::Operate,
+        [true, true, false, false, false],
+    ),
+    (R::ImmutableTag, O::List, [true, true, false, false, false]),
+    (
+        R::ImmutableTag,
+        O::Create,
+        [true, true, false, false, false],
+    ),
+    (
+        R::ImmutableTag,
+        O::Update,
+        [true, true, false, false, false],
+    ),
+    (
+        R::ImmutableTag,
+        O::Delete,
+        [true, true, false, false, false],
+    ),
 ];
 
 /// What anyone, signed in or not, may do in a public project they are not a member of.
@@ -311,6 +361,9 @@ pub const SYSTEM: &[(Resource, Operation)] = &[
     (R::Replication, O::Create),
     (R::Replication, O::Stop),
     (R::ReplicationAdapter, O::List),
+    (R::Quota, O::Read),
+    (R::Quota, O::List),
+    (R::Quota, O::Update),
 ];
 
 /// Everything the decision needs to know about a caller at the system level.

@@ -43,6 +43,21 @@ pub fn record_pulls(
     Ok(())
 }
 
+/// Records a pull of a tag at `at`.
+pub fn record_tag_pull(
+    tx: &Transaction<'_>,
+    repository_id: i64,
+    tag: &str,
+    at: i64,
+) -> DbResult<()> {
+    tx.prepare_cached(
+        "UPDATE tags SET pull_time = MAX(COALESCE(pull_time, 0), ?3)
+         WHERE repository_id = ?1 AND name = ?2",
+    )?
+    .execute(params![repository_id, tag, at])?;
+    Ok(())
+}
+
 /// A filter on one column: exact, substring, or an inclusive range.
 pub enum Filter {
     Exact(String),

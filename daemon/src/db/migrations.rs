@@ -426,6 +426,121 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (task_id, seq)
     ) WITHOUT ROWID;
     "#,
+    // 10: retention, immutability and quotas. Tags get their own pull time. A project's usage
+    // is kept by triggers, so every path that links or unlinks content (pushes, mounts,
+    // deletes, garbage collection, replication) counts it the same way, in its own
+    // transaction: `quota_content` holds each digest a project stores once, with how many
+    // links and manifests hold it, and `quotas.used` is the sum of its sizes.
+    r#"
+    ALTER TABLE tags ADD COLUMN pull_time INTEGER;
+
+    CREATE TABLE quotas (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
+        hard       INTEGER NOT NULL DEFAULT -1,
+        used       INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE TABLE quota_content (
+        project_id INTEGER NOT NULL,
+        digest     TEXT NOT NULL,
+        size       INTEGER NOT NULL,
+        refs       INTEGER NOT NULL,
+        PRIMARY KEY (project_id, digest)
+    ) WITHOUT ROWID;
+    INSERT INTO quotas (project_id, hard, used, created_at, updated_at)
+        SELECT id, -1, 0, created_at, created_at FROM projects;
+    INSERT INTO quota_content (project_id, digest, size, refs)
+        SELECT project_id, digest, MAX(size), COUNT(*) FROM (
+            SELECT r.project_id, l.digest, b.size FROM repository_blobs l
+                JOIN repositories r ON r.id = l.repository_id JOIN blobs b ON b.digest = l.digest
+            UNION ALL
+            SELECT r.project_id, m.digest, m.size FROM manifests m
+                JOIN repositories r ON r.id = m.repository_id)
+        GROUP BY project_id, digest;
+    UPDATE quotas SET used = COALESCE(
+        (SELECT SUM(size) FROM quota_content c WHERE c.project_id = quotas.project_id), 0);
+
+    CREATE TRIGGER quota_content_added AFTER INSERT ON quota_content BEGIN
+        UPDATE quotas SET used = used + NEW.size WHERE project_id = NEW.project_id;
+    END;
+    CREATE TRIGGER quota_content_removed AFTER DELETE ON quota_content BEGIN
+        UPDATE quotas SET used = used - OLD.size WHERE project_id = OLD.project_id;
+    END;
+    CREATE TRIGGER quota_blob_linked AFTER INSERT ON repository_blobs BEGIN
+        INSERT INTO quota_content (project_id, digest, size, refs)
+            SELECT r.project_id, NEW.digest, b.size, 1 FROM repositories r, blobs b
+            WHERE r.id = NEW.repository_id AND b.digest = NEW.digest
+            ON CONFLICT (project_id, digest) DO UPDATE SET refs = refs + 1;
+    END;
+    CREATE TRIGGER quota_blob_unlinked AFTER DELETE ON repository_blobs BEGIN
+        UPDATE quota_content SET refs = refs - 1
+            WHERE digest = OLD.digest
+              AND project_id = (SELECT project_id FROM repositories WHERE id = OLD.repository_id);
+        DELETE FROM quota_content WHERE digest = OLD.digest AND refs <= 0
+              AND project_id = (SELECT project_id FROM repositories WHERE id = OLD.repository_id);
+    END;
+    CREATE TRIGGER quota_manifest_added AFTER INSERT ON manifests BEGIN
+        INSERT INTO quota_content (project_id, digest, size, refs)
+            SELECT r.project_id, NEW.digest, NEW.size, 1 FROM repositories r
+            WHERE r.id = NEW.repository_id
+            ON CONFLICT (project_id, digest) DO UPDATE SET refs = refs + 1;
+    END;
+    CREATE TRIGGER quota_manifest_removed AFTER DELETE ON manifests BEGIN
+        UPDATE quota_content SET refs = refs - 1
+            WHERE digest = OLD.digest
+              AND project_id = (SELECT project_id FROM repositories WHERE id = OLD.repository_id);
+        DELETE FROM quota_content WHERE digest = OLD.digest AND refs <= 0
+              AND project_id = (SELECT project_id FROM repositories WHERE id = OLD.repository_id);
+    END;
+    -- A repository's content goes while the repository row still names its project (the
+    -- cascade would run after it is gone, and nothing would be subtracted).
+    CREATE TRIGGER quota_repository_deleted BEFORE DELETE ON repositories BEGIN
+        DELETE FROM tags WHERE repository_id = OLD.id;
+        DELETE FROM manifests WHERE repository_id = OLD.id;
+        DELETE FROM repository_blobs WHERE repository_id = OLD.id;
+    END;
+    CREATE TRIGGER quota_project_deleted AFTER DELETE ON projects BEGIN
+        DELETE FROM quota_content WHERE project_id = OLD.id;
+    END;
+
+    -- Harbor's immutable tag rules: selectors as JSON in Harbor's shapes.
+    CREATE TABLE immutable_rules (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id      INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        priority        INTEGER NOT NULL DEFAULT 0,
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        tag_selectors   TEXT NOT NULL,
+        scope_selectors TEXT NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+    );
+    CREATE INDEX immutable_rules_project ON immutable_rules(project_id);
+
+    -- Harbor's retention policies, one per project: rules and trigger as Harbor's JSON.
+    CREATE TABLE retention_policies (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id INTEGER NOT NULL UNIQUE REFERENCES projects(id) ON DELETE CASCADE,
+        rules      TEXT NOT NULL,
+        trigger    TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    -- One task per repository of a retention execution, with its counts and its log.
+    CREATE TABLE retention_tasks (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        execution_id INTEGER NOT NULL REFERENCES job_executions(id) ON DELETE CASCADE,
+        repository   TEXT NOT NULL,
+        status       TEXT NOT NULL,
+        started_at   INTEGER,
+        ended_at     INTEGER,
+        total        INTEGER NOT NULL DEFAULT 0,
+        retained     INTEGER NOT NULL DEFAULT 0,
+        log          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX retention_tasks_execution ON retention_tasks(execution_id, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

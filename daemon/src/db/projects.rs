@@ -14,10 +14,13 @@ pub struct ProjectRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub repo_count: i64,
+    /// Harbor's `retention_id` metadata: the project's retention policy.
+    pub retention_id: Option<i64>,
 }
 
 const SELECT: &str = "SELECT p.id, p.name, p.public, p.owner_id, COALESCE(u.username, ''), p.created_at, p.updated_at,
-        (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id)
+        (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id),
+        (SELECT id FROM retention_policies rp WHERE rp.project_id = p.id)
      FROM projects p LEFT JOIN users u ON u.id = p.owner_id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
@@ -30,6 +33,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
         created_at: r.get(5)?,
         updated_at: r.get(6)?,
         repo_count: r.get(7)?,
+        retention_id: r.get(8)?,
     })
 }
 
@@ -45,13 +49,15 @@ pub fn by_id(conn: &Connection, id: i64) -> DbResult<Option<ProjectRow>> {
         .optional()?)
 }
 
-/// Inserts a project and makes its owner a member with `owner_role_id`.
+/// Inserts a project with its quota (`storage_limit` bytes, -1 for none) and makes its owner
+/// a member with `owner_role_id`.
 pub fn insert(
     conn: &Connection,
     name: &str,
     public: bool,
     owner_id: i64,
     owner_role_id: u8,
+    storage_limit: i64,
 ) -> DbResult<i64> {
     let t = now();
     conn.execute(
@@ -59,6 +65,7 @@ pub fn insert(
         params![name, public, owner_id, t],
     )?;
     let id = conn.last_insert_rowid();
+    super::quotas::insert(conn, id, storage_limit)?;
     super::members::insert(
         conn,
         id,
@@ -150,21 +157,18 @@ pub fn all_with_roles(
         .collect())
 }
 
-/// Bytes a project references: each blob its manifests use counted once (shared layers
-/// count in every project that uses them, as in Harbor), plus the manifests themselves. What is
-/// only uploaded, or left by a deletion, is not counted: it is garbage collection's.
+/// Bytes a project stores, as its quota counts them (see `db::quotas`): each blob linked to
+/// its repositories and each manifest, once (shared layers count in every project that holds
+/// them, as in Harbor), until deletion or garbage collection unlinks them.
 pub fn storage_used(conn: &Connection, project_id: i64) -> DbResult<i64> {
-    Ok(conn.query_row(
-        "SELECT COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN (
-                 SELECT r.digest FROM manifest_references r
-                 JOIN manifests m ON m.id = r.manifest_id
-                 JOIN repositories p ON p.id = m.repository_id
-                 WHERE p.project_id = ?1 AND r.kind = 'blob')), 0)
-              + COALESCE((SELECT SUM(m.size) FROM manifests m
-                 JOIN repositories p ON p.id = m.repository_id WHERE p.project_id = ?1), 0)",
-        [project_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .query_row(
+            "SELECT used FROM quotas WHERE project_id = ?1",
+            [project_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0))
 }
 
 /// Members per role id.
@@ -193,15 +197,8 @@ pub fn repository_storage(conn: &Connection, project_id: i64) -> DbResult<Vec<(S
 /// Storage of every project (as `storage_used` counts it), largest first, at most `limit`.
 pub fn storage_by_project(conn: &Connection, limit: i64) -> DbResult<Vec<(String, i64)>> {
     let mut stmt = conn.prepare(
-        "SELECT pr.name,
-                COALESCE((SELECT SUM(b.size) FROM blobs b WHERE b.digest IN (
-                    SELECT x.digest FROM manifest_references x
-                    JOIN manifests m ON m.id = x.manifest_id
-                    JOIN repositories r ON r.id = m.repository_id
-                    WHERE r.project_id = pr.id AND x.kind = 'blob')), 0)
-              + COALESCE((SELECT SUM(m.size) FROM manifests m
-                    JOIN repositories r ON r.id = m.repository_id WHERE r.project_id = pr.id), 0) AS used
-         FROM projects pr ORDER BY used DESC, pr.name LIMIT ?1",
+        "SELECT pr.name, COALESCE(q.used, 0) AS used FROM projects pr
+         LEFT JOIN quotas q ON q.project_id = pr.id ORDER BY used DESC, pr.name LIMIT ?1",
     )?;
     let rows = stmt.query_map([limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)

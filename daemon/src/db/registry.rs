@@ -60,6 +60,37 @@ pub fn linked_blob_seen(
         .optional()?)
 }
 
+pub fn blob_exists(conn: &Connection, digest: &str) -> DbResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM blobs WHERE digest = ?1")?
+        .exists([digest])?)
+}
+
+/// The digest a tag of the repository points at.
+pub fn tag_digest(conn: &Connection, repository: &str, tag: &str) -> DbResult<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT m.digest FROM tags t JOIN repositories r ON r.id = t.repository_id
+             JOIN manifests m ON m.id = t.manifest_id WHERE r.name = ?1 AND t.name = ?2",
+        )?
+        .query_row([repository, tag], |r| r.get(0))
+        .optional()?)
+}
+
+/// The tags on a manifest of the repository.
+pub fn tags_of_digest(
+    conn: &Connection,
+    repository_id: i64,
+    digest: &str,
+) -> DbResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.name FROM tags t JOIN manifests m ON m.id = t.manifest_id
+         WHERE m.repository_id = ?1 AND m.digest = ?2 ORDER BY t.name",
+    )?;
+    let rows = stmt.query_map(params![repository_id, digest], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Marks a blob as seen now (a `HEAD`): the grace period counts from here.
 pub fn touch_blob(tx: &Transaction<'_>, digest: &str) -> DbResult<()> {
     tx.execute(

@@ -172,7 +172,7 @@ pub async fn create(
     let name = form.name.trim().to_string();
     let result = state
         .projects
-        .create(&viewer.principal, &name, form.public.is_some())
+        .create(&viewer.principal, &name, form.public.is_some(), None)
         .await;
     crate::api::audit(
         &state,

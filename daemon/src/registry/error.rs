@@ -155,6 +155,7 @@ impl IntoResponse for OciError {
             E::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "TOOMANYREQUESTS"),
             // Harbor answers 412 here; the code is the spec's nearest.
             E::InUse(_) => (StatusCode::PRECONDITION_FAILED, "DENIED"),
+            E::Denied(_) => (StatusCode::FORBIDDEN, "DENIED"),
             E::Internal(cause) => {
                 tracing::error!(%cause, "registry request failed");
                 return body(

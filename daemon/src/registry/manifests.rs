@@ -83,7 +83,8 @@ pub(super) async fn get(
             );
         }
         if let Ok(m) = &found {
-            ctx.state.audit.pulled(m.repository_id, m.id);
+            let tag = (!reference.contains(':')).then(|| reference.to_string());
+            ctx.state.audit.pulled(m.repository_id, m.id, tag);
         }
     }
     let m = found?;

@@ -2,7 +2,7 @@
 //! where each repository lands (`dest_namespace` and its flattening), and the checks a policy
 //! must pass before it is stored. No I/O here, so every rule has a unit test.
 
-use globset::{Glob, GlobBuilder, GlobMatcher};
+pub use crate::selectors::Pattern;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,32 +15,6 @@ pub struct Filter {
     pub value: Value,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub decoration: String,
-}
-
-/// A doublestar pattern: `*` and `?` stay within one path component, `**` crosses them, and
-/// `{a,b}` is either.
-#[derive(Debug, Clone)]
-pub struct Pattern {
-    matcher: GlobMatcher,
-    excludes: bool,
-}
-
-impl Pattern {
-    pub fn new(pattern: &str, excludes: bool) -> Result<Pattern, String> {
-        let glob: Glob = GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()
-            .map_err(|e| format!("pattern {pattern:?}: {e}"))?;
-        Ok(Pattern {
-            matcher: glob.compile_matcher(),
-            excludes,
-        })
-    }
-
-    pub fn admits(&self, name: &str) -> bool {
-        self.matcher.is_match(name) != self.excludes
-    }
 }
 
 /// Which artifacts a policy copies.

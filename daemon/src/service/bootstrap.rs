@@ -45,7 +45,14 @@ pub async fn ensure_defaults(
     db.write(|tx| {
         if db::projects::by_name(tx, "library")?.is_none() {
             let admin = db::users::by_name(tx, "admin")?.map(|u| u.id).unwrap_or(1);
-            db::projects::insert(tx, "library", true, admin, ProjectRole::ProjectAdmin.id())?;
+            db::projects::insert(
+                tx,
+                "library",
+                true,
+                admin,
+                ProjectRole::ProjectAdmin.id(),
+                -1,
+            )?;
         }
         Ok::<_, DbError>(())
     })

@@ -139,6 +139,11 @@ impl ConfigurationService {
         );
         put("pull_audit_log_disable", json!(sys.pull_audit_log_disable));
         put("login_max_failures", json!(sys.login_max_failures));
+        put(
+            "quota_per_project_enable",
+            json!(sys.quota_per_project_enable),
+        );
+        put("storage_per_project", json!(sys.storage_per_project));
         Value::Object(out)
     }
 
@@ -327,6 +332,17 @@ impl ConfigurationService {
                         s.system.pull_audit_log_disable = b;
                     }
                 }
+                ("quota_per_project_enable", _) => {
+                    if let Some(b) = flag(k, v, &mut problems) {
+                        s.system.quota_per_project_enable = b;
+                    }
+                }
+                ("storage_per_project", _) => match v.as_i64() {
+                    Some(n) => s.system.storage_per_project = n,
+                    None => problems.push(
+                        "storage_per_project must be -1 (unlimited) or a size in bytes".into(),
+                    ),
+                },
                 (other, _) => problems.push(format!("unknown configuration key {other:?}")),
             }
         }

@@ -52,6 +52,8 @@ pub struct Summary {
     pub repo_count: i64,
     pub role_counts: Vec<(ProjectRole, i64)>,
     pub storage_used: i64,
+    /// The quota's limit in bytes, -1 for none.
+    pub storage_limit: i64,
 }
 
 /// Pushes and pulls on one UTC day.
@@ -118,11 +120,14 @@ impl Projects {
 
     /// Creates a project; its creator becomes its project admin. Who may create is the
     /// configuration's `project_creation_restriction`.
+    /// `storage_limit` (bytes, -1 for none) is a system administrator's to give; everyone
+    /// else's projects get `storage_per_project`.
     pub async fn create(
         &self,
         by: &Principal,
         name: &str,
         public: bool,
+        storage_limit: Option<i64>,
     ) -> Result<ProjectRow, ProjectError> {
         if let Principal::Robot { .. } = by {
             return Err(ProjectError::Forbidden(
@@ -143,6 +148,20 @@ impl Projects {
         if !valid_project_name(name) {
             return Err(ProjectError::InvalidName(name.to_string()));
         }
+        let default_limit = self.settings.current().system.storage_per_project;
+        let storage_limit = match storage_limit {
+            None => default_limit,
+            Some(l) => {
+                let l = crate::service::quotas::check_limit("storage_limit", l)
+                    .map_err(ProjectError::Invalid)?;
+                if l != default_limit && !by.may_system(Resource::Quota, Operation::Update) {
+                    return Err(ProjectError::Forbidden(
+                        "only a system administrator may set storage_limit".into(),
+                    ));
+                }
+                l
+            }
+        };
         let (owner, name) = (*owner, name.to_string());
         self.db
             .write(move |tx| {
@@ -151,8 +170,14 @@ impl Projects {
                         "project {name} already exists"
                     )));
                 }
-                let id =
-                    db::projects::insert(tx, &name, public, owner, ProjectRole::ProjectAdmin.id())?;
+                let id = db::projects::insert(
+                    tx,
+                    &name,
+                    public,
+                    owner,
+                    ProjectRole::ProjectAdmin.id(),
+                    storage_limit,
+                )?;
                 db::projects::by_id(tx, id)?
                     .ok_or(ProjectError::NotFound(format!("project {name}")))
             })
@@ -167,6 +192,7 @@ impl Projects {
             return Err(ProjectError::InvalidName(name.to_string()));
         }
         let name = name.to_string();
+        let limit = self.settings.current().system.storage_per_project;
         self.db
             .write(move |tx| {
                 if db::projects::by_name(tx, &name)?.is_some() {
@@ -174,7 +200,14 @@ impl Projects {
                 }
                 let admin = db::users::by_name(tx, "admin")?
                     .ok_or_else(|| ProjectError::NotFound("the admin account".into()))?;
-                db::projects::insert(tx, &name, false, admin.id, ProjectRole::ProjectAdmin.id())?;
+                db::projects::insert(
+                    tx,
+                    &name,
+                    false,
+                    admin.id,
+                    ProjectRole::ProjectAdmin.id(),
+                    limit,
+                )?;
                 Ok(())
             })
             .await
@@ -311,15 +344,16 @@ impl Projects {
             .require(by, name_or_id, Resource::Project, Operation::Read)
             .await?;
         let id = view.project.id;
-        let (counts, storage_used) = self
+        let (counts, quota) = self
             .db
             .read(move |c| {
                 Ok((
                     db::projects::role_counts(c, id)?,
-                    db::projects::storage_used(c, id)?,
+                    db::quotas::by_project(c, id)?,
                 ))
             })
             .await?;
+        let (storage_used, storage_limit) = quota.map(|q| (q.used, q.hard)).unwrap_or((0, -1));
         Ok(Summary {
             repo_count: view.project.repo_count,
             role_counts: counts
@@ -327,6 +361,7 @@ impl Projects {
                 .filter_map(|(r, n)| ProjectRole::from_id(r).map(|r| (r, n)))
                 .collect(),
             storage_used,
+            storage_limit,
         })
     }
 

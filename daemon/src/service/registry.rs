@@ -16,7 +16,11 @@ use crate::names::{valid_tag, RepoName};
 
 use crate::gc::leases::Leases;
 use crate::gc::locks::BlobLocks;
+use crate::settings::SettingsHandle;
 use crate::storage::BlobStore;
+
+use super::immutability::{self, Immutable};
+use super::quotas::quota_refusal;
 
 /// How many repositories holding a blob a mount without `from` considers.
 const MOUNT_CANDIDATES: u32 = 20;
@@ -61,6 +65,9 @@ pub enum RegistryError {
     /// Something else still uses it: deleting it would break an image.
     #[error("{0}")]
     InUse(String),
+    /// A project's policy refuses it: an immutable tag, a full quota.
+    #[error("{0}")]
+    Denied(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -148,6 +155,8 @@ pub struct Registry {
     leases: Leases,
     /// Upload commits and GC's file removals exclude each other per digest.
     locks: BlobLocks,
+    /// Whether quotas are enforced (`quota_per_project_enable`) is read at each push.
+    settings: SettingsHandle,
 }
 
 impl Registry {
@@ -158,6 +167,7 @@ impl Registry {
         store: Arc<dyn BlobStore>,
         limits: SessionLimits,
         lease_lifetime: Duration,
+        settings: SettingsHandle,
     ) -> Registry {
         Registry {
             db,
@@ -166,7 +176,12 @@ impl Registry {
             limits,
             leases: Leases::new(lease_lifetime),
             locks: BlobLocks::default(),
+            settings,
         }
+    }
+
+    fn quotas_enforced(&self) -> bool {
+        self.settings.current().system.quota_per_project_enable
     }
 
     pub fn store(&self) -> &Arc<dyn BlobStore> {
@@ -311,11 +326,18 @@ impl Registry {
         // Leased first: the blob stays until the manifest that needs it arrives.
         let taken = self.leases.take(&r, &d);
         let (r2, d2) = (r.clone(), d.clone());
+        let enforced = self.quotas_enforced();
+        let project = repo.project().to_string();
         let mounted = self
             .db
             .write(move |tx| {
-                if q::linked_blob_size(tx, &f, &d2)?.is_none() {
+                let Some(size) = q::linked_blob_size(tx, &f, &d2)? else {
                     return Ok(false);
+                };
+                if enforced {
+                    if let Err(e) = db::quotas::check_room(tx, project_id, &d2, size)? {
+                        return Err(quota_refusal(&project, &e));
+                    }
                 }
                 let repo_id = q::ensure_repository(tx, project_id, &r2)?;
                 q::link_blob(tx, repo_id, &d2)?;
@@ -492,6 +514,21 @@ impl Registry {
                 "expected {expected}, content is {actual}"
             )));
         }
+        // Over quota: refused before the file moves, so nothing is stored. The check is made
+        // again in the transaction that links the blob, which decides.
+        let enforced = self.quotas_enforced();
+        if enforced {
+            let d = expected.to_string();
+            let room = self
+                .db
+                .read(move |c| db::quotas::check_room(c, project_id, &d, size as i64))
+                .await?;
+            if let Err(e) = room {
+                self.discard(&session.id).await;
+                return Err(quota_refusal(repo.project(), &e));
+            }
+        }
+        let project = repo.project().to_string();
         // The file moves into place and its row is written under the blob's lock, so garbage
         // collection never removes a file between the two; the lease keeps the blob until the
         // manifest that uses it arrives. Both steps run in a task of their own that owns the
@@ -507,11 +544,13 @@ impl Registry {
             self.leases.clone(),
         );
         let (upload_id, digest) = (session.id.clone(), expected.clone());
+        let digest_for_removal = expected.clone();
         let committed = tokio::spawn(async move {
             let _guard = guard;
             let session = session;
             let moved = tokio::task::spawn_blocking({
                 let upload_id = upload_id.clone();
+                let store = store.clone();
                 move || store.commit_upload(&upload_id, &digest)
             })
             .await
@@ -521,12 +560,36 @@ impl Registry {
                 Ok(()) => {
                     uploads.remove(&upload_id);
                     let (r, d) = (r.clone(), d.clone());
-                    db.write(move |tx| {
-                        let repo_id = q::ensure_repository(tx, project_id, &r)?;
-                        q::record_blob(tx, repo_id, &d, size as i64)?;
-                        Ok::<_, RegistryError>(())
-                    })
-                    .await
+                    let stored = db
+                        .write(move |tx| {
+                            // Whether the file was already known: a refused first copy goes.
+                            let known = q::blob_exists(tx, &d)?;
+                            if enforced {
+                                if let Err(e) =
+                                    db::quotas::check_room(tx, project_id, &d, size as i64)?
+                                {
+                                    return Ok(Err((quota_refusal(&project, &e), known)));
+                                }
+                            }
+                            let repo_id = q::ensure_repository(tx, project_id, &r)?;
+                            q::record_blob(tx, repo_id, &d, size as i64)?;
+                            Ok::<_, RegistryError>(Ok(()))
+                        })
+                        .await;
+                    match stored {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err((refusal, known))) => {
+                            // Still under the blob's lock: no other commit or GC is between.
+                            if !known {
+                                let _ = tokio::task::spawn_blocking(move || {
+                                    store.remove_blob(&digest_for_removal)
+                                })
+                                .await;
+                            }
+                            Err(refusal)
+                        }
+                        Err(e) => Err(e),
+                    }
                 }
                 Err(e) => Err(e),
             };
@@ -588,9 +651,28 @@ impl Registry {
             .chain(parsed.manifests.iter())
             .cloned()
             .collect();
+        let enforced = self.quotas_enforced();
+        let project = repo.project().to_string();
         let subject_here = self
             .db
             .write(move |tx| {
+                if let Some(tag) = &tag {
+                    let current = q::tag_digest(tx, &repo_name, tag)?;
+                    if current.is_some_and(|d| d != digest_str)
+                        && Immutable::load(tx, project_id)?.protects(&repo_name, tag)
+                    {
+                        return Err(RegistryError::Denied(immutability::refusal(
+                            &repo_name, tag,
+                        )));
+                    }
+                }
+                if enforced {
+                    if let Err(e) =
+                        db::quotas::check_room(tx, project_id, &digest_str, body.len() as i64)?
+                    {
+                        return Err(quota_refusal(&project, &e));
+                    }
+                }
                 let repo_id = q::ensure_repository(tx, project_id, &repo_name)?;
                 let missing = q::unlinked_blobs(tx, repo_id, &parsed.blobs)?;
                 if let Some(first) = missing.first() {
@@ -698,6 +780,14 @@ impl Registry {
                 let Some(repo_id) = q::repository_id(tx, &r)? else {
                     return Ok(false);
                 };
+                let immutable = Immutable::load(tx, project_id)?;
+                let tags = match &reference {
+                    Reference::Tag(t) => vec![t.clone()],
+                    Reference::Digest(d) => q::tags_of_digest(tx, repo_id, &d.to_string())?,
+                };
+                if let Some(t) = immutable.first_protected(&r, &tags) {
+                    return Err(RegistryError::Denied(immutability::refusal(&r, t)));
+                }
                 match reference {
                     Reference::Tag(t) => Ok(q::delete_tag(tx, &r, &t)?),
                     Reference::Digest(d) => match q::delete_manifest(tx, repo_id, &d.to_string())? {

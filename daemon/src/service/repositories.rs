@@ -135,9 +135,13 @@ impl Repositories {
             )
             .await?;
         let repo = self.repository(&view, repository).await?;
-        let id = repo.id;
+        let (id, pid, name) = (repo.id, view.project.id, repo.name.clone());
         self.db
-            .write(move |tx| Ok::<_, ProjectError>(q::delete_repository(tx, id)?))
+            .write(move |tx| {
+                let tags = crate::db::retention::tag_names(tx, id)?;
+                immutable_guard(tx, pid, &name, &tags)?;
+                Ok::<_, ProjectError>(q::delete_repository(tx, id)?)
+            })
             .await?;
         Ok(repo)
     }
@@ -270,7 +274,7 @@ impl Repositories {
         repository: &str,
         reference: &str,
     ) -> Result<(ProjectView, ArtifactRow)> {
-        let (view, _, a) = self
+        let (view, repo_row, a) = self
             .artifact_for(
                 by,
                 project,
@@ -281,8 +285,11 @@ impl Repositories {
             )
             .await?;
         let (repo_id, digest) = (a.repository_id, a.digest.clone());
+        let (pid, name) = (view.project.id, repo_row.name.clone());
         self.db
             .write(move |tx| {
+                let tags = crate::db::registry::tags_of_digest(tx, repo_id, &digest)?;
+                immutable_guard(tx, pid, &name, &tags)?;
                 match crate::db::registry::delete_manifest(tx, repo_id, &digest)? {
                     ManifestDeletion::Deleted(_) => Ok(()),
                     ManifestDeletion::NotFound => {
@@ -375,9 +382,13 @@ impl Repositories {
             )
             .await?;
         let (repo_id, manifest_id, name) = (repo.id, a.id, tag.to_string());
+        let (pid, repo_name) = (view.project.id, repo.name.clone());
         let deleted = self
             .db
-            .write(move |tx| Ok::<_, ProjectError>(q::delete_tag(tx, repo_id, manifest_id, &name)?))
+            .write(move |tx| {
+                immutable_guard(tx, pid, &repo_name, std::slice::from_ref(&name))?;
+                Ok::<_, ProjectError>(q::delete_tag(tx, repo_id, manifest_id, &name)?)
+            })
             .await?;
         if deleted {
             Ok(view)
@@ -387,6 +398,22 @@ impl Repositories {
                 repo.name, a.digest
             )))
         }
+    }
+}
+
+/// Refuses a deletion that would remove an immutable tag (412, as Harbor answers).
+fn immutable_guard(
+    conn: &rusqlite::Connection,
+    project_id: i64,
+    repository: &str,
+    tags: &[String],
+) -> Result<()> {
+    let immutable = crate::service::immutability::Immutable::load(conn, project_id)?;
+    match immutable.first_protected(repository, tags) {
+        Some(t) => Err(ProjectError::PreconditionFailed(
+            crate::service::immutability::refusal(repository, t),
+        )),
+        None => Ok(()),
     }
 }
 
