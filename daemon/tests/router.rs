@@ -1009,6 +1009,46 @@ async fn every_cell_of_the_permission_table_for_every_caller() {
                     .await;
                 let p = &f.project;
                 let art = format!("/projects/{p}/repositories/app/artifacts/{}", f.digest);
+                let selectors = json!({
+                    "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+                    "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+                });
+                let mut rule = selectors.clone();
+                rule["template"] = json!("always");
+                let policy = json!({"algorithm": "or", "rules": [rule],
+                    "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+                    "scope": {"level": "project", "ref": f.project_id}});
+                let made = |r: Reply| -> i64 {
+                    assert_eq!(r.status, 201, "{}", r.text);
+                    r.headers["location"]
+                        .to_str()
+                        .ok()
+                        .and_then(|l| l.rsplit('/').next())
+                        .and_then(|id| id.parse().ok())
+                        .expect("id in Location")
+                };
+                let policy_id = if *resource == R::TagRetention && *operation != O::Create {
+                    made(
+                        app.api("POST", "/retentions", Some(ADMIN), Some(policy.clone()))
+                            .await,
+                    )
+                } else {
+                    0
+                };
+                let rule_id =
+                    if *resource == R::ImmutableTag && matches!(operation, O::Update | O::Delete) {
+                        made(
+                            app.api(
+                                "POST",
+                                &format!("/projects/{p}/immutabletagrules"),
+                                Some(ADMIN),
+                                Some(selectors.clone()),
+                            )
+                            .await,
+                        )
+                    } else {
+                        0
+                    };
                 let request: Option<(&str, String, Option<Value>)> = match (resource, operation) {
                     (R::Project, O::Read) => Some(("GET", format!("/projects/{p}"), None)),
                     (R::Project, O::Update) => Some((
@@ -1088,6 +1128,46 @@ async fn every_cell_of_the_permission_table_for_every_caller() {
                     (R::Robot, O::Delete) => {
                         Some(("DELETE", format!("/robots/{}", f.robot_id), None))
                     }
+                    (R::TagRetention, O::Create) => {
+                        Some(("POST", "/retentions".into(), Some(policy.clone())))
+                    }
+                    (R::TagRetention, O::Read) => {
+                        Some(("GET", format!("/retentions/{policy_id}"), None))
+                    }
+                    (R::TagRetention, O::List) => {
+                        Some(("GET", format!("/retentions/{policy_id}/executions"), None))
+                    }
+                    (R::TagRetention, O::Update) => Some((
+                        "PUT",
+                        format!("/retentions/{policy_id}"),
+                        Some(policy.clone()),
+                    )),
+                    (R::TagRetention, O::Delete) => {
+                        Some(("DELETE", format!("/retentions/{policy_id}"), None))
+                    }
+                    (R::TagRetention, O::Operate) => Some((
+                        "POST",
+                        format!("/retentions/{policy_id}/executions"),
+                        Some(json!({"dry_run": true})),
+                    )),
+                    (R::ImmutableTag, O::List) => {
+                        Some(("GET", format!("/projects/{p}/immutabletagrules"), None))
+                    }
+                    (R::ImmutableTag, O::Create) => Some((
+                        "POST",
+                        format!("/projects/{p}/immutabletagrules"),
+                        Some(selectors.clone()),
+                    )),
+                    (R::ImmutableTag, O::Update) => Some((
+                        "PUT",
+                        format!("/projects/{p}/immutabletagrules/{rule_id}"),
+                        Some(json!({"disabled": true})),
+                    )),
+                    (R::ImmutableTag, O::Delete) => Some((
+                        "DELETE",
+                        format!("/projects/{p}/immutabletagrules/{rule_id}"),
+                        None,
+                    )),
                     _ => None,
                 };
                 let want = expected(caller, public, *resource, *operation);
@@ -1225,7 +1305,15 @@ async fn system_level_calls_follow_the_system_table() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let run_now = json!({"schedule": {"type": "Manual"}, "parameters": {"dry_run": true}});
-    let calls: [(&str, String, Option<Value>, &str); 19] = [
+    let calls: [(&str, String, Option<Value>, &str); 22] = [
+        ("GET", "/quotas".into(), None, "quota:list"),
+        ("GET", "/quotas/1".into(), None, "quota:read"),
+        (
+            "PUT",
+            "/quotas/1".into(),
+            Some(json!({"hard": {"storage": -1}})),
+            "quota:update",
+        ),
         ("GET", "/audit-logs".into(), None, "audit-log:list"),
         ("GET", "/configurations".into(), None, "configuration:read"),
         (
