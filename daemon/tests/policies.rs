@@ -328,11 +328,15 @@ async fn tasks(app: &App, policy: i64, eid: i64) -> Vec<(Value, String)> {
     out
 }
 
+/// A project's name, its policy's rules, the test's reading of them, and the repositories
+/// they select.
+type Case = (&'static str, Vec<Value>, Vec<Oracle>, Vec<&'static str>);
+
 #[tokio::test]
 async fn every_template_and_selector_keeps_exactly_the_expected_tags_and_a_dry_run_nothing() {
     let app = App::new().await;
     let now = berth::db::now();
-    let cases: Vec<(&str, Vec<Value>, Vec<Oracle>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "pushed",
             vec![rule(
