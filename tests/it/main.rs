@@ -16,6 +16,7 @@ mod ldap;
 mod matrix;
 mod oras;
 mod packaging;
+mod policies;
 mod portal;
 mod protocol;
 mod replication;

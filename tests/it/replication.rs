@@ -912,3 +912,46 @@ fn an_https_endpoint_is_trusted_through_its_ca_or_insecure() {
         Some(digest)
     );
 }
+
+/// An immutable tag at the destination refuses replication like any push: the task fails
+/// saying so, the destination keeps its content, and the other artifacts still go.
+#[test]
+fn an_immutable_tag_at_the_destination_refuses_replication() {
+    let a = replicating_berthd();
+    let b = replicating_berthd();
+    a.create_project("proj", false);
+    b.create_project("proj", false);
+    let on_a = a.registry(&["proj/app"]);
+    on_a.push_image("proj/app", "v1", b"the source's v1");
+    let (_, v2) = on_a.push_image("proj/app", "v2", b"the source's v2");
+    let on_b = b.registry(&["proj/app"]);
+    let (_, kept) = on_b.push_image("proj/app", "v1", b"the destination's own v1");
+    let r = api(&b, Method::POST, "/projects/proj/immutabletagrules")
+        .json(&json!({"tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
+                      "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]}}))
+        .send()
+        .expect("rule");
+    assert_eq!(r.status(), 201, "{:?}", r.text());
+
+    let to_b = endpoint(&a, "b", "harbor", &b.url(), "admin", ADMIN_PASSWORD);
+    let push = policy(
+        &a,
+        json!({"name": "to-b", "dest_registry": {"id": to_b}, "override": true,
+               "filters": [{"type": "name", "value": "proj/**"}]}),
+    );
+    let execution = start(&a, push);
+    let e = ended(&a, execution);
+    let logs = task_logs(&a, execution);
+    assert_eq!(e["status"], "Failed", "{e}\n{logs}");
+    assert_eq!(
+        (e["failed"].as_i64(), e["succeed"].as_i64()),
+        (Some(1), Some(1)),
+        "{e}"
+    );
+    assert!(
+        logs.contains("'proj/app:v1' configured as immutable"),
+        "the task says why: {logs}"
+    );
+    assert_eq!(digest_at(&on_b, "proj/app", "v1"), Some(kept));
+    assert_eq!(digest_at(&on_b, "proj/app", "v2"), Some(v2));
+}
