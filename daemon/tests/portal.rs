@@ -70,6 +70,10 @@ impl App {
             "/registries",
             "/replication/policies",
             "/replication/executions",
+            "/projects/p/immutabletagrules",
+            "/retentions/1",
+            "/retentions/1/executions",
+            "/quotas",
         ] {
             let r = self.api("GET", path, Some(ADMIN), None).await;
             let mut body = r.body;
@@ -206,6 +210,56 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
             .expect("ended");
     }
 
+    // A retention policy (id 1) and an immutability rule that protects nothing here.
+    let selectors = json!({
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "zzz-*"}],
+        "scope_selectors": {"repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]},
+    });
+    let mut rule = selectors.clone();
+    rule["template"] = json!("always");
+    let pid = app.api("GET", "/projects/p", Some(ADMIN), None).await.body["project_id"].clone();
+    let r = app
+        .api(
+            "POST",
+            "/retentions",
+            Some(ADMIN),
+            Some(json!({"rules": [rule], "scope": {"level": "project", "ref": pid}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(location_id(&r), "1");
+    let r = app
+        .api(
+            "POST",
+            "/projects/p/immutabletagrules",
+            Some(ADMIN),
+            Some(selectors),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let immutable_rule = location_id(&r);
+    let r = app
+        .api(
+            "POST",
+            "/retentions/1/executions",
+            Some(ADMIN),
+            Some(json!({"dry_run": true})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let retention_run = location_id(&r);
+    app.state
+        .jobs
+        .wait(retention_run.parse().expect("id"))
+        .await
+        .expect("ended");
+    let retention_page = format!("/projects/p/policy/retention/{retention_run}");
+    let quota_id = app
+        .api("GET", "/quotas?reference_id=2", Some(ADMIN), None)
+        .await
+        .body[0]["id"]
+        .to_string();
+
     let artifact = format!("/projects/p/repositories/app/-/{digest}");
     let robot_base = format!("/projects/p/robots/{robot_id}");
     // (path, form, how many of `users` (weakest first) may not do it)
@@ -238,6 +292,41 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         (format!("{robot_base}/refresh"), vec![], 5),
         (format!("{robot_base}/toggle"), vec![], 5),
         (format!("{robot_base}/delete"), vec![], 5),
+        (
+            "/projects/p/policy/retention/rules".into(),
+            vec![("template", "always"), ("tag_pattern", "**")],
+            4,
+        ),
+        (
+            "/projects/p/policy/retention/rules/1/delete".into(),
+            vec![],
+            4,
+        ),
+        (
+            "/projects/p/policy/retention/schedule".into(),
+            vec![("cron", "0 0 3 * * *")],
+            4,
+        ),
+        (
+            "/projects/p/policy/retention/run".into(),
+            vec![("dry_run", "true")],
+            4,
+        ),
+        (
+            "/projects/p/policy/immutable".into(),
+            vec![("tag_pattern", "v*")],
+            4,
+        ),
+        (
+            format!("/projects/p/policy/immutable/{immutable_rule}/toggle"),
+            vec![],
+            4,
+        ),
+        (
+            format!("/projects/p/policy/immutable/{immutable_rule}/delete"),
+            vec![],
+            4,
+        ),
     ];
     let guest_admin = format!("/admin/users/{guest_id}/admin");
     let system_changes: Vec<(String, Vec<(&str, &str)>)> = vec![
@@ -269,6 +358,10 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
             vec![("name", "evil"), ("endpoint", registry_id.as_str())],
         ),
         (format!("/admin/replications/{policy_id}/run"), vec![]),
+        (
+            format!("/admin/quotas/{quota_id}"),
+            vec![("amount", "1"), ("unit", "GiB")],
+        ),
         (format!("/admin/replications/{policy_id}/delete"), vec![]),
         (
             format!("/admin/replications/executions/{execution_id}/stop"),
@@ -366,6 +459,8 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         ("/projects/p/robots", 2),
         ("/projects/p/members", 2),
         ("/projects/p/summary", 1),
+        ("/projects/p/policy", 3),
+        (retention_page.as_str(), 3),
         (artifact.as_str(), 1),
     ] {
         for (name, session) in &sessions[..allowed_from] {
@@ -390,6 +485,7 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
         "/admin/gc/1",
         "/admin/registries",
         "/admin/replications",
+        "/admin/quotas",
         execution_page.as_str(),
         progress_page.as_str(),
     ] {
@@ -437,6 +533,17 @@ async fn every_portal_change_is_refused_to_whoever_may_not_make_it() {
             format!("/projects/p/members/{guest_member}/role"),
             vec![("role_id", "2")],
             owner,
+        ),
+        // Last: an immutable v* would refuse the tag deletion above.
+        (
+            "/projects/p/policy/retention/run".to_string(),
+            vec![("dry_run", "true")],
+            maintainer,
+        ),
+        (
+            "/projects/p/policy/immutable".to_string(),
+            vec![("tag_pattern", "v*")],
+            maintainer,
         ),
     ] {
         let now = app.world().await;

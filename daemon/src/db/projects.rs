@@ -16,12 +16,17 @@ pub struct ProjectRow {
     pub repo_count: i64,
     /// Harbor's `retention_id` metadata: the project's retention policy.
     pub retention_id: Option<i64>,
+    /// The quota's usage and limit (bytes; -1 for none).
+    pub quota_used: i64,
+    pub quota_hard: i64,
 }
 
 const SELECT: &str = "SELECT p.id, p.name, p.public, p.owner_id, COALESCE(u.username, ''), p.created_at, p.updated_at,
         (SELECT COUNT(*) FROM repositories r WHERE r.project_id = p.id),
-        (SELECT id FROM retention_policies rp WHERE rp.project_id = p.id)
-     FROM projects p LEFT JOIN users u ON u.id = p.owner_id";
+        (SELECT id FROM retention_policies rp WHERE rp.project_id = p.id),
+        COALESCE(q.used, 0), COALESCE(q.hard, -1)
+     FROM projects p LEFT JOIN users u ON u.id = p.owner_id
+     LEFT JOIN quotas q ON q.project_id = p.id";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
     Ok(ProjectRow {
@@ -34,6 +39,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProjectRow> {
         updated_at: r.get(6)?,
         repo_count: r.get(7)?,
         retention_id: r.get(8)?,
+        quota_used: r.get(9)?,
+        quota_hard: r.get(10)?,
     })
 }
 

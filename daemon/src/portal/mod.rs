@@ -24,7 +24,9 @@ pub mod i18n;
 mod logs;
 mod members;
 mod page;
+mod policy;
 mod projects;
+mod quotas;
 mod replication;
 mod repositories;
 mod robots;
@@ -95,6 +97,41 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/projects/{project}/robots/{id}/delete",
             get(robots::confirm_delete).post(robots::delete),
         )
+        .route("/projects/{project}/policy", get(policy::page))
+        .route(
+            "/projects/{project}/policy/retention/rules",
+            post(policy::add_retention_rule),
+        )
+        .route(
+            "/projects/{project}/policy/retention/rules/{number}/delete",
+            post(policy::delete_retention_rule),
+        )
+        .route(
+            "/projects/{project}/policy/retention/schedule",
+            post(policy::set_schedule),
+        )
+        .route(
+            "/projects/{project}/policy/retention/run",
+            post(policy::run),
+        )
+        .route(
+            "/projects/{project}/policy/retention/{eid}",
+            get(policy::execution),
+        )
+        .route(
+            "/projects/{project}/policy/immutable",
+            post(policy::add_immutable_rule),
+        )
+        .route(
+            "/projects/{project}/policy/immutable/{id}/toggle",
+            post(policy::toggle_immutable_rule),
+        )
+        .route(
+            "/projects/{project}/policy/immutable/{id}/delete",
+            post(policy::delete_immutable_rule),
+        )
+        .route("/admin/quotas", get(quotas::list))
+        .route("/admin/quotas/{id}", post(quotas::set_limit))
         .route("/projects/{project}/logs", get(logs::project))
         .route("/admin/logs", get(logs::system))
         .route("/admin/users", get(users::list).post(users::create))

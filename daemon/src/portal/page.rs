@@ -144,6 +144,7 @@ impl Viewer {
             may_users: self.may_system(Resource::User, Operation::List),
             may_logs: self.may_system(Resource::AuditLog, Operation::List),
             may_config: self.may_system(Resource::Configuration, Operation::Read),
+            may_quotas: self.may_system(Resource::Quota, Operation::List),
             csrf: self.csrf().to_string(),
             here: self.here.clone(),
             flash,
@@ -211,6 +212,8 @@ pub struct Frame {
     pub section: &'static str,
     pub user: Option<String>,
     pub may_gc: bool,
+    /// The project quotas list.
+    pub may_quotas: bool,
     /// Registries and replications.
     pub may_replicate: bool,
     pub may_users: bool,

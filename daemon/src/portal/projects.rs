@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::charts::{self, Bar};
-use super::i18n::{k, machine_time, Tr};
+use super::i18n::{k, machine_time, Arg, Tr};
 use super::page::{back_to, render, CsrfForm, Frame, PortalError, SignedIn, Viewer};
 use super::table::{remember_size, Paging, TableQuery};
 use crate::auth::permissions::{Operation, ProjectRole, Resource};
@@ -36,6 +36,45 @@ pub struct Tab {
     pub current: bool,
 }
 
+/// A project's quota as a bar: usage against the limit, or usage and "unlimited". Drawn by
+/// `quota_bar.html` as a `<meter>`, which reads without CSS or JavaScript.
+pub struct QuotaBar {
+    pub used: i64,
+    /// The limit, or 0 when there is none (the meter then shows nothing filled).
+    pub max: i64,
+    pub limited: bool,
+    pub text: String,
+}
+
+impl QuotaBar {
+    pub fn new(t: &Tr, used: i64, hard: i64) -> QuotaBar {
+        let text = if hard < 0 {
+            t.t1("quota-used-unlimited", "used", &t.size(used))
+        } else {
+            let percent = if hard > 0 {
+                used.saturating_mul(100) / hard
+            } else {
+                100
+            };
+            let (used_text, limit_text) = (t.size(used), t.size(hard));
+            t.with(
+                k("quota-used-of"),
+                &[
+                    ("used", Arg::Text(&used_text)),
+                    ("limit", Arg::Text(&limit_text)),
+                    ("percent", Arg::Number(percent)),
+                ],
+            )
+        };
+        QuotaBar {
+            used,
+            max: hard.max(0),
+            limited: hard >= 0,
+            text,
+        }
+    }
+}
+
 /// The heading and tabs every page of a project carries; a tab shows only when the viewer
 /// may use it.
 pub struct ProjectHeader {
@@ -43,6 +82,7 @@ pub struct ProjectHeader {
     pub public: bool,
     pub role: String,
     pub tabs: Vec<Tab>,
+    pub quota: QuotaBar,
 }
 
 impl ProjectHeader {
@@ -68,16 +108,26 @@ impl ProjectHeader {
                 Resource::Member,
                 Operation::List,
             ),
+            (
+                "policy",
+                k("tab-policy"),
+                Resource::TagRetention,
+                Operation::Read,
+            ),
             ("robots", k("tab-robots"), Resource::Robot, Operation::List),
             ("logs", k("tab-logs"), Resource::Log, Operation::List),
         ];
         ProjectHeader {
             name: name.clone(),
             public: view.project.public,
+            quota: QuotaBar::new(t, view.project.quota_used, view.project.quota_hard),
             role: role_label(t, view.access.role),
             tabs: entries
                 .iter()
-                .filter(|(_, _, r, o)| view.may(*r, *o))
+                .filter(|(path, _, r, o)| {
+                    view.may(*r, *o)
+                        || (*path == "policy" && view.may(Resource::ImmutableTag, Operation::List))
+                })
                 .map(|(path, key, _, _)| Tab {
                     href: format!("{base}/{path}"),
                     label: t.s(key),
@@ -93,6 +143,7 @@ struct ProjectItem {
     public: bool,
     role: String,
     repo_count: i64,
+    quota: QuotaBar,
     created: String,
     created_iso: String,
 }
@@ -140,6 +191,7 @@ pub async fn list(
             name: v.project.name,
             public: v.project.public,
             repo_count: v.project.repo_count,
+            quota: QuotaBar::new(&t, v.project.quota_used, v.project.quota_hard),
             created: t.time(v.project.created_at),
             created_iso: machine_time(v.project.created_at),
         })
