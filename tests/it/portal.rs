@@ -758,3 +758,143 @@ fn replication_is_set_up_watched_and_retried_from_the_portal() {
         .expect("HEAD");
     assert_eq!(v2.status(), 200);
 }
+
+/// The tags left in a repository, by the REST API.
+fn tags_of(berthd: &Berthd, project: &str, repo: &str) -> Vec<String> {
+    let artifacts: Value = api(
+        berthd,
+        reqwest::Method::GET,
+        &format!("/projects/{project}/repositories/{repo}/artifacts?page_size=100"),
+    )
+    .send()
+    .expect("artifacts")
+    .json()
+    .expect("json");
+    let mut tags: Vec<String> = artifacts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|a| a["tags"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t["name"].as_str().map(String::from))
+        .collect();
+    tags.sort();
+    tags
+}
+
+/// Waits on a retention run's page until it has ended (the page reloads itself only by hand).
+fn run_ended(web: &Browser) -> String {
+    let path = web.path();
+    assert!(
+        web.wait_until(Duration::from_secs(60), |w| {
+            w.goto(&path);
+            let status = w.text("#run-status");
+            status == "Success" || status == "Error"
+        }),
+        "the run ends: {}",
+        web.text("#run-status")
+    );
+    web.text("#run-status")
+}
+
+#[test]
+fn retention_immutability_and_quotas_are_managed_from_the_portal() {
+    let berthd = start();
+    let r = api(&berthd, reqwest::Method::POST, "/projects")
+        .json(&json!({"project_name": "pol", "storage_limit": 1024 * 1024}))
+        .send()
+        .expect("project");
+    assert_eq!(r.status(), 201);
+    let registry = berthd.registry(&["pol/app"]);
+    for tag in ["v1", "v2", "v3", "v4"] {
+        registry.push_image("pol/app", tag, &random_bytes(20_000));
+    }
+
+    let web = Browser::start(&berthd.url());
+    sign_in(&web, "admin", ADMIN_PASSWORD);
+    web.goto("/projects/pol/summary");
+    let quota = web.text(".quota");
+    assert!(
+        quota.contains("of 1.00 MiB"),
+        "the header shows the quota: {quota}"
+    );
+    assert!(web.exists(".quota meter"));
+    web.click_link("Policy");
+    assert_eq!(web.path(), "/projects/pol/policy");
+    web.check_page("policy-empty");
+
+    // A rule that keeps v1 only, tried first as a dry run.
+    web.execute("document.querySelector('#ret-template').value = 'always';");
+    web.fill("#ret-tag-pattern", "v1");
+    web.click("#retention-add-rule");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    let rules = web.text("#retention-rules");
+    assert!(
+        rules.contains("retain always") && rules.contains("matching v1"),
+        "{rules}"
+    );
+    web.click("#retention-dry-run");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w
+        .path()
+        .starts_with("/projects/pol/policy/retention/")));
+    assert_eq!(run_ended(&web), "Success");
+    let log = web.text("main");
+    assert!(log.contains("would delete pol/app:v2"), "{log}");
+    assert!(log.contains("retain pol/app:v1"), "{log}");
+    assert_eq!(web.text("#run-deleted"), "3");
+    web.check_page("retention-dry-run");
+    assert_eq!(
+        tags_of(&berthd, "pol", "app"),
+        ["v1", "v2", "v3", "v4"],
+        "a dry run deletes nothing"
+    );
+
+    // v3 made immutable; the real run keeps it.
+    web.click_link("Back to the policies");
+    web.click("#immutability details.create summary");
+    web.fill("#imm-tag-pattern", "v3");
+    web.click("#immutable-add-rule");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    assert!(web.text("#immutable-rules").contains("matching v3"));
+    web.click("#retention-run-now");
+    assert!(web.wait_until(Duration::from_secs(5), |w| w
+        .path()
+        .starts_with("/projects/pol/policy/retention/")));
+    assert_eq!(run_ended(&web), "Success");
+    let log = web.text("main");
+    assert!(
+        log.contains("retain pol/app:v3") && log.contains("immutable"),
+        "{log}"
+    );
+    assert!(log.contains("delete pol/app:v2"), "{log}");
+    assert_eq!(tags_of(&berthd, "pol", "app"), ["v1", "v3"]);
+    web.goto("/projects/pol/policy");
+    let history = web.text("#retention-history");
+    assert!(
+        history.lines().count() >= 3,
+        "both runs are listed: {history}"
+    );
+    web.check_page("policy");
+
+    // The administrators' quota list: a bar per project, a limit changed in place.
+    web.click_link("Project Quotas");
+    assert_eq!(web.path(), "/admin/quotas");
+    web.check_page("quotas");
+    let row = web.text("#quotas");
+    assert!(row.contains("pol") && row.contains("of 1.00 MiB"), "{row}");
+    let form = "form.quota-edit[action$='/admin/quotas/2']";
+    web.fill(&format!("{form} input[name=amount]"), "2");
+    web.click(&format!("{form} button"));
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-ok")));
+    assert!(web.text("#quotas").contains("of 2.00 MiB"));
+    // Below what the project stores: refused, with the reason.
+    web.fill(&format!("{form} input[name=amount]"), "1");
+    web.execute("document.querySelector(\"form.quota-edit[action$='/admin/quotas/2'] select\").value = 'B';");
+    web.click(&format!("{form} button"));
+    assert!(web.wait_until(Duration::from_secs(5), |w| w.exists(".flash-error")));
+    assert!(
+        web.text(".flash-error").contains("already stores"),
+        "{}",
+        web.text(".flash-error")
+    );
+    web.check_page("quotas-refused");
+}
