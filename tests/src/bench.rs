@@ -11,6 +11,7 @@
 mod gc;
 mod portal;
 mod replication;
+mod retention;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -37,7 +38,9 @@ struct Args {
     repo: String,
     /// Which cases: big, many, manifests; gc-seed (images of small layers, half deleted) and
     /// gc (push throughput while an online GC runs; berth targets only); portal-seed and
-    /// portal (page times against the REST API's; one berth target) (comma-separated).
+    /// portal (page times against the REST API's; one berth target); retention-seed and
+    /// retention (a run over many tags, and pushes during it; one berth target)
+    /// (comma-separated).
     #[arg(long, default_value = "big,many,manifests")]
     cases: String,
     /// Size of the big blob, in MiB.
@@ -84,6 +87,16 @@ struct Args {
     /// repl-run: the policy to run.
     #[arg(long, default_value_t = 0)]
     repl_policy: i64,
+    /// retention-seed and retention: the project, its repositories and tags per repository,
+    /// and the K of "retain the K most recently pushed".
+    #[arg(long, default_value = "bench")]
+    retention_project: String,
+    #[arg(long, default_value_t = 1000)]
+    retention_repos: usize,
+    #[arg(long, default_value_t = 100)]
+    retention_tags: usize,
+    #[arg(long, default_value_t = 10)]
+    retention_keep: i64,
 }
 
 struct Target {
@@ -515,6 +528,32 @@ async fn main() -> Result<()> {
         }
     }
 
+    if cases.contains(&"retention-seed") || cases.contains(&"retention") {
+        // One berthd target with credentials.
+        let t = targets.first().context("a berth target")?;
+        if cases.contains(&"retention-seed") {
+            retention::seed(
+                t,
+                &args.retention_project,
+                args.retention_repos,
+                args.retention_tags,
+                16,
+            )
+            .await?;
+        }
+        if cases.contains(&"retention") {
+            retention::run(
+                t,
+                &args.retention_project,
+                args.retention_keep,
+                &args.repo,
+                4,
+                Duration::from_secs(args.gc_window),
+            )
+            .await?;
+        }
+        return Ok(());
+    }
     if cases.contains(&"gc-seed") {
         for t in &targets {
             // The same content in every target: the GC figures compare like with like.
