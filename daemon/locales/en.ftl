@@ -596,3 +596,12 @@ immutable-disable = Disable
 immutable-rule-added = Rule added.
 immutable-rule-changed = Rule changed.
 immutable-rule-removed = Rule removed.
+config-quota-enable = Enforce project quotas
+config-storage-per-project = Default quota of new projects (bytes)
+config-storage-per-project-hint = -1 for unlimited; for example 10737418240 for 10 GiB. Each project's own quota is set under Project Quotas.
+retention-col-log = Log
+retention-back-to-run = Back to the run
+retention-more-tasks = { $count ->
+    [one] One more repository is not listed here; the REST API lists every task.
+   *[other] { $count } more repositories are not listed here; the REST API lists every task.
+}

@@ -113,7 +113,12 @@ impl AppState {
             settings: crate::replication::ReplicationSettings::from(&config.replication),
             data_dir: config.data_dir.clone(),
         }));
-        kinds.push(crate::retention::kind(&db, &audit));
+        kinds.push(crate::retention::kind(
+            &db,
+            &audit,
+            registry.leases(),
+            Duration::from_secs(u64::from(config.gc.time_window_minutes) * 60),
+        ));
         let jobs = Jobs::new(db.clone(), kinds);
         Ok(AppState {
             retention: crate::service::retention::RetentionService::new(

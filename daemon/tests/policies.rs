@@ -643,8 +643,48 @@ async fn retention_keeps_immutable_tags_and_what_changed_during_the_run() {
     .expect("rules");
     let compiled = berth::retention::rules::check(&mut wire).expect("valid");
     let refs: Vec<&berth::retention::rules::Rule> = compiled.iter().collect();
-    let plan = berth::retention::plan(repo_id, "race/web", &refs, &rows, &immutable, now, false);
+    let plan = berth::retention::plan(
+        repo_id,
+        "race/web",
+        &refs,
+        &rows,
+        &immutable,
+        now,
+        now - 3600,
+        false,
+    );
     assert_eq!(plan.doomed.len(), 29);
+    // Untagged artifacts pushed within the time window stay: a push may still need them.
+    let (app_id, app_rows) = app2
+        .state
+        .db
+        .read(|c| {
+            let id = berth::db::registry::repository_id(c, "race/app")?.expect("repo");
+            Ok::<_, DbError>((id, berth::db::retention::candidates(c, id)?))
+        })
+        .await
+        .expect("read");
+    let four_days_ago = now - 4 * DAY;
+    let app_plan = berth::retention::plan(
+        app_id,
+        "race/app",
+        &refs,
+        &app_rows,
+        &immutable,
+        now,
+        four_days_ago,
+        true,
+    );
+    let untagged_doomed: Vec<_> = app_plan.doomed.iter().filter(|d| d.2.is_empty()).collect();
+    assert_eq!(
+        untagged_doomed.len(),
+        1,
+        "only the 50-day-old one: {untagged_doomed:?}"
+    );
+    assert!(app_plan
+        .log
+        .iter()
+        .any(|l| l.contains("(untagged)") && l.contains("pushed within the time window")));
     let token = app2.token(ADMIN, "race/web").await;
     app2.image("race/web", &token, "late", "web-3").await;
     let pid = app2
@@ -653,9 +693,10 @@ async fn retention_keeps_immutable_tags_and_what_changed_during_the_run() {
         .body["project_id"]
         .as_i64()
         .expect("id");
-    let (deleted, skipped) = berth::retention::apply(&app2.state.db, pid, &plan)
-        .await
-        .expect("apply");
+    let (deleted, skipped) =
+        berth::retention::apply(&app2.state.db, app2.state.registry.leases(), pid, &plan)
+            .await
+            .expect("apply");
     assert_eq!(deleted.len(), 28);
     assert_eq!(skipped.len(), 1, "{skipped:?}");
     assert!(
@@ -820,6 +861,45 @@ async fn immutable_tags_refuse_overwrites_and_deletions() {
         .await;
     assert_eq!(list.headers["x-total-count"], "15");
 
+    // An untagged index whose child has an immutable tag cannot be deleted either: the child
+    // would go with it.
+    let (child, _) = app.image("imm/app", &token, "v9-amd64", "child").await;
+    let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child,
+                       "size": 400, "platform": {"architecture": "amd64", "os": "linux"}}]})
+    .to_string();
+    let index_digest = sha256(index.as_bytes());
+    let r = app
+        .v2(
+            "PUT",
+            &format!("imm/app/manifests/{index_digest}"),
+            &token,
+            index.into_bytes(),
+            Some("application/vnd.oci.image.index.v1+json"),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = app
+        .v2(
+            "DELETE",
+            &format!("imm/app/manifests/{index_digest}"),
+            &token,
+            vec![],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("imm/app:v9-amd64"), "{}", r.text);
+    let r = app
+        .api(
+            "DELETE",
+            &format!("/projects/imm/repositories/app/artifacts/{index_digest}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 412, "{}", r.text);
+
     // Disabled, the rule protects nothing.
     let r = app
         .api(
@@ -891,7 +971,8 @@ async fn quota_of(app: &App, project: &str) -> (i64, i64, i64) {
 #[tokio::test]
 async fn quotas_count_each_blob_once_and_refuse_what_does_not_fit() {
     let app = App::with(|c| c.gc.time_window_minutes = 0).await;
-    // Only a system administrator sets a limit at creation.
+    // Only a system administrator sets a limit at creation; anyone else's is ignored, as in
+    // Harbor, and the project gets the default.
     app.user("alice").await;
     let r = app
         .api(
@@ -901,7 +982,8 @@ async fn quotas_count_each_blob_once_and_refuse_what_does_not_fit() {
             Some(json!({"project_name": "mine", "storage_limit": 1000})),
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(quota_of(&app, "mine").await.1, -1);
     let r = app
         .api(
             "POST",
@@ -1089,4 +1171,123 @@ async fn quotas_count_each_blob_once_and_refuse_what_does_not_fit() {
     let e = app.state.jobs.wait(location_id(&r)).await.expect("gc");
     assert_eq!(e.status, "Success", "{e:?}");
     assert_eq!(quota_of(&app, "q").await.2, 0, "GC freed everything");
+}
+
+/// A scheduled policy runs by itself; deleting it waits for no run in progress, and its
+/// schedule goes with it (also when its project's deletion takes it).
+#[tokio::test]
+async fn a_schedule_runs_the_policy_and_goes_with_it() {
+    let app = App::new().await;
+    let now = berth::db::now();
+    fixture(&app, "sched", now).await;
+    let pid = app
+        .api("GET", "/projects/sched", Some(ADMIN), None)
+        .await
+        .body["project_id"]
+        .as_i64()
+        .expect("id");
+    let r = app
+        .api(
+            "POST",
+            "/retentions",
+            Some(ADMIN),
+            Some(
+                json!({"rules": [rule("latestPushedK", 3, ("**", false), ("**", false), false)],
+                        "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 3 * * *"}},
+                        "scope": {"level": "project", "ref": pid}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let policy = location_id(&r);
+    let key = format!("retention:{policy}");
+    let schedules = |app: &App| {
+        let key = key.clone();
+        let db = app.state.db.clone();
+        async move {
+            db.read(move |c| {
+                Ok::<_, DbError>(c.query_row(
+                    "SELECT COUNT(*) FROM job_schedules WHERE kind = ?1",
+                    [&key],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .await
+            .expect("read")
+        }
+    };
+    assert_eq!(schedules(&app).await, 1);
+    // Due now: the runner's next round queues a run triggered by the schedule.
+    let k = key.clone();
+    app.state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE job_schedules SET next_run = 0 WHERE kind = ?1",
+                [&k],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .await
+        .expect("due");
+    app.state.jobs.run_once().await.expect("round");
+    let list = app
+        .api(
+            "GET",
+            &format!("/retentions/{policy}/executions"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    let e = &list.body[0];
+    assert_eq!(e["trigger"], "SCHEDULE", "{}", list.text);
+    assert_eq!(e["dry_run"], false);
+    let eid = e["id"].as_i64().expect("id");
+    // While it waits or runs, the policy cannot be deleted.
+    let status = app
+        .state
+        .jobs
+        .execution(eid)
+        .await
+        .expect("execution")
+        .status;
+    if matches!(status.as_str(), "Pending" | "Running") {
+        let r = app
+            .api(
+                "DELETE",
+                &format!("/retentions/{policy}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text);
+    }
+    let done = app.state.jobs.wait(eid).await.expect("run");
+    assert_eq!(done.status, "Success");
+    assert_eq!(contents(&app, "sched").await["web"].0.len(), 3);
+    // Deleted with its project (repositories first), the schedule goes too.
+    for repo in ["app", "web"] {
+        let r = app
+            .api(
+                "DELETE",
+                &format!("/projects/sched/repositories/{repo}"),
+                Some(ADMIN),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = app
+        .api("DELETE", "/projects/sched", Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        schedules(&app).await,
+        0,
+        "the schedule went with the policy"
+    );
+    let r = app
+        .api("GET", &format!("/retentions/{policy}"), Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, 404);
 }

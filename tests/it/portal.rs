@@ -837,11 +837,13 @@ fn retention_immutability_and_quotas_are_managed_from_the_portal() {
         .path()
         .starts_with("/projects/pol/policy/retention/")));
     assert_eq!(run_ended(&web), "Success");
-    let log = web.text("main");
-    assert!(log.contains("would delete pol/app:v2"), "{log}");
-    assert!(log.contains("retain pol/app:v1"), "{log}");
     assert_eq!(web.text("#run-deleted"), "3");
     web.check_page("retention-dry-run");
+    web.click("#retention-tasks tbody a");
+    let log = web.text("#task-log");
+    assert!(log.contains("would delete pol/app:v2"), "{log}");
+    assert!(log.contains("retain pol/app:v1"), "{log}");
+    web.check_page("retention-task");
     assert_eq!(
         tags_of(&berthd, "pol", "app"),
         ["v1", "v2", "v3", "v4"],
@@ -860,7 +862,8 @@ fn retention_immutability_and_quotas_are_managed_from_the_portal() {
         .path()
         .starts_with("/projects/pol/policy/retention/")));
     assert_eq!(run_ended(&web), "Success");
-    let log = web.text("main");
+    web.click("#retention-tasks tbody a");
+    let log = web.text("#task-log");
     assert!(
         log.contains("retain pol/app:v3") && log.contains("immutable"),
         "{log}"

@@ -1391,6 +1391,14 @@ fn configuration_schemas() -> Value {
     response.insert("pull_audit_log_disable".into(), item(flag.clone()));
     response.insert("login_max_failures".into(), item(int.clone()));
     request.insert("pull_audit_log_disable".into(), flag.clone());
+    let limit = json!({"type": "integer", "minimum": -1, "maximum": 1_125_899_906_842_624i64});
+    for (k, t) in [
+        ("quota_per_project_enable", &flag),
+        ("storage_per_project", &limit),
+    ] {
+        response.insert(k.into(), item(t.clone()));
+        request.insert(k.into(), t.clone());
+    }
     request.insert("ldap_search_password".into(), text.clone());
     for read_only in ["primary_auth_mode", "read_only", "ldap_ca_certificate"] {
         request.remove(read_only);

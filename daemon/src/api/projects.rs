@@ -303,15 +303,19 @@ pub(super) async fn project_summary(
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    Ok(Json(serde_json::json!({
+    let mut summary = serde_json::json!({
         "repo_count": s.repo_count,
         "project_admin_count": count(ProjectRole::ProjectAdmin),
         "maintainer_count": count(ProjectRole::Maintainer),
         "developer_count": count(ProjectRole::Developer),
         "guest_count": count(ProjectRole::Guest),
         "limited_guest_count": count(ProjectRole::LimitedGuest),
-        "quota": {"hard": {"storage": s.storage_limit}, "used": {"storage": s.storage_used}},
-    })))
+    });
+    // As Harbor: the quota only for those holding `quota:read` (members, not the public).
+    if s.quota_readable {
+        summary["quota"] = serde_json::json!({"hard": {"storage": s.storage_limit}, "used": {"storage": s.storage_used}});
+    }
+    Ok(Json(summary))
 }
 
 /// Harbor's `ProjectMemberEntity`.

@@ -270,6 +270,6 @@ pub(super) async fn task_log(
     Path((raw, raw_eid, raw_tid)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let (pid, eid, tid) = (id(&raw, "id")?, id(&raw_eid, "eid")?, id(&raw_tid, "tid")?);
-    let log = state.retention.task_log(&by, pid, eid, tid).await?;
+    let (_, log) = state.retention.task_log(&by, pid, eid, tid).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], log).into_response())
 }

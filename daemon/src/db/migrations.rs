@@ -433,6 +433,8 @@ const MIGRATIONS: &[&str] = &[
     // links and manifests hold it, and `quotas.used` is the sum of its sizes.
     r#"
     ALTER TABLE tags ADD COLUMN pull_time INTEGER;
+    -- Until now only artifacts had a pull time: their tags start from it.
+    UPDATE tags SET pull_time = (SELECT pull_time FROM manifests m WHERE m.id = tags.manifest_id);
 
     CREATE TABLE quotas (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -540,6 +542,10 @@ const MIGRATIONS: &[&str] = &[
         log          TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX retention_tasks_execution ON retention_tasks(execution_id, id);
+    -- A policy's schedule goes with it, also when its project's deletion takes it.
+    CREATE TRIGGER retention_policy_deleted AFTER DELETE ON retention_policies BEGIN
+        DELETE FROM job_schedules WHERE kind = 'retention:' || OLD.id;
+    END;
     "#,
 ];
 

@@ -333,9 +333,10 @@ pub enum ManifestDeletion {
     NotFound,
 }
 
-/// Deletes a manifest of the repository (and every tag on it) with what belongs to it, never
-/// one that another manifest still references.
-pub fn delete_manifest(
+/// What deleting a manifest of the repository would delete (the manifest, the children of an
+/// index that nothing else uses, the referrers of a subject, with theirs), without deleting:
+/// callers check those manifests' tags (immutability, retention) before [`delete_manifest`].
+pub fn deletion_of(
     tx: &Transaction<'_>,
     repository_id: i64,
     digest: &str,
@@ -387,12 +388,38 @@ pub fn delete_manifest(
             }
         }
     }
-    let mut delete =
-        tx.prepare_cached("DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
-    for d in &doomed {
-        delete.execute(params![repository_id, d])?;
-    }
     Ok(ManifestDeletion::Deleted(doomed))
+}
+
+/// Deletes a manifest of the repository (and every tag on it) with what belongs to it (see
+/// [`deletion_of`]), never one that another manifest still references.
+pub fn delete_manifest(
+    tx: &Transaction<'_>,
+    repository_id: i64,
+    digest: &str,
+) -> DbResult<ManifestDeletion> {
+    let deletion = deletion_of(tx, repository_id, digest)?;
+    if let ManifestDeletion::Deleted(doomed) = &deletion {
+        let mut delete =
+            tx.prepare_cached("DELETE FROM manifests WHERE repository_id = ?1 AND digest = ?2")?;
+        for d in doomed {
+            delete.execute(params![repository_id, d])?;
+        }
+    }
+    Ok(deletion)
+}
+
+/// The tags on any of these manifests of the repository.
+pub fn tags_of_digests(
+    conn: &Connection,
+    repository_id: i64,
+    digests: &[String],
+) -> DbResult<Vec<String>> {
+    let mut out = vec![];
+    for d in digests {
+        out.extend(tags_of_digest(conn, repository_id, d)?);
+    }
+    Ok(out)
 }
 
 /// A manifest of the repository that uses the blob, if any.

@@ -93,11 +93,13 @@ pub struct CandidateRow {
 }
 
 /// The repository's top-level artifacts (not an index's child, not a referrer: those go with
-/// what they belong to), one row per tag, or one row for an artifact without tags.
+/// what they belong to), one row per tag, or one row for an artifact without tags. A tag's
+/// pull time is its own or its artifact's, whichever is later: an artifact deployed by digest
+/// is in use under every tag it has.
 pub fn candidates(conn: &Connection, repository_id: i64) -> DbResult<Vec<CandidateRow>> {
     let mut stmt = conn.prepare_cached(
         "SELECT m.id, m.digest, t.name, COALESCE(t.push_time, m.push_time),
-                CASE WHEN t.name IS NULL THEN m.pull_time ELSE t.pull_time END
+                NULLIF(MAX(COALESCE(t.pull_time, 0), COALESCE(m.pull_time, 0)), 0)
          FROM manifests m LEFT JOIN tags t ON t.manifest_id = m.id
          WHERE m.repository_id = ?1 AND m.subject_digest IS NULL
            AND NOT EXISTS (SELECT 1 FROM manifest_references r JOIN manifests p ON p.id = r.manifest_id
@@ -200,13 +202,17 @@ pub fn tasks(
     Ok((rows, total))
 }
 
-/// A task's log, if the task belongs to the execution.
-pub fn task_log(conn: &Connection, execution_id: i64, task_id: i64) -> DbResult<Option<String>> {
+/// A task's repository and log, if the task belongs to the execution.
+pub fn task_log(
+    conn: &Connection,
+    execution_id: i64,
+    task_id: i64,
+) -> DbResult<Option<(String, String)>> {
     Ok(conn
         .query_row(
-            "SELECT log FROM retention_tasks WHERE id = ?1 AND execution_id = ?2",
+            "SELECT repository, log FROM retention_tasks WHERE id = ?1 AND execution_id = ?2",
             [task_id, execution_id],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?)
 }

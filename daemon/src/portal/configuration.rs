@@ -29,6 +29,8 @@ struct Form {
     robot_name_prefix: String,
     audit_log_retention_days: String,
     pull_audit_log_disable: bool,
+    quota_per_project_enable: bool,
+    storage_per_project: String,
     banner_text: String,
     banner_type: String,
 }
@@ -101,6 +103,8 @@ fn from_settings(state: &AppState) -> Form {
         robot_name_prefix: s.system.robot_name_prefix.clone(),
         audit_log_retention_days: s.system.audit_log_retention_days.to_string(),
         pull_audit_log_disable: s.system.pull_audit_log_disable,
+        quota_per_project_enable: s.system.quota_per_project_enable,
+        storage_per_project: s.system.storage_per_project.to_string(),
         banner_text: banner
             .as_ref()
             .map(|b| b.message.clone())
@@ -145,6 +149,8 @@ fn from_posted(f: &[(String, String)]) -> Form {
         robot_name_prefix: get("robot_name_prefix"),
         audit_log_retention_days: get("audit_log_retention_days"),
         pull_audit_log_disable: on("pull_audit_log_disable"),
+        quota_per_project_enable: on("quota_per_project_enable"),
+        storage_per_project: get("storage_per_project"),
         banner_text: get("banner_text"),
         banner_type: get("banner_type"),
     }
@@ -265,6 +271,19 @@ fn changes(f: &[(String, String)]) -> Map<String, Value> {
         "pull_audit_log_disable".into(),
         json!(on("pull_audit_log_disable")),
     );
+    out.insert(
+        "quota_per_project_enable".into(),
+        json!(on("quota_per_project_enable")),
+    );
+    if let Some(v) = get("storage_per_project").filter(|v| !v.trim().is_empty()) {
+        out.insert(
+            "storage_per_project".into(),
+            match v.trim().parse::<i64>() {
+                Ok(n) => json!(n),
+                Err(_) => json!(v),
+            },
+        );
+    }
     let banner = get("banner_text").unwrap_or_default();
     out.insert(
         "banner_message".into(),

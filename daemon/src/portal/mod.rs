@@ -119,6 +119,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(policy::execution),
         )
         .route(
+            "/projects/{project}/policy/retention/{eid}/tasks/{tid}",
+            get(policy::task),
+        )
+        .route(
             "/projects/{project}/policy/immutable",
             post(policy::add_immutable_rule),
         )

@@ -520,12 +520,15 @@ pub async fn run(
 }
 
 struct TaskItem {
+    href: String,
     repository: String,
     status: String,
     total: i64,
     retained: i64,
-    log: String,
 }
+
+/// Tasks listed on a run's page; each one's log has a page of its own.
+const TASKS_SHOWN: i64 = 500;
 
 #[derive(Template)]
 #[template(path = "policy_run.html")]
@@ -535,7 +538,23 @@ struct RunTemplate {
     project: String,
     run: RunItem,
     tasks: Vec<TaskItem>,
+    more_tasks: i64,
     running: bool,
+}
+
+/// The project's policy id, for a viewer who may read retention there.
+async fn policy_id(
+    state: &AppState,
+    viewer: &Viewer,
+    view: &ProjectView,
+) -> Result<i64, PortalError> {
+    let (_, policy) = state
+        .retention
+        .of_project(&viewer.principal, &ProjectRef::Id(view.project.id))
+        .await?;
+    policy
+        .map(|p| p.id)
+        .ok_or_else(|| PortalError::NotFound("retention policy".into()))
 }
 
 pub async fn execution(
@@ -546,24 +565,25 @@ pub async fn execution(
     let t = viewer.tr();
     let by = &viewer.principal;
     let view = project_view(&state, &viewer, &project).await?;
-    let (_, policy) = state
+    let policy = policy_id(&state, &viewer, &view).await?;
+    let e = state.retention.execution(by, policy, eid).await?;
+    let (rows, total) = state
         .retention
-        .of_project(by, &ProjectRef::Id(view.project.id))
+        .tasks(by, policy, eid, 0, TASKS_SHOWN)
         .await?;
-    let policy = policy.ok_or_else(|| PortalError::NotFound("retention policy".into()))?;
-    let e = state.retention.execution(by, policy.id, eid).await?;
-    let (rows, _) = state.retention.tasks(by, policy.id, eid, 0, 1000).await?;
-    let mut tasks = vec![];
-    for r in rows {
-        let log = state.retention.task_log(by, policy.id, eid, r.id).await?;
-        tasks.push(TaskItem {
+    let tasks = rows
+        .into_iter()
+        .map(|r| TaskItem {
+            href: format!(
+                "/projects/{}/policy/retention/{eid}/tasks/{}",
+                view.project.name, r.id
+            ),
             repository: r.repository,
             status: status_label(&t, &r.status),
             total: r.total,
             retained: r.retained,
-            log,
-        });
-    }
+        })
+        .collect::<Vec<_>>();
     let result: serde_json::Value = serde_json::from_str(&e.result).unwrap_or_default();
     let n = |k: &str| result.get(k).and_then(|v| v.as_i64()).unwrap_or(0);
     let params = serde_json::from_str(&e.parameters).unwrap_or_default();
@@ -589,8 +609,39 @@ pub async fn execution(
             retained: n("retained"),
             deleted: n("deleted"),
         },
+        more_tasks: total - tasks.len() as i64,
         tasks,
         running,
+        frame: viewer.frame(&state, view.project.name.clone(), "projects"),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "policy_task.html")]
+struct TaskTemplate {
+    frame: Frame,
+    header: ProjectHeader,
+    run_href: String,
+    repository: String,
+    log: String,
+}
+
+/// One repository's log of a run (bounded when it was written).
+pub async fn task(
+    State(state): State<AppState>,
+    SignedIn(viewer): SignedIn,
+    Path((project, eid, tid)): Path<(String, i64, i64)>,
+) -> Result<Response, PortalError> {
+    let t = viewer.tr();
+    let by = &viewer.principal;
+    let view = project_view(&state, &viewer, &project).await?;
+    let policy = policy_id(&state, &viewer, &view).await?;
+    let (repository, log) = state.retention.task_log(by, policy, eid, tid).await?;
+    Ok(render(&TaskTemplate {
+        header: ProjectHeader::new(&t, &view, "policy"),
+        run_href: format!("/projects/{}/policy/retention/{eid}", view.project.name),
+        repository,
+        log,
         frame: viewer.frame(&state, view.project.name.clone(), "projects"),
     }))
 }

@@ -82,7 +82,8 @@ pub struct ProjectHeader {
     pub public: bool,
     pub role: String,
     pub tabs: Vec<Tab>,
-    pub quota: QuotaBar,
+    /// Shown to those holding `quota:read` (members), as Harbor does.
+    pub quota: Option<QuotaBar>,
 }
 
 impl ProjectHeader {
@@ -120,7 +121,9 @@ impl ProjectHeader {
         ProjectHeader {
             name: name.clone(),
             public: view.project.public,
-            quota: QuotaBar::new(t, view.project.quota_used, view.project.quota_hard),
+            quota: view
+                .may(Resource::Quota, Operation::Read)
+                .then(|| QuotaBar::new(t, view.project.quota_used, view.project.quota_hard)),
             role: role_label(t, view.access.role),
             tabs: entries
                 .iter()
@@ -143,7 +146,7 @@ struct ProjectItem {
     public: bool,
     role: String,
     repo_count: i64,
-    quota: QuotaBar,
+    quota: Option<QuotaBar>,
     created: String,
     created_iso: String,
 }
@@ -187,11 +190,13 @@ pub async fn list(
     let projects = shown
         .into_iter()
         .map(|v| ProjectItem {
+            quota: v
+                .may(Resource::Quota, Operation::Read)
+                .then(|| QuotaBar::new(&t, v.project.quota_used, v.project.quota_hard)),
             role: role_label(&t, v.access.role),
             name: v.project.name,
             public: v.project.public,
             repo_count: v.project.repo_count,
-            quota: QuotaBar::new(&t, v.project.quota_used, v.project.quota_hard),
             created: t.time(v.project.created_at),
             created_iso: machine_time(v.project.created_at),
         })

@@ -21,6 +21,7 @@ use crate::audit::{AuditLog, Entry};
 use crate::db::registry::{self as registry_q, ManifestDeletion};
 use crate::db::retention as q;
 use crate::db::{self, Db, DbError};
+use crate::gc::leases::Leases;
 use crate::jobs::{Job, JobContext};
 use crate::selectors::name_in_project;
 use crate::service::immutability::Immutable;
@@ -73,7 +74,10 @@ pub struct Plan {
     pub log: Vec<String>,
 }
 
-/// Judges one repository's candidates. Pure apart from the rows given.
+/// Judges one repository's candidates. Pure apart from the rows given. Untagged artifacts
+/// pushed after `pushes_settle_at` are kept: a push in progress (an index's children arrive
+/// before the index) may still need them, as garbage collection's time window assumes.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     repository_id: i64,
     repository: &str,
@@ -81,6 +85,7 @@ pub fn plan(
     rows: &[q::CandidateRow],
     immutable: &Immutable,
     now: i64,
+    pushes_settle_at: i64,
     dry_run: bool,
 ) -> Plan {
     let candidates: Vec<Candidate> = rows
@@ -95,16 +100,21 @@ pub fn plan(
     let verdicts = rules::evaluate(rules, &candidates, now);
     let mut keep = rules::kept_artifacts(&candidates, &verdicts);
     let mut protected: HashMap<i64, String> = HashMap::new();
+    let mut recent: Vec<i64> = vec![];
     for r in rows {
         if let Some(t) = &r.tag {
             if immutable.protects(repository, t) {
                 keep.insert(r.manifest_id, true);
                 protected.entry(r.manifest_id).or_insert_with(|| t.clone());
             }
+        } else if r.pushed > pushes_settle_at && keep.get(&r.manifest_id) != Some(&true) {
+            keep.insert(r.manifest_id, true);
+            recent.push(r.manifest_id);
         }
     }
     let verb = if dry_run { "would delete" } else { "delete" };
     let mut log = vec![];
+    let (mut log_bytes, mut omitted) = (0usize, 0usize);
     let mut by_artifact: BTreeMap<i64, (String, Vec<String>)> = BTreeMap::new();
     for (row, verdict) in rows.iter().zip(&verdicts) {
         let entry = by_artifact
@@ -128,6 +138,10 @@ pub fn plan(
             {
                 format!("retain {name} {}: immutable", row.digest)
             }
+            (_, true) if recent.contains(&row.manifest_id) => format!(
+                "retain {name} {}: pushed within the time window, a push may still need it",
+                row.digest
+            ),
             (_, true) => match protected.get(&row.manifest_id) {
                 Some(t) => format!(
                     "retain {name} {}: its artifact's tag {t} is immutable",
@@ -146,7 +160,15 @@ pub fn plan(
                 )
             }
         };
-        log.push(line);
+        if log_bytes + line.len() < MAX_TASK_LOG {
+            log_bytes += line.len() + 1;
+            log.push(line);
+        } else {
+            omitted += 1;
+        }
+    }
+    if omitted > 0 {
+        log.push(format!("... {omitted} more lines not kept"));
     }
     let total = by_artifact.len() as i64;
     let doomed: Vec<(i64, String, Vec<String>)> = by_artifact
@@ -164,10 +186,12 @@ pub fn plan(
     }
 }
 
-/// Deletes a plan's artifacts, each only if it is unchanged since it was judged; returns the
-/// digests deleted and a log line for each one left.
+/// Deletes a plan's artifacts, each only if it is unchanged since it was judged and no push
+/// holds it (`leases`, as garbage collection respects them); returns the digests deleted and
+/// a log line for each one left.
 pub async fn apply(
     db: &Db,
+    leases: &Leases,
     project_id: i64,
     plan: &Plan,
 ) -> Result<(Vec<String>, Vec<String>), DbError> {
@@ -176,11 +200,16 @@ pub async fn apply(
     for batch in plan.doomed.chunks(DELETE_BATCH) {
         let batch = batch.to_vec();
         let (repo_id, repo) = (plan.repository_id, plan.repository.clone());
+        let leases = leases.clone();
         let (d, s) = db
             .write(move |tx| {
                 let immutable = Immutable::load(tx, project_id)?;
                 let (mut d, mut s) = (vec![], vec![]);
                 for (id, digest, judged) in &batch {
+                    if leases.held_in(&repo, digest) {
+                        s.push(format!("kept {repo}@{digest}: a push in progress holds it"));
+                        continue;
+                    }
                     let now = q::tags_of(tx, *id)?;
                     if now.iter().any(|t| !judged.contains(t)) {
                         s.push(format!("kept {repo}@{digest}: tagged since it was judged"));
@@ -192,8 +221,22 @@ pub async fn apply(
                         ));
                         continue;
                     }
-                    match registry_q::delete_manifest(tx, repo_id, digest)? {
-                        ManifestDeletion::Deleted(_) => d.push(digest.clone()),
+                    // What goes along (an index's children, referrers) was never judged: a
+                    // tag on any of it keeps the whole.
+                    match registry_q::deletion_of(tx, repo_id, digest)? {
+                        ManifestDeletion::Deleted(doomed) => {
+                            let along = &doomed[1..];
+                            if let Some(t) =
+                                registry_q::tags_of_digests(tx, repo_id, along)?.first()
+                            {
+                                s.push(format!(
+                                    "kept {repo}@{digest}: an artifact it holds has the tag {t}"
+                                ));
+                                continue;
+                            }
+                            registry_q::delete_manifest(tx, repo_id, digest)?;
+                            d.push(digest.clone());
+                        }
                         ManifestDeletion::NotFound => {}
                         ManifestDeletion::Referenced { by } => {
                             s.push(format!("kept {repo}@{digest}: artifact {by} references it"))
@@ -213,6 +256,10 @@ pub async fn apply(
 pub struct Retention {
     db: Db,
     audit: AuditLog,
+    /// Pushers' claims, which a deletion respects as garbage collection does.
+    leases: Leases,
+    /// Untagged artifacts younger than this are kept (garbage collection's time window).
+    window: std::time::Duration,
 }
 
 impl Retention {
@@ -221,8 +268,16 @@ impl Retention {
             .db
             .read(move |c| q::policy(c, p.policy_id))
             .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("retention policy {} no longer exists", p.policy_id))?;
+            .map_err(|e| e.to_string())?;
+        let Some(policy) = policy else {
+            // Its schedule may have outlived it (an update racing a deletion): it goes now.
+            let key = lane(p.policy_id);
+            let _ = self
+                .db
+                .write(move |tx| crate::db::jobs::remove_schedule(tx, &key))
+                .await;
+            return Err(format!("retention policy {} no longer exists", p.policy_id));
+        };
         let mut wire: Vec<RuleWire> =
             serde_json::from_str(&policy.rules).map_err(|e| format!("stored rules: {e}"))?;
         let compiled = rules::check(&mut wire)?;
@@ -267,19 +322,15 @@ impl Retention {
                 .await
                 .map_err(|e| e.to_string())?;
             let (rows, immutable) = rows;
+            let now = db::now();
+            let settle = now - self.window.as_secs() as i64;
             let plan = plan(
-                repo_id,
-                &name,
-                &rules,
-                &rows,
-                &immutable,
-                db::now(),
-                p.dry_run,
+                repo_id, &name, &rules, &rows, &immutable, now, settle, p.dry_run,
             );
             let mut log = plan.log.clone();
             let mut kept = plan.retained;
             if !p.dry_run && !plan.doomed.is_empty() {
-                let (gone, skipped) = apply(&self.db, project_id, &plan)
+                let (gone, skipped) = apply(&self.db, &self.leases, project_id, &plan)
                     .await
                     .map_err(|e| e.to_string())?;
                 kept = plan.total - gone.len() as i64;
@@ -299,7 +350,7 @@ impl Retention {
             total += plan.total;
             retained += kept;
             deleted += plan.total - kept;
-            let text = bounded_log(&log);
+            let text = log.join("\n") + "\n";
             let (status, total_here) = ("Success", plan.total);
             self.db
                 .write({
@@ -332,19 +383,6 @@ impl Retention {
     }
 }
 
-fn bounded_log(lines: &[String]) -> String {
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        if out.len() + line.len() + 1 > MAX_TASK_LOG {
-            out.push_str(&format!("... {} more lines not kept\n", lines.len() - i));
-            break;
-        }
-        out.push_str(line);
-        out.push('\n');
-    }
-    out
-}
-
 impl Job for Retention {
     fn run(&self, ctx: JobContext) -> BoxFuture<'static, Result<Value, String>> {
         let this = self.clone();
@@ -355,12 +393,19 @@ impl Job for Retention {
     }
 }
 
-pub fn kind(db: &Db, audit: &AuditLog) -> (&'static str, Arc<dyn Job>) {
+pub fn kind(
+    db: &Db,
+    audit: &AuditLog,
+    leases: &Leases,
+    window: std::time::Duration,
+) -> (&'static str, Arc<dyn Job>) {
     (
         RETENTION,
         Arc::new(Retention {
             db: db.clone(),
             audit: audit.clone(),
+            leases: leases.clone(),
+            window,
         }),
     )
 }

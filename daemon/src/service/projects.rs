@@ -54,6 +54,8 @@ pub struct Summary {
     pub storage_used: i64,
     /// The quota's limit in bytes, -1 for none.
     pub storage_limit: i64,
+    /// Whether the caller holds `quota:read` here (Harbor shows the quota only then).
+    pub quota_readable: bool,
 }
 
 /// Pushes and pulls on one UTC day.
@@ -121,7 +123,7 @@ impl Projects {
     /// Creates a project; its creator becomes its project admin. Who may create is the
     /// configuration's `project_creation_restriction`.
     /// `storage_limit` (bytes, -1 for none) is a system administrator's to give; everyone
-    /// else's projects get `storage_per_project`.
+    /// else's is ignored and their projects get `storage_per_project`, as in Harbor.
     pub async fn create(
         &self,
         by: &Principal,
@@ -148,19 +150,15 @@ impl Projects {
         if !valid_project_name(name) {
             return Err(ProjectError::InvalidName(name.to_string()));
         }
+        // As Harbor: only a system administrator's `storage_limit` counts (0 or none means the
+        // default); everyone else's projects get `storage_per_project`.
         let default_limit = self.settings.current().system.storage_per_project;
         let storage_limit = match storage_limit {
-            None => default_limit,
-            Some(l) => {
-                let l = crate::service::quotas::check_limit("storage_limit", l)
-                    .map_err(ProjectError::Invalid)?;
-                if l != default_limit && !by.may_system(Resource::Quota, Operation::Update) {
-                    return Err(ProjectError::Forbidden(
-                        "only a system administrator may set storage_limit".into(),
-                    ));
-                }
-                l
+            Some(l) if l != 0 && by.may_system(Resource::Quota, Operation::Update) => {
+                crate::service::quotas::check_limit("storage_limit", l)
+                    .map_err(ProjectError::Invalid)?
             }
+            _ => default_limit,
         };
         let (owner, name) = (*owner, name.to_string());
         self.db
@@ -362,6 +360,7 @@ impl Projects {
                 .collect(),
             storage_used,
             storage_limit,
+            quota_readable: view.may(Resource::Quota, Operation::Read),
         })
     }
 

@@ -15,13 +15,14 @@ use super::registry::RegistryError;
 /// The largest limit accepted: 1024 TiB, as Harbor's portal offers, and exact in JSON.
 pub const MAX_LIMIT: i64 = 1 << 50;
 
-/// Checks a limit given by a person: -1 (unlimited) or 0 to [`MAX_LIMIT`] bytes.
+/// Checks a limit given by a person: -1 (unlimited) or 1 to [`MAX_LIMIT`] bytes, as Harbor
+/// accepts (a limit of 0 would refuse every push).
 pub fn check_limit(key: &str, hard: i64) -> Result<i64, String> {
-    if hard == -1 || (0..=MAX_LIMIT).contains(&hard) {
+    if hard == -1 || (1..=MAX_LIMIT).contains(&hard) {
         Ok(hard)
     } else {
         Err(format!(
-            "{key} must be -1 (unlimited) or 0 to {MAX_LIMIT} bytes, not {hard}"
+            "{key} must be -1 (unlimited) or 1 to {MAX_LIMIT} bytes, not {hard}"
         ))
     }
 }
@@ -148,7 +149,8 @@ mod tests {
     #[test]
     fn limits_and_sizes() {
         assert_eq!(check_limit("k", -1), Ok(-1));
-        assert_eq!(check_limit("k", 0), Ok(0));
+        assert!(check_limit("k", 0).is_err());
+        assert_eq!(check_limit("k", 1), Ok(1));
         assert!(check_limit("k", -2).is_err());
         assert!(check_limit("k", MAX_LIMIT + 1).is_err());
         assert_eq!(bytes(512), "512 bytes");

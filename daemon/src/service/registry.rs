@@ -781,9 +781,16 @@ impl Registry {
                     return Ok(false);
                 };
                 let immutable = Immutable::load(tx, project_id)?;
+                // By digest, whatever goes with the manifest (an index's children, referrers)
+                // takes its tags along: none of them may be immutable.
                 let tags = match &reference {
                     Reference::Tag(t) => vec![t.clone()],
-                    Reference::Digest(d) => q::tags_of_digest(tx, repo_id, &d.to_string())?,
+                    Reference::Digest(d) => match q::deletion_of(tx, repo_id, &d.to_string())? {
+                        q::ManifestDeletion::Deleted(doomed) => {
+                            q::tags_of_digests(tx, repo_id, &doomed)?
+                        }
+                        _ => vec![],
+                    },
                 };
                 if let Some(t) = immutable.first_protected(&r, &tags) {
                     return Err(RegistryError::Denied(immutability::refusal(&r, t)));

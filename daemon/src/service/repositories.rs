@@ -288,8 +288,12 @@ impl Repositories {
         let (pid, name) = (view.project.id, repo_row.name.clone());
         self.db
             .write(move |tx| {
-                let tags = crate::db::registry::tags_of_digest(tx, repo_id, &digest)?;
-                immutable_guard(tx, pid, &name, &tags)?;
+                if let ManifestDeletion::Deleted(doomed) =
+                    crate::db::registry::deletion_of(tx, repo_id, &digest)?
+                {
+                    let tags = crate::db::registry::tags_of_digests(tx, repo_id, &doomed)?;
+                    immutable_guard(tx, pid, &name, &tags)?;
+                }
                 match crate::db::registry::delete_manifest(tx, repo_id, &digest)? {
                     ManifestDeletion::Deleted(_) => Ok(()),
                     ManifestDeletion::NotFound => {

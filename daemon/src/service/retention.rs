@@ -283,17 +283,46 @@ impl RetentionService {
             }
         }
         let (rules, trigger, cron) = policy.check()?;
-        self.db
+        let updated = self
+            .db
             .write(move |tx| q::update_policy(tx, id, &rules, &trigger))
             .await?;
+        if !updated {
+            return Err(ProjectError::NotFound(format!("retention policy {id}")));
+        }
         self.set_schedule(id, &cron).await?;
         Ok(view)
     }
 
+    /// Deletes a policy and (by the database's trigger) its schedule; refused while one of its
+    /// runs waits or runs, which would go on deleting under a policy nobody can see.
     pub async fn delete(&self, by: &Principal, id: i64) -> Result<ProjectView, ProjectError> {
         let (view, _) = self.policy_for(by, id, Operation::Delete).await?;
-        self.set_schedule(id, "").await?;
-        self.db.write(move |tx| q::delete_policy(tx, id)).await?;
+        let key = lane(id);
+        let deleted = self
+            .db
+            .write(move |tx| {
+                let (busy, _) = crate::db::jobs::page_in_lanes(
+                    tx,
+                    RETENTION,
+                    Some(&key),
+                    &["Pending", "Running"],
+                    None,
+                    0,
+                    1,
+                )?;
+                if let Some(e) = busy.first() {
+                    return Err(ProjectError::Conflict(format!(
+                        "retention policy {id} has a run in progress (execution {}): stop it first",
+                        e.id
+                    )));
+                }
+                Ok(q::delete_policy(tx, id)?)
+            })
+            .await?;
+        if !deleted {
+            return Err(ProjectError::NotFound(format!("retention policy {id}")));
+        }
         Ok(view)
     }
 
@@ -393,7 +422,7 @@ impl RetentionService {
         id: i64,
         eid: i64,
         tid: i64,
-    ) -> Result<String, ProjectError> {
+    ) -> Result<(String, String), ProjectError> {
         self.policy_for(by, id, Operation::Read).await?;
         self.execution_of(id, eid).await?;
         self.db
