@@ -851,7 +851,7 @@ fn retention_immutability_and_quotas_are_managed_from_the_portal() {
     );
 
     // v3 made immutable; the real run keeps it.
-    web.click_link("Back to the policies");
+    web.click_link("Policy");
     web.click("#immutability details.create summary");
     web.fill("#imm-tag-pattern", "v3");
     web.click("#immutable-add-rule");
