@@ -1084,7 +1084,7 @@ async fn quotas_count_each_blob_once_and_refuse_what_does_not_fit() {
             Some(json!({"hard": {"storage": 1000}})),
         )
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("1502"), "{}", r.text);
     let r = app
         .api(

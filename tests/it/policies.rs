@@ -133,7 +133,7 @@ fn docker_push_over_quota_is_refused_with_the_projects_figures() {
             .json(&json!({"hard": {"storage": used - 1}}))
             .send()
             .expect("put");
-        assert_eq!(r.status(), 400, "{:?}", r.text());
+        assert_eq!(r.status(), 409, "{:?}", r.text());
     }
     let r = api(&b, Method::PUT, &format!("/quotas/{qid}"))
         .json(&json!({"hard": {"storage": 1024 * 1024}}))

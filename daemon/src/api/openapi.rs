@@ -23,6 +23,10 @@ const REPOSITORY: &str = "^[a-z0-9]{1,30}(?:[._-][a-z0-9]{1,30}){0,2}(?:/[a-z0-9
 const CRON: &str =
     "^(?:[0-9]|[1-5][0-9]) (?:[0-9]|[1-5][0-9]) (?:\\*|[0-9]|1[0-9]|2[0-3]) \\* \\* \\*$";
 const TAG: &str = "^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$";
+/// Selector patterns: `**`, or a name that may end in `*`, per path component (a subset of
+/// the doublestar patterns accepted, which also take `?`, `{a,b}` and `*` anywhere).
+const SELECTOR: &str =
+    "^(?:\\*\\*|[a-z0-9._-]{1,20}\\*?)(?:/(?:\\*\\*|[a-z0-9._-]{1,20}\\*?)){0,2}$";
 const REFERENCE: &str =
     "^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128}|[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127})$";
 /// Passwords and robot secrets must hold an upper-case letter, a lower-case letter and a digit,
@@ -254,10 +258,14 @@ fn paths() -> Value {
         PROJECT.into(),
         "delete",
         op(
-            "Delete an empty project.",
+            "Delete an empty project (412 while it holds repositories).",
             vec![project()],
             None,
-            ok("200", None),
+            {
+                let mut responses = ok("200", None);
+                responses["412"] = json!({"description": "The project still holds repositories.", "content": {"application/json": {"schema": r("Errors")}}});
+                responses
+            },
         ),
     );
     add(
@@ -875,7 +883,7 @@ fn policy_paths(add: &mut impl FnMut(String, &str, Value)) {
             ok("200", Some(r("Quota"))),
         ),
     );
-    add("/api/v2.0/quotas/{id}".into(), "put", op("Change a project's limit (sysadmin): -1 for none; a limit below what the project stores is refused (400).", one(), Some(json_body(r("QuotaUpdateReq"))), ok("200", Some(r("Quota")))));
+    add("/api/v2.0/quotas/{id}".into(), "put", op("Change a project's limit (sysadmin): -1 for none; a limit below what the project stores is refused (409).", one(), Some(json_body(r("QuotaUpdateReq"))), ok("200", Some(r("Quota")))));
     add(
         "/api/v2.0/retentions/metadatas".into(),
         "get",
@@ -1021,12 +1029,14 @@ fn policy_paths(add: &mut impl FnMut(String, &str, Value)) {
 
 fn policy_schemas() -> Value {
     let s = |t: &str| json!({"type": t});
+    // Ids and priorities: integers JSON carries exactly.
+    let int = json!({"type": "integer", "minimum": -9_007_199_254_740_991i64, "maximum": 9_007_199_254_740_991i64});
     let time = json!({"type": "string", "format": "date-time"});
     let open = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required});
     let strict = |props: Value, required: &[&str]| json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
     let selector = |decorations: &[&str]| {
         strict(
-            json!({"kind": {"type": "string", "enum": ["doublestar"]}, "decoration": {"type": "string", "enum": decorations}, "pattern": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9*{},._/-]+$"}, "extras": {"type": "string", "enum": ["", "{\"untagged\":true}", "{\"untagged\":false}"]}}),
+            json!({"kind": {"type": "string", "enum": ["doublestar"]}, "decoration": {"type": "string", "enum": decorations}, "pattern": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": SELECTOR}, "extras": {"type": "string", "enum": ["", "{\"untagged\":true}", "{\"untagged\":false}"]}}),
             &["kind", "decoration", "pattern"],
         )
     };
@@ -1043,13 +1053,26 @@ fn policy_schemas() -> Value {
         "nDaysSinceLastPull",
         "always",
     ];
-    let params = json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 1000}});
+    let limit = json!({"oneOf": [{"type": "integer", "enum": [-1]}, {"type": "integer", "minimum": 1, "maximum": 1_125_899_906_842_624i64}]});
+    // One shape per template: its number under its own name ("always" has none).
+    let rule = |template: &str| {
+        let params = if template == "always" {
+            json!({"type": "object", "maxProperties": 0})
+        } else {
+            json!({"type": "object", "properties": {template: {"type": "integer", "minimum": 0, "maximum": 1000}}, "required": [template], "additionalProperties": false})
+        };
+        strict(
+            json!({"id": int.clone(), "priority": int.clone(), "disabled": s("boolean"), "action": {"type": "string", "enum": ["retain"]}, "template": {"type": "string", "enum": [template]}, "params": params, "tag_selectors": tags.clone(), "scope_selectors": scope.clone()}),
+            &["template", "params", "tag_selectors", "scope_selectors"],
+        )
+    };
+    let rules: Vec<Value> = templates.iter().map(|t| rule(t)).collect();
     json!({
         "Quota": open(json!({"id": s("integer"), "ref": s("object"), "hard": open(json!({"storage": s("integer")}), &["storage"]), "used": open(json!({"storage": s("integer")}), &["storage"]), "creation_time": time, "update_time": time}), &["id", "ref", "hard", "used"]),
-        "QuotaUpdateReq": strict(json!({"hard": strict(json!({"storage": {"type": "integer", "minimum": -1, "maximum": 1_125_899_906_842_624i64}}), &["storage"])}), &["hard"]),
-        "ImmutableRule": strict(json!({"id": s("integer"), "priority": s("integer"), "disabled": s("boolean"), "action": {"type": "string", "enum": ["immutable"]}, "template": {"type": "string", "enum": ["immutable_template"]}, "params": {"type": "object", "maxProperties": 0}, "tag_selectors": tags, "scope_selectors": scope}), &["tag_selectors", "scope_selectors"]),
-        "RetentionRule": strict(json!({"id": s("integer"), "priority": s("integer"), "disabled": s("boolean"), "action": {"type": "string", "enum": ["retain"]}, "template": {"type": "string", "enum": templates}, "params": params, "tag_selectors": tags, "scope_selectors": scope}), &["template", "tag_selectors", "scope_selectors"]),
-        "RetentionPolicy": open(json!({"id": s("integer"), "algorithm": {"type": "string", "enum": ["or"]}, "rules": {"type": "array", "maxItems": 15, "items": r("RetentionRule")}, "trigger": open(json!({"kind": {"type": "string", "enum": ["Schedule"]}, "settings": open(json!({"cron": {"type": "string", "pattern": format!("(?:{CRON})|^$")}}), &[]), "references": s("object")}), &[]), "scope": strict(json!({"level": {"type": "string", "enum": ["project"]}, "ref": {"type": "integer", "minimum": 1}}), &["level", "ref"])}), &[]),
+        "QuotaUpdateReq": strict(json!({"hard": strict(json!({"storage": limit}), &["storage"])}), &["hard"]),
+        "ImmutableRule": strict(json!({"id": int.clone(), "priority": int.clone(), "disabled": s("boolean"), "action": {"type": "string", "enum": ["immutable"]}, "template": {"type": "string", "enum": ["immutable_template"]}, "params": {"type": "object", "maxProperties": 0}, "tag_selectors": tags, "scope_selectors": scope}), &["tag_selectors", "scope_selectors"]),
+        "RetentionRule": {"oneOf": rules},
+        "RetentionPolicy": open(json!({"id": int.clone(), "algorithm": {"type": "string", "enum": ["or"]}, "rules": {"type": "array", "maxItems": 15, "items": r("RetentionRule")}, "trigger": open(json!({"kind": {"type": "string", "enum": ["Schedule"]}, "settings": open(json!({"cron": {"type": "string", "pattern": format!("(?:{CRON})|^$")}}), &[]), "references": s("object")}), &[]), "scope": strict(json!({"level": {"type": "string", "enum": ["project"]}, "ref": {"type": "integer", "minimum": 1}}), &["level", "ref"])}), &["scope"]),
         "RetentionExecution": open(json!({"id": s("integer"), "policy_id": s("integer"), "start_time": s("string"), "end_time": s("string"), "status": s("string"), "trigger": s("string"), "dry_run": s("boolean")}), &["id", "policy_id", "status", "dry_run"]),
         "RetentionExecutionTask": open(json!({"id": s("integer"), "execution_id": s("integer"), "repository": s("string"), "job_id": s("string"), "status": s("string"), "status_code": s("integer"), "status_revision": s("integer"), "start_time": s("string"), "end_time": s("string"), "total": s("integer"), "retained": s("integer")}), &["id", "execution_id", "repository", "status", "total", "retained"]),
         "RetentionMetadata": open(json!({"templates": s("array"), "scope_selectors": s("array"), "tag_selectors": s("array")}), &["templates", "scope_selectors", "tag_selectors"]),

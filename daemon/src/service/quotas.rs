@@ -116,7 +116,7 @@ impl QuotaService {
                 let before =
                     q::by_id(tx, id)?.ok_or_else(|| ProjectError::NotFound(format!("quota {id}")))?;
                 if hard >= 0 && hard < before.used {
-                    return Err(ProjectError::Invalid(format!(
+                    return Err(ProjectError::Conflict(format!(
                         "the limit {} is below what project {} already stores ({}): delete content and run garbage collection first, or set at least {} bytes",
                         bytes(hard),
                         before.project_name,
