@@ -89,7 +89,7 @@ pub async fn seed(
 }
 
 /// Pushes 4 KiB blobs with `concurrency` clients until `stop`; returns how many.
-async fn push_until(
+pub(super) async fn push_until(
     t: &Arc<Target>,
     repo: &str,
     concurrency: usize,

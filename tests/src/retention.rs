@@ -8,7 +8,7 @@
 //! Requests use HTTP Basic credentials, which berthd's `/v2/` accepts as Harbor's does, so one
 //! client reaches a thousand repositories without a token for each.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use super::gc::push_until;
 use super::{blob, sha256, Target};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -106,35 +107,6 @@ pub async fn seed(
         (repos * tags) as f64 / secs
     );
     Ok(())
-}
-
-/// Pushes 4 KiB blobs to `repo` with `concurrency` clients until `stop`; returns how many.
-async fn push_until(
-    t: &Arc<Target>,
-    repo: &str,
-    concurrency: usize,
-    stop: Arc<AtomicBool>,
-    seed: u64,
-) -> Result<u64> {
-    let count = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for w in 0..concurrency {
-        let (t, repo, stop, count) = (t.clone(), repo.to_string(), stop.clone(), count.clone());
-        workers.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                let b = blob((seed << 24) + ((w as u64) << 20) + n, 4096);
-                n += 1;
-                put_blob(&t, &repo, &b).await?;
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok::<_, anyhow::Error>(())
-        }));
-    }
-    for w in workers {
-        w.await??;
-    }
-    Ok(count.load(Ordering::Relaxed))
 }
 
 async fn api(
@@ -250,6 +222,8 @@ pub async fn run(
         dry["result"]
     );
 
+    // The pusher uses a token for its repository, as Docker does.
+    t.login(push_repo).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
     let pushing = tokio::spawn({
