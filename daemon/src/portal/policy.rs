@@ -347,10 +347,7 @@ pub async fn add_retention_rule(
         tag_selectors,
         scope_selectors,
     };
-    let (_, existing) = state
-        .retention
-        .of_project(by, &ProjectRef::Id(view.project.id))
-        .await?;
+    let existing = current_policy(&state, &viewer, &view).await?;
     let result = match existing {
         Some(mut p) => {
             p.rules.push(rule);
@@ -371,18 +368,23 @@ pub async fn add_retention_rule(
             state.retention.create(by, p).await.map(|(_, id)| id)
         }
     };
+    audit_policy_change(&state, &viewer, &ip, &view, result.is_ok());
+    viewer.tell(&state, result, |_| t.s("retention-rule-added"));
+    Ok(back_to(&policy_href(&project)))
+}
+
+/// Every change of the retention policy from this page is audited the same way.
+fn audit_policy_change(state: &AppState, viewer: &Viewer, ip: &str, view: &ProjectView, ok: bool) {
     crate::api::audit(
-        &state,
-        by,
-        &ip,
+        state,
+        &viewer.principal,
+        ip,
         Some(view.project.id),
         "update",
         "retention_policy",
         &view.project.name,
-        result.is_ok(),
+        ok,
     );
-    viewer.tell(&state, result, |_| t.s("retention-rule-added"));
-    Ok(back_to(&policy_href(&project)))
 }
 
 #[derive(Deserialize)]
@@ -397,10 +399,7 @@ pub async fn delete_retention_rule(
     let t = viewer.tr();
     let by = &viewer.principal;
     let view = project_view(&state, &viewer, &project).await?;
-    let (_, existing) = state
-        .retention
-        .of_project(by, &ProjectRef::Id(view.project.id))
-        .await?;
+    let existing = current_policy(&state, &viewer, &view).await?;
     let mut p = existing.ok_or_else(|| PortalError::NotFound("retention policy".into()))?;
     if number == 0 || number > p.rules.len() {
         return Err(PortalError::NotFound(format!("rule {number}")));
@@ -408,16 +407,7 @@ pub async fn delete_retention_rule(
     p.rules.remove(number - 1);
     let id = p.id;
     let result = state.retention.update(by, id, p).await;
-    crate::api::audit(
-        &state,
-        by,
-        &ip,
-        Some(view.project.id),
-        "update",
-        "retention_policy",
-        &view.project.name,
-        result.is_ok(),
-    );
+    audit_policy_change(&state, &viewer, &ip, &view, result.is_ok());
     viewer.tell(&state, result, |_| t.s("retention-rule-removed"));
     Ok(back_to(&policy_href(&project)))
 }
@@ -437,10 +427,7 @@ pub async fn set_schedule(
     let t = viewer.tr();
     let by = &viewer.principal;
     let view = project_view(&state, &viewer, &project).await?;
-    let (_, existing) = state
-        .retention
-        .of_project(by, &ProjectRef::Id(view.project.id))
-        .await?;
+    let existing = current_policy(&state, &viewer, &view).await?;
     let mut p = existing.ok_or_else(|| {
         PortalError::Invalid("add a rule first: the schedule belongs to the policy".into())
     })?;
@@ -450,16 +437,7 @@ pub async fn set_schedule(
     };
     let id = p.id;
     let result = state.retention.update(by, id, p).await;
-    crate::api::audit(
-        &state,
-        by,
-        &ip,
-        Some(view.project.id),
-        "update",
-        "retention_policy",
-        &view.project.name,
-        result.is_ok(),
-    );
+    audit_policy_change(&state, &viewer, &ip, &view, result.is_ok());
     viewer.tell(&state, result, |_| t.s("retention-schedule-saved"));
     Ok(back_to(&policy_href(&project)))
 }
@@ -479,10 +457,7 @@ pub async fn run(
     let t = viewer.tr();
     let by = &viewer.principal;
     let view = project_view(&state, &viewer, &project).await?;
-    let (_, existing) = state
-        .retention
-        .of_project(by, &ProjectRef::Id(view.project.id))
-        .await?;
+    let existing = current_policy(&state, &viewer, &view).await?;
     let p = existing
         .ok_or_else(|| PortalError::Invalid("the project has no retention rules".into()))?;
     let dry_run = form.dry_run.as_deref() == Some("true");
@@ -542,17 +517,27 @@ struct RunTemplate {
     running: bool,
 }
 
+/// The project's retention policy, if it has one (the service checks the viewer may read it).
+async fn current_policy(
+    state: &AppState,
+    viewer: &Viewer,
+    view: &ProjectView,
+) -> Result<Option<PolicyWire>, PortalError> {
+    Ok(state
+        .retention
+        .of_project(&viewer.principal, &ProjectRef::Id(view.project.id))
+        .await?
+        .1)
+}
+
 /// The project's policy id, for a viewer who may read retention there.
 async fn policy_id(
     state: &AppState,
     viewer: &Viewer,
     view: &ProjectView,
 ) -> Result<i64, PortalError> {
-    let (_, policy) = state
-        .retention
-        .of_project(&viewer.principal, &ProjectRef::Id(view.project.id))
-        .await?;
-    policy
+    current_policy(state, viewer, view)
+        .await?
         .map(|p| p.id)
         .ok_or_else(|| PortalError::NotFound("retention policy".into()))
 }
