@@ -14,13 +14,13 @@ use clap::Parser;
 #[command(version, about)]
 struct Args {
     /// Configuration file.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH, conflicts_with = "dev")]
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG_PATH, conflicts_with = "dev")]
     config: PathBuf,
     /// Run on embedded defaults: data in ./berth-data, plain HTTP on 127.0.0.1:5000.
-    #[arg(long)]
+    #[arg(long, global = true)]
     dev: bool,
-    /// Override the data directory.
-    #[arg(long)]
+    /// Override the data directory (for `restore`: where the data goes).
+    #[arg(long, global = true)]
     data: Option<PathBuf>,
     /// Override the plain HTTP listen address.
     #[arg(long)]
@@ -42,6 +42,38 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Write a consistent backup into DEST while berthd runs (or not): the database as of one
+    /// instant, every blob it records (hard links when DEST is on the same filesystem, so
+    /// repeated backups cost only new blobs), keys, the configuration and the files it names,
+    /// with a manifest of sums. Backups into the same DEST share their blobs.
+    Backup {
+        /// The backup directory: new, empty, or one an earlier backup wrote.
+        dest: PathBuf,
+    },
+    /// Check a backup offline: every file against its sum, the database's integrity, every
+    /// blob present and hashing to its name. Exits 1 when anything is wrong.
+    Verify {
+        /// The backup directory.
+        dir: PathBuf,
+        /// Only this snapshot (default: all of them).
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+    /// Restore a backup into an empty data directory (--data, default: the one backed up) and
+    /// the configuration's places, with berthd stopped. Needs no configuration file.
+    Restore {
+        /// The backup directory.
+        from: PathBuf,
+        /// The snapshot to restore (default: the newest).
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Write every absolute path under this directory instead (another machine's root).
+        #[arg(long)]
+        root: Option<PathBuf>,
+        /// Replace Berth's files in a non-empty data directory and existing configuration.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +83,25 @@ fn main() -> ExitCode {
         libc::umask(0o027);
     }
     let args = Args::parse();
+    // These two read a backup, not the configuration: a machine being restored has none yet.
+    match &args.command {
+        Some(Command::Verify { dir, snapshot }) => return verify_backup(dir, snapshot.as_deref()),
+        Some(Command::Restore {
+            from,
+            snapshot,
+            root,
+            force,
+        }) => {
+            return restore_backup(berth::backup::RestoreOptions {
+                from: from.clone(),
+                snapshot: snapshot.clone(),
+                data_dir: args.data.clone(),
+                root: root.clone(),
+                force: *force,
+            })
+        }
+        _ => {}
+    }
     let mut config = if args.dev {
         Config::dev()
     } else {
@@ -72,12 +123,16 @@ fn main() -> ExitCode {
         eprintln!("berthd: {e}");
         return ExitCode::from(2);
     }
-    if let Some(Command::ResetAdminPassword {
-        generate,
-        password_stdin,
-    }) = args.command
-    {
-        return reset_admin_password(&config, generate, password_stdin);
+    match args.command {
+        Some(Command::ResetAdminPassword {
+            generate,
+            password_stdin,
+        }) => return reset_admin_password(&config, generate, password_stdin),
+        Some(Command::Backup { dest }) => {
+            let config_file = (!args.dev).then_some(args.config.as_path());
+            return take_backup(&config, config_file, &dest);
+        }
+        _ => {}
     }
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.level.clone());
     tracing_subscriber::fmt()
@@ -231,4 +286,142 @@ fn become_owner_of(meta: &std::fs::Metadata) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Prints a long step's progress to standard error: steps as they begin, blob counts at most
+/// once a second (and the last).
+fn progress_printer() -> impl FnMut(berth::backup::Progress) {
+    let mut last = std::time::Instant::now();
+    move |p| match p {
+        berth::backup::Progress::Step(step) => eprintln!("berthd: {step}"),
+        berth::backup::Progress::Blobs {
+            done,
+            total,
+            bytes,
+            total_bytes,
+        } => {
+            if done == total || last.elapsed() >= std::time::Duration::from_secs(1) {
+                last = std::time::Instant::now();
+                eprintln!(
+                    "berthd:   blobs {done}/{total}, {} of {}",
+                    human_bytes(bytes),
+                    human_bytes(total_bytes)
+                );
+            }
+        }
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn take_backup(
+    config: &Config,
+    config_file: Option<&std::path::Path>,
+    dest: &std::path::Path,
+) -> ExitCode {
+    let source = berth::backup::Source {
+        config,
+        config_file,
+    };
+    let mut printer = progress_printer();
+    match berth::backup::backup(&source, dest, &mut printer) {
+        Ok(r) => {
+            println!(
+                "snapshot {} written to {}: {} blobs ({}), {} added ({}, {} by hard link), {} files; \
+                 removals paused {:.2} s; took {:.1} s",
+                r.snapshot,
+                r.path.display(),
+                r.blobs.count,
+                human_bytes(r.blobs.bytes),
+                r.blobs.added,
+                human_bytes(r.blobs.added_bytes),
+                r.linked,
+                r.files,
+                r.removals_paused.as_secs_f64(),
+                r.elapsed.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("berthd: the backup failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify_backup(dir: &std::path::Path, snapshot: Option<&str>) -> ExitCode {
+    let mut printer = progress_printer();
+    match berth::backup::verify(dir, snapshot, &mut printer) {
+        Ok(r) if r.problems.is_empty() => {
+            println!(
+                "{} snapshot(s) sound: {}; {} manifests, {} blobs ({}) hashed",
+                r.snapshots.len(),
+                r.snapshots.join(", "),
+                r.manifests,
+                r.blobs,
+                human_bytes(r.bytes)
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            for problem in &r.problems {
+                eprintln!("berthd: {problem}");
+            }
+            eprintln!(
+                "berthd: the backup is damaged: {} problem(s)",
+                r.problems.len()
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("berthd: verification failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn restore_backup(options: berth::backup::RestoreOptions) -> ExitCode {
+    let mut printer = progress_printer();
+    match berth::backup::restore(&options, &mut printer) {
+        Ok(r) => {
+            println!(
+                "restored snapshot {} into {}: {} blobs ({}, {} by hard link) in {:.1} s",
+                r.snapshot,
+                r.data_dir.display(),
+                r.blobs,
+                human_bytes(r.bytes),
+                r.linked,
+                r.elapsed.as_secs_f64()
+            );
+            for file in &r.config_files {
+                println!("  configuration: {}", file.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e @ berth::backup::BackupError::Refused(_)) => {
+            eprintln!("berthd: {e}; nothing was changed");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!(
+                "berthd: the restore failed: {e}. The data directory holds a partial restore \
+                 (its database is written last, so berthd will not start on it half-done); \
+                 run the restore again with --force"
+            );
+            ExitCode::FAILURE
+        }
+    }
 }

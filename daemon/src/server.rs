@@ -91,6 +91,8 @@ pub async fn prepare(
     }
     crate::storage::create_private_dir(&config.data_dir)
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let instance = crate::storage::fence::InstanceLock::acquire(&config.data_dir)
+        .context("claiming the data directory")?;
     let db = Db::open(&config.data_dir.join("berth.db")).context("opening the database")?;
     let store: Arc<dyn BlobStore> =
         Arc::new(FsBlobStore::open(&config.data_dir).context("opening the blob store")?);
@@ -113,7 +115,8 @@ pub async fn prepare(
             problems.join("; ")
         );
     }
-    let state = AppState::new(Arc::new(config), settings, db, store, keys)?;
+    let mut state = AppState::new(Arc::new(config), settings, db, store, keys)?;
+    state.instance = Some(Arc::new(instance));
     Ok((state, admin))
 }
 

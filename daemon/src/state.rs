@@ -57,6 +57,9 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Tokens refused for a scope, so a client that resends one gets a 403 (see the module).
     pub refusals: Arc<RepeatedRefusals>,
+    /// The daemon's claim on its data directory (set by `server::prepare`; none in tests
+    /// that build a state without a server).
+    pub instance: Option<Arc<crate::storage::fence::InstanceLock>>,
 }
 
 impl AppState {
@@ -161,6 +164,7 @@ impl AppState {
             sessions,
             settings,
             refusals: Arc::new(RepeatedRefusals::default()),
+            instance: None,
             db,
             config,
         })

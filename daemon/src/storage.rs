@@ -16,6 +16,8 @@ use futures_util::StreamExt;
 
 use crate::digest::Digest;
 
+pub mod fence;
+
 /// What the registry needs from a place that keeps blobs. Blocking methods run on
 /// `spawn_blocking`; reads come back as a stream.
 pub trait BlobStore: Send + Sync + 'static {
@@ -40,8 +42,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Whether the store is usable, for the health endpoint.
     fn check(&self) -> io::Result<()>;
     /// Removes a blob's file; false when there was none. Only garbage collection calls it,
-    /// after the blob's rows are gone and under its lock.
+    /// after the blob's rows are gone and under its lock, inside a [`BlobStore::removal`].
     fn remove_blob(&self, digest: &Digest) -> io::Result<bool>;
+    /// Blocks while a backup takes its snapshot and links; held from before a removal's
+    /// row deletion until its files are gone (see [`fence`]).
+    fn removal(&self) -> io::Result<fence::Removal>;
     /// The blobs stored under one shard (the first two hex digits), with their sizes.
     fn list_blobs(&self, shard: &str) -> io::Result<Vec<(Digest, u64)>>;
     /// Upload files by id, for finding those no session owns.
@@ -58,6 +63,7 @@ impl UploadFile for io::BufWriter<File> {}
 pub struct FsBlobStore {
     blobs: PathBuf,
     uploads: PathBuf,
+    fence: fence::Fence,
 }
 
 const READ_CHUNK: usize = 1024 * 1024;
@@ -66,8 +72,9 @@ const WRITE_BUFFER: usize = 1024 * 1024;
 impl FsBlobStore {
     pub fn open(data_dir: &Path) -> io::Result<FsBlobStore> {
         let store = FsBlobStore {
-            blobs: data_dir.join("blobs"),
+            blobs: blobs_dir(data_dir),
             uploads: data_dir.join("uploads"),
+            fence: fence::Fence::at(data_dir),
         };
         fs::create_dir_all(&store.blobs)?;
         fs::create_dir_all(&store.uploads)?;
@@ -75,11 +82,7 @@ impl FsBlobStore {
     }
 
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        let hex = digest.hex();
-        self.blobs
-            .join(digest.algorithm().name())
-            .join(&hex[..2])
-            .join(hex)
+        blob_path(&self.blobs, digest)
     }
 
     fn upload_path(&self, id: &str) -> io::Result<PathBuf> {
@@ -89,6 +92,21 @@ impl FsBlobStore {
         }
         Ok(self.uploads.join(id))
     }
+}
+
+/// Where a blob lives under a blob directory: `<alg>/<2 hex>/<hex>`. Backups keep their pool
+/// in the same layout.
+pub fn blob_path(blobs: &Path, digest: &Digest) -> PathBuf {
+    let hex = digest.hex();
+    blobs
+        .join(digest.algorithm().name())
+        .join(&hex[..2])
+        .join(hex)
+}
+
+/// The blob directory of a data directory.
+pub fn blobs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("blobs")
 }
 
 fn fsync_dir(dir: &Path) -> io::Result<()> {
@@ -254,6 +272,10 @@ impl BlobStore for FsBlobStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    fn removal(&self) -> io::Result<fence::Removal> {
+        self.fence.enter_removal()
     }
 
     fn list_blobs(&self, shard: &str) -> io::Result<Vec<(Digest, u64)>> {

@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn purge_removes_only_old_entries_and_search_binds_values() {
         let mut conn = Connection::open_in_memory().expect("db");
-        super::super::migrations::apply(&mut conn).expect("schema");
+        super::super::migrations::apply(&mut conn, None).expect("schema");
         let tx = conn.transaction().expect("tx");
         for (t, u) in [
             (100, "old"),

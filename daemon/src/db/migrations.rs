@@ -2,6 +2,8 @@
 //! start. `PRAGMA user_version` records how far a database has come. Never edit a migration
 //! that has shipped: add the next one.
 
+use std::path::{Path, PathBuf};
+
 use rusqlite::Connection;
 
 use super::{DbError, DbResult};
@@ -552,7 +554,10 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(super) fn apply(conn: &mut Connection) -> DbResult<()> {
+/// Brings the database up to [`SCHEMA_VERSION`] in one transaction. When `copies` is given
+/// and the database already holds data (any version but 0), a copy of it is first written
+/// there (see [`pre_upgrade_copy`]); a failure then names it.
+pub(super) fn apply(conn: &mut Connection, copies: Option<&Path>) -> DbResult<()> {
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > SCHEMA_VERSION {
         return Err(DbError::TooNew {
@@ -563,6 +568,68 @@ pub(super) fn apply(conn: &mut Connection) -> DbResult<()> {
     if found == SCHEMA_VERSION {
         return Ok(());
     }
+    let copy = match copies {
+        Some(dir) if found > 0 => Some(pre_upgrade_copy(conn, dir, found)?),
+        _ => None,
+    };
+    migrate(conn, found).map_err(|cause| match copy {
+        Some(copy) => DbError::MigrationFailed {
+            from: found,
+            to: SCHEMA_VERSION,
+            cause: cause.to_string(),
+            copy,
+        },
+        None => cause,
+    })
+}
+
+/// How many pre-upgrade copies are kept; older ones are removed after a new one is taken.
+const KEPT_COPIES: usize = 3;
+
+/// Writes `DIR/berth-schema{N}-{UTC time}.db`, a copy of the database as it is before the
+/// migration from schema `N`, fsynced, and keeps the newest [`KEPT_COPIES`].
+fn pre_upgrade_copy(conn: &Connection, dir: &Path, found: i64) -> DbResult<PathBuf> {
+    let io = |what: &str, e: std::io::Error| {
+        DbError::Worker(format!(
+            "{what} {}: {e}; nothing was changed",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("creating", e))?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let copy = dir.join(format!("berth-schema{found}-{stamp}.db"));
+    let partial = dir.join(format!(".berth-schema{found}-{stamp}.db.partial"));
+    let _ = std::fs::remove_file(&partial);
+    super::snapshot::copy_open(conn, &partial)?;
+    std::fs::rename(&partial, &copy).map_err(|e| io("renaming a copy in", e))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io("syncing", e))?;
+    let mut copies: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| io("listing", e))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("berth-schema") && n.ends_with(".db"))
+        })
+        .collect();
+    copies.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let excess = copies.len().saturating_sub(KEPT_COPIES);
+    for old in copies.into_iter().take(excess) {
+        let _ = std::fs::remove_file(old);
+    }
+    tracing::info!(
+        copy = %copy.display(),
+        from = found,
+        to = SCHEMA_VERSION,
+        "copied the database before upgrading its schema"
+    );
+    Ok(copy)
+}
+
+fn migrate(conn: &mut Connection, found: i64) -> DbResult<()> {
     // Rebuilding a table means dropping it, which with foreign keys on would cascade into the
     // rows that reference it. They are off while migrating (the pragma cannot change inside a
     // transaction) and every reference is checked before committing.
@@ -599,12 +666,118 @@ mod tests {
     #[test]
     fn applies_from_empty_and_is_idempotent() {
         let mut conn = Connection::open_in_memory().expect("open");
-        apply(&mut conn).expect("first");
-        apply(&mut conn).expect("again");
+        apply(&mut conn, None).expect("first");
+        apply(&mut conn, None).expect("again");
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .expect("version");
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    /// A database at the previous version, in a file, with a row that must survive.
+    fn previous_version_file(dir: &Path) -> PathBuf {
+        let path = dir.join("berth.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .expect("wal");
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(MIGRATIONS.len() - 1) {
+            conn.execute_batch(sql).expect("old migration");
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .expect("version");
+        }
+        conn.execute(
+            "INSERT INTO users (username, created_at, updated_at) VALUES ('kept', 0, 0)",
+            [],
+        )
+        .expect("row");
+        path
+    }
+
+    fn version_of(path: &Path) -> i64 {
+        Connection::open(path)
+            .expect("open")
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    }
+
+    #[test]
+    fn an_upgrade_first_copies_the_database_beside_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = previous_version_file(dir.path());
+        let db = crate::db::Db::open(&path).expect("upgrade");
+        drop(db);
+        assert_eq!(version_of(&path), SCHEMA_VERSION);
+        let copies: Vec<_> = std::fs::read_dir(dir.path().join(crate::db::PRE_UPGRADE_DIR))
+            .expect("copies")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        let name = copies[0].file_name().and_then(|n| n.to_str()).unwrap_or("");
+        assert!(
+            name.starts_with(&format!("berth-schema{}-", SCHEMA_VERSION - 1)),
+            "{name}"
+        );
+        assert_eq!(version_of(&copies[0]), SCHEMA_VERSION - 1);
+        let kept: i64 = Connection::open(&copies[0])
+            .expect("copy")
+            .query_row(
+                "SELECT count(*) FROM users WHERE username = 'kept'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("row");
+        assert_eq!(kept, 1);
+        // Already current: no further copy.
+        drop(crate::db::Db::open(&path).expect("reopen"));
+        let count = std::fs::read_dir(dir.path().join(crate::db::PRE_UPGRADE_DIR))
+            .expect("copies")
+            .count();
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn a_failed_upgrade_changes_nothing_and_says_how_to_roll_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = previous_version_file(dir.path());
+        // The last migration's first table exists already, so the migration fails midway.
+        let conn = Connection::open(&path).expect("open");
+        let last = MIGRATIONS[MIGRATIONS.len() - 1];
+        let created = last
+            .split("CREATE TABLE ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("the last migration creates a table");
+        conn.execute_batch(&format!("CREATE TABLE {created} (x INTEGER);"))
+            .expect("conflict");
+        drop(conn);
+        let before: i64 = Connection::open(&path)
+            .expect("open")
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .expect("objects");
+        let err = match crate::db::Db::open(&path) {
+            Ok(_) => panic!("the migration must fail"),
+            Err(e) => e,
+        };
+        let message = err.to_string();
+        assert!(matches!(err, DbError::MigrationFailed { .. }), "{message}");
+        let needles = [
+            format!(
+                "from schema version {} to {SCHEMA_VERSION} failed",
+                SCHEMA_VERSION - 1
+            ),
+            "Nothing was".to_string(),
+            "To roll back".to_string(),
+            crate::db::PRE_UPGRADE_DIR.to_string(),
+        ];
+        for needle in &needles {
+            assert!(message.contains(needle), "{needle:?} not in: {message}");
+        }
+        assert_eq!(version_of(&path), SCHEMA_VERSION - 1);
+        let after: i64 = Connection::open(&path)
+            .expect("open")
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .expect("objects");
+        assert_eq!(before, after, "the failed migration left objects behind");
     }
 
     #[test]
@@ -616,7 +789,7 @@ mod tests {
                 conn.pragma_update(None, "user_version", (i + 1) as i64)
                     .expect("version");
             }
-            apply(&mut conn).expect("upgrade");
+            apply(&mut conn, None).expect("upgrade");
         }
     }
 
@@ -645,7 +818,7 @@ mod tests {
             "#,
         )
         .expect("old rows");
-        apply(&mut conn).expect("upgrade");
+        apply(&mut conn, None).expect("upgrade");
         let grants = |id: i64| -> serde_json::Value {
             let raw: String = conn
                 .query_row("SELECT permissions FROM robots WHERE id = ?1", [id], |r| {
@@ -675,6 +848,9 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("open");
         conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set");
-        assert!(matches!(apply(&mut conn), Err(DbError::TooNew { .. })));
+        assert!(matches!(
+            apply(&mut conn, None),
+            Err(DbError::TooNew { .. })
+        ));
     }
 }

@@ -17,6 +17,7 @@ pub mod replication;
 pub mod retention;
 pub mod robots;
 pub mod settings;
+pub mod snapshot;
 pub mod users;
 
 use std::path::Path;
@@ -32,15 +33,38 @@ pub use migrations::SCHEMA_VERSION;
 pub enum DbError {
     #[error("sqlite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database file: {0}")]
+    Io(#[from] std::io::Error),
     #[error("database worker failed: {0}")]
     Worker(String),
-    #[error("database schema version {found} is newer than this berthd understands ({known})")]
+    #[error(
+        "the database is at schema version {found}, written by a newer Berth; this berthd knows \
+         versions up to {known} and changed nothing. Run the Berth release that wrote it, or \
+         restore a backup (or the copy in the data directory's pre-upgrade/) taken before \
+         the upgrade"
+    )]
     TooNew { found: i64, known: i64 },
+    #[error(
+        "upgrading the database from schema version {from} to {to} failed: {cause}. Nothing was \
+         changed: the database is still at version {from}, and a copy taken just before the \
+         attempt is {copy}. To roll back, reinstall the Berth release you ran before (it uses \
+         schema version {from}) and start it; to retry, start this one again once the cause \
+         is fixed"
+    )]
+    MigrationFailed {
+        from: i64,
+        to: i64,
+        cause: String,
+        copy: std::path::PathBuf,
+    },
 }
 
 pub type DbResult<T> = Result<T, DbError>;
 
 const READERS: usize = 4;
+
+/// Where, beside the database, the copy taken before each schema upgrade goes.
+pub const PRE_UPGRADE_DIR: &str = "pre-upgrade";
 
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
@@ -63,7 +87,8 @@ impl Db {
         let mut writer = Connection::open(path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
-        migrations::apply(&mut writer)?;
+        let copies = path.parent().map(|dir| dir.join(PRE_UPGRADE_DIR));
+        migrations::apply(&mut writer, copies.as_deref())?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let r = Connection::open_with_flags(

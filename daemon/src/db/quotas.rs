@@ -197,7 +197,7 @@ mod tests {
     fn usage_follows_links_and_manifests() {
         let mut conn = Connection::open_in_memory().expect("open");
         conn.pragma_update(None, "foreign_keys", "ON").expect("fk");
-        crate::db::migrations::apply(&mut conn).expect("schema");
+        crate::db::migrations::apply(&mut conn, None).expect("schema");
         let tx = conn.transaction().expect("tx");
         tx.execute(
             "INSERT INTO users (id, username, created_at, updated_at) VALUES (1, 'admin', 0, 0)",

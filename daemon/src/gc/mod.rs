@@ -315,6 +315,15 @@ impl GarbageCollector {
             .filter_map(|c| locks.try_lock(&c.digest).map(|g| (c.digest.clone(), g)))
             .collect();
         let digests: Vec<String> = guards.iter().map(|(d, _)| d.clone()).collect();
+        if digests.is_empty() {
+            return Ok((handled, Vec::new()));
+        }
+        // Rows and files go inside one removal, so a backup sees both or neither.
+        let store = self.registry.store().clone();
+        let removal = tokio::task::spawn_blocking(move || store.removal())
+            .await
+            .map_err(|e| DbError::Worker(e.to_string()))?
+            .map_err(|e| DbError::Worker(format!("waiting for a backup: {e}")))?;
         let leases = self.registry.leases().clone();
         let deleted = self
             .db
@@ -346,6 +355,7 @@ impl GarbageCollector {
                 }
             }
             drop(guards);
+            drop(removal);
             failed
         })
         .await;
@@ -436,9 +446,12 @@ impl GarbageCollector {
                     continue;
                 }
                 let store = store.clone();
-                let removed = tokio::task::spawn_blocking(move || store.remove_blob(&digest))
-                    .await
-                    .map_err(|e| DbError::Worker(e.to_string()))?;
+                let removed = tokio::task::spawn_blocking(move || {
+                    let _removal = store.removal()?;
+                    store.remove_blob(&digest)
+                })
+                .await
+                .map_err(|e| DbError::Worker(e.to_string()))?;
                 if let Ok(true) = removed {
                     out.orphan_files += 1;
                     out.freed_space += size as i64;
