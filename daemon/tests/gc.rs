@@ -708,3 +708,61 @@ async fn the_schedule_and_history_speak_harbors_api() {
     let free = r.body["storage"][0]["free"].as_u64().expect("free");
     assert!(total > 0 && free <= total, "{}", r.text);
 }
+
+/// A backup holds garbage collection's removals off: while it holds the fence no blob row or
+/// file goes, and once it lets go the run finishes and frees them.
+#[tokio::test]
+async fn gc_removes_nothing_while_a_backup_holds_the_fence() {
+    let app = app().await;
+    app.project(ADMIN, "p", false).await;
+    let token = app.token(ADMIN, "p/app").await;
+    let blobs = vec![
+        upload(&app, "p/app", &token, "{\"doomed\":1}").await,
+        upload(&app, "p/app", &token, "doomed layer").await,
+    ];
+    let digest = manifest(&app, "p/app", &token, "v1", &blobs).await;
+    assert_eq!(
+        delete(&app, &format!("p/app/manifests/{digest}"), &token).await,
+        202
+    );
+    age(&app).await;
+    let fence = berth::storage::fence::Fence::at(&app.data());
+    let paused = tokio::task::spawn_blocking(move || fence.pause_removals())
+        .await
+        .expect("join")
+        .expect("pause");
+    let r = app
+        .api(
+            "POST",
+            "/system/gc/schedule",
+            Some(ADMIN),
+            Some(json!({"schedule": {"type": "Manual"}, "parameters": {}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id: i64 = r.headers["location"]
+        .to_str()
+        .ok()
+        .and_then(|l| l.rsplit('/').next())
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    // The run starts and reaches its removals, which wait.
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        app.state.jobs.wait(id),
+    )
+    .await;
+    assert!(waited.is_err(), "the run must wait for the backup");
+    assert_eq!(blob_files(&app).len(), 2, "no file went while the fence was held");
+    let rows: i64 = app
+        .state
+        .db
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM blobs", [], |r| r.get(0))?))
+        .await
+        .expect("rows");
+    assert_eq!(rows, 2, "no row went while the fence was held");
+    drop(paused);
+    let ended = app.state.jobs.wait(id).await.expect("ended");
+    assert_eq!(ended.status, "Success", "{}", ended.result);
+    assert!(blob_files(&app).is_empty());
+}

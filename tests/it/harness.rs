@@ -94,6 +94,8 @@ pub struct Berthd {
     child: Option<Child>,
     config: Option<PathBuf>,
     env: Vec<(String, String)>,
+    /// Arguments after the configuration (e.g. `--data DIR`).
+    args: Vec<String>,
 }
 
 impl Berthd {
@@ -105,6 +107,22 @@ impl Berthd {
             child: None,
             config: None,
             env: Vec::new(),
+            args: Vec::new(),
+        };
+        b.spawn();
+        b
+    }
+
+    /// `berthd --config FILE ARGS…` on a configuration made elsewhere (a restored one);
+    /// the harness's own directory holds only the log.
+    pub fn start_on(config: &Path, args: &[&str]) -> Berthd {
+        let mut b = Berthd {
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: 0,
+            child: None,
+            config: Some(config.to_path_buf()),
+            env: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         b.spawn();
         b
@@ -134,6 +152,7 @@ impl Berthd {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: Vec::new(),
         };
         b.spawn();
         b
@@ -202,6 +221,7 @@ impl Berthd {
         // Port 0 at the first start (the kernel picks, no race with other tests); the same port
         // again at a restart, so clients keep their URLs.
         cmd.args(["--listen", &self.host()]);
+        cmd.args(&self.args);
         let log_before = self.log().len();
         let mut child = cmd
             .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)

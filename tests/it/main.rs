@@ -8,6 +8,7 @@ mod tmux;
 
 mod api;
 mod appliance;
+mod backup;
 mod contract;
 mod docker;
 mod durability;

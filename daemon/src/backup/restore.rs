@@ -110,18 +110,18 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
     }
 
     // Refusals come before anything is written.
-    if InstanceLock::held(&data_dir).map_err(io_err("checking", &data_dir))? {
-        return Err(BackupError::Refused(format!(
-            "a berthd is running on {}; stop it before restoring over its data",
-            data_dir.display()
-        )));
-    }
     let present = berth_entries(&data_dir)?;
     let others = other_entries(&data_dir)?;
     if !opts.force && (!present.is_empty() || !others.is_empty()) {
         return Err(BackupError::Refused(format!(
             "the data directory {} is not empty; restore into an empty or new directory, or \
              pass --force to replace Berth's files in it",
+            data_dir.display()
+        )));
+    }
+    if InstanceLock::held(&data_dir).map_err(io_err("checking", &data_dir))? {
+        return Err(BackupError::Refused(format!(
+            "a berthd is running on {}; stop it before restoring over its data",
             data_dir.display()
         )));
     }

@@ -309,6 +309,13 @@ impl GarbageCollector {
             return Ok((0, Vec::new()));
         }
         let handled = chunk.len();
+        // Rows and files go inside one removal, so a backup sees both or neither. Entered
+        // before the blobs' locks, so a run waiting for a backup holds up no upload.
+        let store = self.registry.store().clone();
+        let removal = tokio::task::spawn_blocking(move || store.removal())
+            .await
+            .map_err(|e| DbError::Worker(e.to_string()))?
+            .map_err(|e| DbError::Worker(format!("waiting for a backup: {e}")))?;
         let locks = self.registry.locks();
         let guards: Vec<_> = chunk
             .iter()
@@ -318,12 +325,6 @@ impl GarbageCollector {
         if digests.is_empty() {
             return Ok((handled, Vec::new()));
         }
-        // Rows and files go inside one removal, so a backup sees both or neither.
-        let store = self.registry.store().clone();
-        let removal = tokio::task::spawn_blocking(move || store.removal())
-            .await
-            .map_err(|e| DbError::Worker(e.to_string()))?
-            .map_err(|e| DbError::Worker(format!("waiting for a backup: {e}")))?;
         let leases = self.registry.leases().clone();
         let deleted = self
             .db
