@@ -39,6 +39,8 @@ pub struct Config {
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
+    pub metrics: MetricsConfig,
+    #[serde(default)]
     pub system: SystemConfig,
     #[serde(default)]
     pub auth: AuthConfig,
@@ -457,6 +459,11 @@ pub struct StorageConfig {
     /// Upload sessions one account may have open at once.
     #[serde(default = "default_max_uploads_per_user")]
     pub max_upload_sessions_per_user: usize,
+    /// Free space (MiB) kept on the data directory's filesystem: below it, uploads and
+    /// manifest pushes are refused (pulls, deletions and garbage collection go on), so the
+    /// database and the disk never fill up. 0 turns the check off.
+    #[serde(default = "default_free_space_reserve")]
+    pub free_space_reserve_mib: u64,
 }
 
 impl Default for StorageConfig {
@@ -465,8 +472,43 @@ impl Default for StorageConfig {
             upload_max_age_hours: default_upload_max_age(),
             max_upload_sessions: default_max_uploads(),
             max_upload_sessions_per_user: default_max_uploads_per_user(),
+            free_space_reserve_mib: default_free_space_reserve(),
         }
     }
+}
+
+fn default_free_space_reserve() -> u64 {
+    1024
+}
+
+/// Prometheus metrics (Harbor's `metric` section).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Off by default, as in Harbor.
+    #[serde(default)]
+    pub enabled: bool,
+    /// A listener of its own (Harbor's exporter port, 9090), open to whoever can reach it:
+    /// bind it where only the scraper can. Without it, `path` is served on the main
+    /// listeners to system administrators and robots granted `metrics:read`.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    #[serde(default = "default_metrics_path")]
+    pub path: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: false,
+            listen: None,
+            path: default_metrics_path(),
+        }
+    }
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
 }
 
 /// Limits on connections, so that slow or idle clients cannot hold the server.
@@ -593,12 +635,25 @@ pub struct LogConfig {
     /// A `tracing` filter, e.g. `info` or `berth=debug,info`.
     #[serde(default = "default_log_level")]
     pub level: String,
+    /// `text` (one readable line per event, for journald and people) or `json` (one JSON
+    /// object per line, for log shippers).
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             level: default_log_level(),
+            format: LogFormat::default(),
         }
     }
 }
@@ -659,6 +714,7 @@ impl Config {
             gc: GcConfig::default(),
             replication: ReplicationConfig::default(),
             log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
             system: SystemConfig::default(),
             auth: AuthConfig::default(),
             ldap: None,
@@ -725,6 +781,17 @@ impl Config {
         }
         if self.token.service.is_empty() {
             problems.push("token.service must not be empty".into());
+        }
+        let path = &self.metrics.path;
+        let taken = ["/v2", "/api/", "/service/", "/c/"];
+        if !path.starts_with('/')
+            || path.len() < 2
+            || taken.iter().any(|t| path.starts_with(t))
+            || path.contains(['{', '}', '*', '?', '#'])
+        {
+            problems.push(format!(
+                "metrics.path must be a plain path outside /v2, /api, /service and /c: {path}"
+            ));
         }
         if !(1..=64).contains(&self.replication.workers) {
             problems.push("replication.workers must be from 1 to 64".into());

@@ -11,6 +11,7 @@ pub mod digest;
 pub mod gc;
 pub mod jobs;
 pub mod manifest;
+pub mod metrics;
 pub mod names;
 pub mod portal;
 pub mod registry;

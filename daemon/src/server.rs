@@ -3,12 +3,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
-use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 
@@ -20,6 +17,7 @@ pub use crate::state::AppState;
 use crate::storage::{BlobStore, FsBlobStore};
 
 mod limits;
+pub mod observe;
 pub use limits::LocalAddr;
 
 /// The scheme of the listener a request came in on, for building absolute URLs.
@@ -28,35 +26,22 @@ pub struct Scheme(pub &'static str);
 
 /// The whole HTTP application, without a socket, so router tests can call it directly.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .merge(crate::registry::router())
         .merge(crate::api::router())
         .merge(crate::portal::router(state.clone()))
-        .route("/service/token", get(crate::api::token::get_token))
-        .layer(axum::middleware::from_fn(log_request))
+        .route("/service/token", get(crate::api::token::get_token));
+    let metrics = &state.config.metrics;
+    if metrics.enabled && metrics.listen.is_none() {
+        router = router.route(&metrics.path, get(crate::api::metrics::guarded));
+    }
+    router
+        .route_layer(axum::middleware::from_fn(observe::keep_matched_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
         .with_state(state)
-}
-
-/// One line per request: method, path, status, duration and client.
-async fn log_request(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.to_string())
-        .unwrap_or_default();
-    let started = Instant::now();
-    let response = next.run(req).await;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        %client,
-        "request"
-    );
-    response
 }
 
 /// The listening sockets, bound before anything else happens at start: a busy port is found
@@ -64,6 +49,7 @@ async fn log_request(req: Request, next: Next) -> Response {
 pub struct Listeners {
     http: Option<std::net::TcpListener>,
     tls: Option<std::net::TcpListener>,
+    metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -75,6 +61,10 @@ impl Listeners {
         Ok(Listeners {
             http: config.http.as_ref().map(|h| bind(h.listen)).transpose()?,
             tls: config.tls.as_ref().map(|t| bind(t.listen)).transpose()?,
+            metrics: match (&config.metrics.enabled, config.metrics.listen) {
+                (true, Some(addr)) => Some(bind(addr)?),
+                _ => None,
+            },
         })
     }
 }
@@ -156,6 +146,9 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     let mut schemes: Vec<&str> = Vec::new();
     let mut servers = tokio::task::JoinSet::new();
     let config = state.config.clone();
+    let metrics_app = Router::new()
+        .route(&config.metrics.path, get(crate::api::metrics::open))
+        .with_state(state.clone());
     let app = app(state);
     let header_timeout = Duration::from_secs(config.server.header_read_timeout_seconds);
     let idle_timeout = Duration::from_secs(config.server.idle_timeout_seconds);
@@ -227,10 +220,35 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
                 .await
         });
     }
+    if let Some(listener) = listeners.metrics {
+        // Only the metrics, on their own port; the same connection limits.
+        let handle = axum_server::Handle::new();
+        handles.push(handle.clone());
+        schemes.push("metrics");
+        let mut server = axum_server::from_tcp(listener)
+            .context("listening for metrics")?
+            .acceptor(limits::LimitAcceptor::new(
+                axum_server::accept::DefaultAcceptor::new(),
+                connection_slots.clone(),
+                idle_timeout,
+            ))
+            .first_request_timeout(header_timeout)
+            .handle(handle);
+        limits::configure(server.http_builder(), header_timeout);
+        servers.spawn(async move {
+            server
+                .serve(metrics_app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+        });
+    }
     // Ready only once every listener is bound: systemd (Type=notify) and the tests rely on it.
     let mut bound = Vec::new();
     for (handle, scheme) in handles.iter().zip(&schemes) {
         match handle.listening().await {
+            Some(addr) if *scheme == "metrics" => {
+                tracing::info!("serving metrics at http://{addr}{}", config.metrics.path);
+                bound.push(addr.to_string())
+            }
             Some(addr) => {
                 // Tests read this line to learn a port-0 listener's port.
                 tracing::info!("listening on {scheme}://{addr}");

@@ -60,6 +60,8 @@ pub struct AppState {
     /// The daemon's claim on its data directory (set by `server::prepare`; none in tests
     /// that build a state without a server).
     pub instance: Option<Arc<crate::storage::fence::InstanceLock>>,
+    /// Counters and histograms (requests, blob bytes, jobs); see [`crate::metrics`].
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -95,6 +97,10 @@ impl AppState {
             },
             token_lifetime,
             settings.clone(),
+            config
+                .storage
+                .free_space_reserve_mib
+                .saturating_mul(1 << 20),
         );
         let upload_max_age =
             Duration::from_secs(u64::from(config.storage.upload_max_age_hours) * 3600);
@@ -122,7 +128,8 @@ impl AppState {
             registry.leases(),
             Duration::from_secs(u64::from(config.gc.time_window_minutes) * 60),
         ));
-        let jobs = Jobs::new(db.clone(), kinds);
+        let metrics = crate::metrics::Metrics::new();
+        let jobs = Jobs::new(db.clone(), kinds).with_metrics(metrics.clone());
         Ok(AppState {
             retention: crate::service::retention::RetentionService::new(
                 db.clone(),
@@ -145,7 +152,18 @@ impl AppState {
                 db.clone(),
                 store,
                 config.tls.as_ref().and_then(|t| t.ca_certificate.clone()),
-            ),
+            )
+            .with_parts(crate::service::system::Parts {
+                jobs: jobs.clone(),
+                directory: directory.clone(),
+                registry: registry.clone(),
+                settings: settings.clone(),
+                database: config.data_dir.join("berth.db"),
+                reserve_bytes: config
+                    .storage
+                    .free_space_reserve_mib
+                    .saturating_mul(1 << 20),
+            }),
             registry: registry.clone(),
             jobs,
             projects: projects.clone(),
@@ -165,6 +183,7 @@ impl AppState {
             settings,
             refusals: Arc::new(RepeatedRefusals::default()),
             instance: None,
+            metrics,
             db,
             config,
         })

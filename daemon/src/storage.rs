@@ -263,7 +263,15 @@ impl BlobStore for FsBlobStore {
 
     fn check(&self) -> io::Result<()> {
         fs::metadata(&self.blobs)?;
-        fs::metadata(&self.uploads).map(|_| ())
+        // A real write, synced and removed: a read-only or failing disk shows here.
+        let probe = self.uploads.join(format!(".health-{}", std::process::id()));
+        let written = (|| {
+            let mut f = File::create(&probe)?;
+            f.write_all(b"berth")?;
+            f.sync_all()
+        })();
+        let _ = fs::remove_file(&probe);
+        written
     }
 
     fn remove_blob(&self, digest: &Digest) -> io::Result<bool> {
@@ -310,7 +318,11 @@ impl BlobStore for FsBlobStore {
     fn list_uploads(&self) -> io::Result<Vec<String>> {
         let mut ids = Vec::new();
         for entry in fs::read_dir(&self.uploads)? {
-            ids.push(entry?.file_name().to_string_lossy().into_owned());
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            // Dot files are the health check's probe, never an upload.
+            if !name.starts_with('.') {
+                ids.push(name);
+            }
         }
         Ok(ids)
     }

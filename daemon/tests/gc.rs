@@ -753,7 +753,11 @@ async fn gc_removes_nothing_while_a_backup_holds_the_fence() {
     )
     .await;
     assert!(waited.is_err(), "the run must wait for the backup");
-    assert_eq!(blob_files(&app).len(), 2, "no file went while the fence was held");
+    assert_eq!(
+        blob_files(&app).len(),
+        2,
+        "no file went while the fence was held"
+    );
     let rows: i64 = app
         .state
         .db

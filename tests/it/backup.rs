@@ -42,7 +42,10 @@ fn api(base: &str, method: Method, path: &str) -> reqwest::blocking::RequestBuil
 
 /// `berthd ARGS…`, bounded in time.
 fn berthd(args: &[&str]) -> Output {
-    bounded(Command::new(berthd_bin()).args(args), Duration::from_secs(300))
+    bounded(
+        Command::new(berthd_bin()).args(args),
+        Duration::from_secs(300),
+    )
 }
 
 /// Runs a command to its end or kills it at the deadline (a berthd that starts instead of
@@ -99,7 +102,10 @@ fn push(reg: &Registry, repo: &str, tag: &str, blobs: &[Vec<u8>]) -> Option<Vec<
     for b in blobs {
         let digest = sha256(b);
         let r = reg
-            .req(Method::POST, &format!("/v2/{repo}/blobs/uploads/?digest={digest}"))
+            .req(
+                Method::POST,
+                &format!("/v2/{repo}/blobs/uploads/?digest={digest}"),
+            )
             .body(b.clone())
             .send()
             .ok()?;
@@ -192,7 +198,10 @@ fn churner(b: &Berthd, storm: Storm) -> std::thread::JoinHandle<()> {
             let blobs = vec![format!("{{\"c\":{n}}}").into_bytes(), random_bytes(8192)];
             if let Some(manifest) = push(&reg, "churn/x", "tmp", &blobs) {
                 let r = reg
-                    .req(Method::DELETE, &format!("/v2/churn/x/manifests/{}", sha256(&manifest)))
+                    .req(
+                        Method::DELETE,
+                        &format!("/v2/churn/x/manifests/{}", sha256(&manifest)),
+                    )
                     .send()
                     .expect("delete");
                 if r.status() != 202 {
@@ -335,11 +344,17 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
 
     // An image pushed by the real Docker CLI, and a token issued before the backup.
     let docker = Docker::new();
-    assert!(docker.login(&b.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(docker
+        .login(&b.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     let docker_image = format!("{}/keep/docker:1", b.host());
     docker.build(&docker_image, &[3000, 5000]);
     docker.ok(&["push", &docker_image]);
-    let old_token = b.token(Some(("admin", ADMIN_PASSWORD)), &["repository:keep/live:pull"]);
+    let old_token = b.token(
+        Some(("admin", ADMIN_PASSWORD)),
+        &["repository:keep/live:pull"],
+    );
 
     let storm = Storm::default();
     let threads = vec![keeper(&b, storm.clone()), churner(&b, storm.clone())];
@@ -362,11 +377,18 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let first = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(text(&out).contains("blobs "), "progress is shown: {}", text(&out));
+    assert!(
+        text(&out).contains("blobs "),
+        "progress is shown: {}",
+        text(&out)
+    );
     // Some pushes after the backup, then everything stops.
     let after = storm.acked.lock().expect("acked").len() + 3;
     while storm.acked.lock().expect("acked").len() < after {
-        assert!(Instant::now() < deadline + Duration::from_secs(60), "no pushes after");
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(60),
+            "no pushes after"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     storm.stop.store(true, Ordering::Relaxed);
@@ -461,7 +483,10 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
         .expect("cert")
         .bytes()
         .expect("bytes");
-    assert_eq!(ca.as_ref(), std::fs::read(b.dir.path().join("ca.crt")).expect("ca"));
+    assert_eq!(
+        ca.as_ref(),
+        std::fs::read(b.dir.path().join("ca.crt")).expect("ca")
+    );
     // Users, robots (their secret), settings, policies and the audit log.
     let users: Value = api(&rbase, Method::GET, "/users?q=username%3Ddev1")
         .send()
@@ -471,7 +496,10 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     assert_eq!(users.as_array().map(Vec::len), Some(1), "{users}");
     let r = http()
         .get(format!("{rbase}/service/token"))
-        .query(&[("service", "harbor-registry"), ("scope", "repository:keep/live:pull")])
+        .query(&[
+            ("service", "harbor-registry"),
+            ("scope", "repository:keep/live:pull"),
+        ])
         .basic_auth("robot$keep+ci", Some(&robot_secret))
         .send()
         .expect("robot token");
@@ -481,7 +509,10 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
         .expect("settings")
         .json()
         .expect("json");
-    assert_eq!(settings["ldap_url"]["value"], "ldap://directory.invalid:389");
+    assert_eq!(
+        settings["ldap_url"]["value"],
+        "ldap://directory.invalid:389"
+    );
     let rules: Value = api(&rbase, Method::GET, "/projects/keep/immutabletagrules")
         .send()
         .expect("rules")
@@ -493,16 +524,22 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
         .expect("project")
         .json()
         .expect("json");
-    let retention = project["metadata"]["retention_id"].as_str().expect("retention id");
+    let retention = project["metadata"]["retention_id"]
+        .as_str()
+        .expect("retention id");
     let r = api(&rbase, Method::GET, &format!("/retentions/{retention}"))
         .send()
         .expect("retention");
     assert_eq!(r.status(), 200);
-    let logs: Value = api(&rbase, Method::GET, "/audit-logs?q=operation%3Dpush,resource%3D~keep/docker&page_size=100")
-        .send()
-        .expect("audit")
-        .json()
-        .expect("json");
+    let logs: Value = api(
+        &rbase,
+        Method::GET,
+        "/audit-logs?q=operation%3Dpush,resource%3D~keep/docker&page_size=100",
+    )
+    .send()
+    .expect("audit")
+    .json()
+    .expect("json");
     assert!(
         logs.as_array().is_some_and(|l| !l.is_empty()),
         "the push is in the restored audit log: {logs}"
@@ -510,7 +547,10 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     // The real Docker CLI pulls its image back from the restored registry.
     let pulled = format!("{}/keep/docker:1", restored.host());
     let fresh = Docker::new();
-    assert!(fresh.login(&restored.host(), "admin", ADMIN_PASSWORD).status.success());
+    assert!(fresh
+        .login(&restored.host(), "admin", ADMIN_PASSWORD)
+        .status
+        .success());
     fresh.ok(&["pull", &pulled]);
     assert_eq!(fresh.image_id(&pulled), docker.image_id(&docker_image));
     let _ = fresh.run(&["rmi", &pulled]);
@@ -556,7 +596,12 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     let out = berthd(&["verify", backup_dir.to_str().expect("path")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report = text(&out);
-    let name = |p: &PathBuf| p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_string();
+    let name = |p: &PathBuf| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string()
+    };
     assert!(
         report.contains(&format!("{} does not hash to its name", name(flipped))),
         "{report}"
@@ -590,7 +635,13 @@ fn upgrades_refuse_clearly_and_change_nothing() {
     let start = |data: &Path| {
         let out = bounded(
             Command::new(berthd_bin())
-                .args(["--dev", "--data", data.to_str().expect("path"), "--listen", "127.0.0.1:0"])
+                .args([
+                    "--dev",
+                    "--data",
+                    data.to_str().expect("path"),
+                    "--listen",
+                    "127.0.0.1:0",
+                ])
                 .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD),
             Duration::from_secs(60),
         );
@@ -604,7 +655,11 @@ fn upgrades_refuse_clearly_and_change_nothing() {
     let message = start(&b.data());
     assert!(message.contains("written by a newer Berth"), "{message}");
     assert!(message.contains("changed nothing"), "{message}");
-    assert_eq!(std::fs::read(&db).expect("db"), before, "the database was not touched");
+    assert_eq!(
+        std::fs::read(&db).expect("db"),
+        before,
+        "the database was not touched"
+    );
     assert_eq!(version(&db), current + 1);
 
     // A migration that fails: the previous version's migration runs again over tables that
@@ -619,13 +674,20 @@ fn upgrades_refuse_clearly_and_change_nothing() {
         "{message}"
     );
     assert!(message.contains("To roll back, reinstall"), "{message}");
-    assert_eq!(version(&db), current - 1, "the failed migration changed nothing");
+    assert_eq!(
+        version(&db),
+        current - 1,
+        "the failed migration changed nothing"
+    );
     let copies: Vec<PathBuf> = std::fs::read_dir(b.data().join("pre-upgrade"))
         .expect("the copy taken before")
         .map(|e| e.expect("entry").path())
         .collect();
     assert_eq!(copies.len(), 1, "{copies:?}");
-    assert!(message.contains(copies[0].to_str().expect("path")), "{message}");
+    assert!(
+        message.contains(copies[0].to_str().expect("path")),
+        "{message}"
+    );
     assert_eq!(version(&copies[0]), current - 1);
 
     // Put back, it starts and serves what it had.

@@ -148,6 +148,8 @@ system_permissions! {
     /// Testing directory settings is changing the configuration, as in Harbor.
     UpdateConfiguration = Configuration: Update;
     ReadSystemVolumes = SystemVolumes: Read;
+    /// The Prometheus metrics on the main listeners (a listener of their own needs none).
+    ReadMetrics = Metrics: Read;
     /// One execution, its log, and the schedule.
     ReadGc = GarbageCollection: Read;
     ListGc = GarbageCollection: List;

@@ -8,6 +8,7 @@ pub mod extract;
 mod gc;
 mod immutable;
 mod ldap;
+pub mod metrics;
 mod openapi;
 pub mod paging;
 mod projects;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::{AuthUser, MaybeUser, QueryPairs};
+use crate::auth::permissions::{Operation, Resource};
 use crate::server::AppState;
 
 pub(super) async fn ping() -> &'static str {
@@ -15,20 +16,26 @@ pub(super) async fn ping() -> &'static str {
 }
 
 /// Harbor's health shape: overall status and one entry per component.
-pub(super) async fn health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let health = state.system.health().await;
-    let entry = |name: &str, r: &Result<(), String>| match r {
-        Ok(()) => json!({"name": name, "status": "healthy"}),
-        Err(e) => json!({"name": name, "status": "unhealthy", "error": e}),
-    };
+pub(super) async fn health(
+    State(state): State<AppState>,
+    MaybeUser(by): MaybeUser,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let health = state.system.health(true).await;
+    // What went wrong is for administrators; everyone else sees only which part is down.
+    let detail = by.may_system(Resource::Configuration, Operation::Read);
+    let components: Vec<_> = health
+        .components
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(()) => json!({"name": name, "status": "healthy"}),
+            Err(e) if detail => json!({"name": name, "status": "unhealthy", "error": e}),
+            Err(_) => json!({"name": name, "status": "unhealthy"}),
+        })
+        .collect();
     let healthy = health.healthy();
     let body = json!({
         "status": if healthy { "healthy" } else { "unhealthy" },
-        "components": [
-            {"name": "core", "status": "healthy"},
-            entry("database", &health.database),
-            entry("storage", &health.storage),
-        ],
+        "components": components,
     });
     (
         if healthy {

@@ -126,10 +126,12 @@ pub enum Resource {
     ReplicationPolicy,
     Replication,
     ReplicationAdapter,
+    /// Berth's: the Prometheus metrics on the main listeners.
+    Metrics,
 }
 
 impl Resource {
-    const ALL: [Resource; 21] = [
+    const ALL: [Resource; 22] = [
         Resource::Project,
         Resource::Member,
         Resource::Log,
@@ -151,6 +153,7 @@ impl Resource {
         Resource::ReplicationPolicy,
         Resource::Replication,
         Resource::ReplicationAdapter,
+        Resource::Metrics,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -176,6 +179,7 @@ impl Resource {
             Resource::ReplicationPolicy => "replication-policy",
             Resource::Replication => "replication",
             Resource::ReplicationAdapter => "replication-adapter",
+            Resource::Metrics => "metrics",
         }
     }
 
@@ -364,6 +368,7 @@ pub const SYSTEM: &[(Resource, Operation)] = &[
     (R::Quota, O::Read),
     (R::Quota, O::List),
     (R::Quota, O::Update),
+    (R::Metrics, O::Read),
 ];
 
 /// Everything the decision needs to know about a caller at the system level.

@@ -549,6 +549,13 @@ const MIGRATIONS: &[&str] = &[
         DELETE FROM job_schedules WHERE kind = 'retention:' || OLD.id;
     END;
     "#,
+    // 11: the health check's database write: one row, rewritten by each check.
+    r#"
+    CREATE TABLE health_probe (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        checked_at INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -9,6 +9,7 @@ pub mod groups;
 pub mod immutable;
 pub mod jobs;
 pub mod members;
+pub mod metrics;
 mod migrations;
 pub mod projects;
 pub mod quotas;
@@ -152,9 +153,19 @@ impl Db {
         .map_err(|e| E::from(DbError::Worker(e.to_string())))?
     }
 
-    /// A cheap liveness check for the health endpoint.
+    /// The health check: a real write through the single writer (so a stuck writer, a
+    /// read-only file or a full disk shows), then a read.
     pub async fn check(&self) -> DbResult<()> {
-        self.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO health_probe (id, checked_at) VALUES (1, ?1)
+                 ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                [now()],
+            )?;
+            Ok::<_, DbError>(())
+        })
+        .await?;
+        self.read(|c| Ok(c.query_row("SELECT checked_at FROM health_probe", [], |_| Ok(()))?))
             .await
     }
 }

@@ -150,6 +150,9 @@ pub struct Jobs {
     running: Arc<Mutex<HashMap<i64, (String, CancellationToken)>>>,
     /// Cancelled when berthd shuts down (before the running jobs are stopped).
     shutdown: CancellationToken,
+    metrics: Option<crate::metrics::Metrics>,
+    /// See [`Jobs::last_round`].
+    last_round: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Jobs {
@@ -159,7 +162,22 @@ impl Jobs {
             kinds: Arc::new(kinds.into_iter().collect()),
             running: Arc::new(Mutex::new(HashMap::new())),
             shutdown: CancellationToken::new(),
+            metrics: None,
+            // Counted from now, so a runner that never starts shows after the grace period.
+            last_round: Arc::new(std::sync::atomic::AtomicI64::new(db::now())),
         }
+    }
+
+    /// Counts each execution's end in `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Jobs {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// When the runner last finished a round (seconds since the epoch; its creation before
+    /// the first), for the health check.
+    pub fn last_round(&self) -> i64 {
+        self.last_round.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn kind(&self, kind: &str) -> Result<(&'static str, Arc<dyn Job>), JobError> {
@@ -514,6 +532,9 @@ impl Jobs {
             };
             let resumes = job.resumes_in_place();
             let this = self.clone();
+            let kind = e.kind.clone();
+            tracing::info!(execution = id, kind = %kind, lane = %e.lane, "job started");
+            let began = std::time::Instant::now();
             tokio::spawn(async move {
                 // A job that panics still ends, as `Error`, and frees its kind.
                 let outcome = std::panic::AssertUnwindSafe(job.run(ctx))
@@ -539,6 +560,17 @@ impl Jobs {
                     Ok(result) => ("Success", result),
                     Err(error) => ("Error", serde_json::json!({"error": error})),
                 };
+                let elapsed = began.elapsed();
+                tracing::info!(
+                    execution = id,
+                    kind = %kind,
+                    status,
+                    ms = elapsed.as_millis() as u64,
+                    "job ended"
+                );
+                if let Some(m) = &this.metrics {
+                    m.job_ended(&kind, status, elapsed);
+                }
                 let result = result.to_string();
                 if let Err(e) = this
                     .db
@@ -563,8 +595,11 @@ impl Jobs {
                 _ = tick.tick() => {}
                 _ = shutdown.cancelled() => break,
             }
-            if let Err(e) = self.run_once().await {
-                tracing::warn!(error = %e, "the job runner's round failed");
+            match self.run_once().await {
+                Ok(_) => self
+                    .last_round
+                    .store(db::now(), std::sync::atomic::Ordering::Relaxed),
+                Err(e) => tracing::warn!(error = %e, "the job runner's round failed"),
             }
         }
         self.shutdown.cancel();

@@ -49,7 +49,15 @@ pub(super) async fn get(
     let body = if head {
         Body::empty()
     } else {
-        Body::from_stream(ctx.state.registry.blob_stream(&digest, start, len))
+        let metrics = ctx.state.metrics.clone();
+        Body::from_stream(futures_util::StreamExt::inspect(
+            ctx.state.registry.blob_stream(&digest, start, len),
+            move |chunk| {
+                if let Ok(bytes) = chunk {
+                    metrics.blob_sent(bytes.len());
+                }
+            },
+        ))
     };
     Ok(response(status, &headers, body))
 }

@@ -56,6 +56,20 @@ fn range_start(ctx: &Ctx) -> Result<Option<u64>, OciError> {
     }
 }
 
+/// The request body as a stream, each chunk counted as blob bytes received.
+fn counted(
+    ctx: &Ctx,
+    body: Body,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, axum::Error>> + Send + 'static {
+    use futures_util::StreamExt;
+    let metrics = ctx.state.metrics.clone();
+    body.into_data_stream().inspect(move |chunk| {
+        if let Ok(bytes) = chunk {
+            metrics.blob_received(bytes.len());
+        }
+    })
+}
+
 pub(super) async fn start(
     ctx: &Ctx,
     claims: &Claims,
@@ -78,7 +92,7 @@ pub(super) async fn start(
             .start_upload(name, &ctx.username, digest.algorithm())
             .await?;
         let done = registry
-            .finish_upload(name, &id, expected, None, body.into_data_stream())
+            .finish_upload(name, &id, expected, None, counted(ctx, body))
             .await?;
         return Ok(created(name, &done));
     }
@@ -118,7 +132,7 @@ pub(super) async fn patch(
     let status = ctx
         .state
         .registry
-        .append_upload(name, id, start, body.into_data_stream())
+        .append_upload(name, id, start, counted(ctx, body))
         .await?;
     Ok(accepted(name, &status, StatusCode::ACCEPTED))
 }
@@ -138,7 +152,7 @@ pub(super) async fn put(
     let digest = ctx
         .state
         .registry
-        .finish_upload(name, id, expected, start, body.into_data_stream())
+        .finish_upload(name, id, expected, start, counted(ctx, body))
         .await?;
     Ok(created(name, &digest))
 }

@@ -377,6 +377,29 @@ impl DirectoryService {
         })
     }
 
+    /// Whether the saved directory answers (connection, TLS, search bind, base DN), for the
+    /// health check; `None` unless logins go to a directory.
+    pub async fn reachable(&self) -> Option<Result<(), String>> {
+        let settings = self.auth.settings();
+        if settings.auth_mode != crate::config::AuthMode::Ldap {
+            return None;
+        }
+        let cfg = settings.ldap.clone()?;
+        let directory = match Directory::new(cfg) {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let limit = Duration::from_secs(directory.config().ldap_timeout.clamp(1, 10) * 2);
+        Some(match tokio::time::timeout(limit, directory.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ping_message(&e)),
+            Err(_) => Err(format!(
+                "connection: the directory did not answer within {} s",
+                limit.as_secs()
+            )),
+        })
+    }
+
     /// Directory users whose login name contains `fragment`.
     pub async fn search_users(
         &self,

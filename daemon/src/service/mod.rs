@@ -13,6 +13,7 @@ pub mod replication;
 pub mod repositories;
 pub mod retention;
 pub mod robots;
+pub mod room;
 pub mod system;
 pub mod uploads;
 pub mod users;

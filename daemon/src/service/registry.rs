@@ -106,6 +106,7 @@ impl From<AppendError> for RegistryError {
                 RegistryError::BlobUploadInvalid(format!("upload interrupted: {m}"))
             }
             AppendError::Io(e) => e.into(),
+            AppendError::Full(why) => RegistryError::Denied(why),
         }
     }
 }
@@ -157,6 +158,8 @@ pub struct Registry {
     locks: BlobLocks,
     /// Whether quotas are enforced (`quota_per_project_enable`) is read at each push.
     settings: SettingsHandle,
+    /// The free-space reserve every push checks.
+    room: super::room::Room,
 }
 
 impl Registry {
@@ -168,9 +171,11 @@ impl Registry {
         limits: SessionLimits,
         lease_lifetime: Duration,
         settings: SettingsHandle,
+        reserve_bytes: u64,
     ) -> Registry {
         Registry {
             db,
+            room: super::room::Room::new(store.clone(), reserve_bytes),
             store,
             uploads: Uploads::default(),
             limits,
@@ -178,6 +183,14 @@ impl Registry {
             locks: BlobLocks::default(),
             settings,
         }
+    }
+
+    /// `DENIED` when the data volume is below its free-space reserve.
+    async fn ensure_room(&self) -> Result<()> {
+        let room = self.room.clone();
+        tokio::task::spawn_blocking(move || room.check(false))
+            .await?
+            .map_err(RegistryError::Denied)
     }
 
     fn quotas_enforced(&self) -> bool {
@@ -373,6 +386,7 @@ impl Registry {
         algorithm: Algorithm,
     ) -> Result<String> {
         self.project_id(repo).await?;
+        self.ensure_room().await?;
         let store = self.store.clone();
         let uploads = self.uploads.clone();
         let (name, owner, limits) = (repo.to_string(), owner.to_string(), self.limits);
@@ -429,8 +443,9 @@ impl Registry {
                 });
             }
         }
-        let result = uploads::append(&self.store, &mut session, body).await;
-        if let Err(AppendError::Io(_)) = &result {
+        let result = uploads::append(&self.store, &self.room, &mut session, body).await;
+        // A failed write, or a full disk (whose partial file is best given back at once).
+        if let Err(AppendError::Io(_) | AppendError::Full(_)) = &result {
             self.discard(&session.id).await;
         }
         result?;
@@ -488,8 +503,8 @@ impl Registry {
                 });
             }
         }
-        if let Err(e) = uploads::append(&self.store, &mut session, body).await {
-            if matches!(e, AppendError::Io(_)) {
+        if let Err(e) = uploads::append(&self.store, &self.room, &mut session, body).await {
+            if matches!(e, AppendError::Io(_) | AppendError::Full(_)) {
                 self.discard(&session.id).await;
             }
             return Err(e.into());
@@ -615,6 +630,7 @@ impl Registry {
         body: Bytes,
     ) -> Result<PutManifestOutcome> {
         let reference = Reference::parse(reference)?;
+        self.ensure_room().await?;
         if body.len() > manifest::MAX_MANIFEST_BYTES {
             return Err(RegistryError::ManifestTooLarge(
                 manifest::MAX_MANIFEST_BYTES,
@@ -878,6 +894,11 @@ impl Registry {
             Ok::<_, std::io::Error>(found)
         })
         .await??)
+    }
+
+    /// Upload sessions open now.
+    pub fn uploads_open(&self) -> usize {
+        self.uploads.open()
     }
 
     /// Sessions idle for longer than `max_age` (what `expire_uploads` would discard).

@@ -8,16 +8,35 @@ use crate::auth::Principal;
 use crate::db::{self, Db, DbError};
 use crate::storage::BlobStore;
 
-/// Each component's state: `Err` carries what is wrong.
+/// Each component checked, in Harbor's names where Harbor has the component: `Err` carries
+/// what is wrong (shown to system administrators only).
 pub struct Health {
-    pub database: Result<(), String>,
-    pub storage: Result<(), String>,
+    pub components: Vec<(&'static str, Result<(), String>)>,
 }
 
 impl Health {
     pub fn healthy(&self) -> bool {
-        self.database.is_ok() && self.storage.is_ok()
+        self.components.iter().all(|(_, r)| r.is_ok())
     }
+}
+
+/// A job runner that has not finished a round for this long is reported unhealthy (it rounds
+/// every second).
+const RUNNER_SILENCE_SECONDS: i64 = 30;
+/// A check that takes longer than this fails: health must answer even when a part hangs.
+const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the health check and the metrics read beyond the database and the store.
+#[derive(Clone)]
+pub struct Parts {
+    pub jobs: crate::jobs::Jobs,
+    pub directory: crate::service::directory::DirectoryService,
+    pub registry: crate::service::registry::Registry,
+    pub settings: crate::settings::SettingsHandle,
+    /// The database file, for its size.
+    pub database: PathBuf,
+    /// The free space kept on the data volume (see `storage.free_space_reserve_mib`).
+    pub reserve_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -25,6 +44,7 @@ pub struct SystemService {
     db: Db,
     store: Arc<dyn BlobStore>,
     ca_certificate: Option<PathBuf>,
+    parts: Option<Parts>,
 }
 
 /// The CA that clients must trust, with what they check it by.
@@ -44,7 +64,14 @@ impl SystemService {
             db,
             store,
             ca_certificate,
+            parts: None,
         }
+    }
+
+    /// Adds the job runner, directory, registry and settings to what is checked.
+    pub fn with_parts(mut self, parts: Parts) -> SystemService {
+        self.parts = Some(parts);
+        self
     }
 
     /// The configured CA certificate (`tls.ca_certificate`), if any.
@@ -99,14 +126,125 @@ impl SystemService {
         Ok(crate::service::projects::fill_days(today, days, rows))
     }
 
-    pub async fn health(&self) -> Health {
-        let database = self.db.check().await.map_err(|e| e.to_string());
-        let store = self.store.clone();
-        let storage = tokio::task::spawn_blocking(move || store.check())
+    /// Checks each part for real, at once, each within [`CHECK_TIMEOUT`]: a database write,
+    /// a file written and synced in the store and its free space against the reserve, the job
+    /// runner's last round, and in LDAP mode the directory (connection and search bind).
+    /// `with_directory` false skips the directory (metrics scrapes, which must stay cheap).
+    pub async fn health(&self, with_directory: bool) -> Health {
+        let bounded = |what: &'static str, r: Option<Result<(), String>>| {
+            r.unwrap_or_else(|| {
+                Err(format!(
+                    "{what} did not answer within {} s",
+                    CHECK_TIMEOUT.as_secs()
+                ))
+            })
+        };
+        let database = async {
+            bounded(
+                "the database",
+                tokio::time::timeout(CHECK_TIMEOUT, self.db.check())
+                    .await
+                    .ok()
+                    .map(|r| r.map_err(|e| format!("a write failed: {e}"))),
+            )
+        };
+        let storage = async {
+            let store = self.store.clone();
+            let checked = tokio::time::timeout(
+                CHECK_TIMEOUT,
+                tokio::task::spawn_blocking(move || store.check().and_then(|()| store.volume())),
+            )
             .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        Health { database, storage }
+            .ok()
+            .map(|joined| match joined {
+                Err(e) => Err(e.to_string()),
+                Ok(Err(e)) => Err(format!("writing a file failed: {e}")),
+                Ok(Ok((_, free))) => {
+                    let reserve = self.parts.as_ref().map_or(0, |p| p.reserve_bytes);
+                    if free < reserve {
+                        Err(format!(
+                            "{} MiB free, below the reserve of {} MiB: pushes are refused until space is freed",
+                            free / (1 << 20),
+                            reserve / (1 << 20)
+                        ))
+                    } else {
+                        Ok(())
+                    }
+                }
+            });
+            bounded("the blob store", checked)
+        };
+        let directory = async {
+            match (&self.parts, with_directory) {
+                (Some(p), true) => p.directory.reachable().await,
+                _ => None,
+            }
+        };
+        let (database, storage, directory) = tokio::join!(database, storage, directory);
+        let mut components = vec![
+            ("core", Ok(())),
+            ("database", database),
+            ("storage", storage),
+        ];
+        if let Some(p) = &self.parts {
+            let last = p.jobs.last_round();
+            let silent = db::now() - last;
+            let runner = if silent > RUNNER_SILENCE_SECONDS {
+                Err(format!("the job runner's last round was {silent} s ago"))
+            } else {
+                Ok(())
+            };
+            components.push(("jobservice", runner));
+        }
+        if let Some(reachable) = directory {
+            components.push(("ldap", reachable));
+        }
+        Health { components }
+    }
+
+    /// Everything a metrics scrape reports besides what is counted as it happens.
+    pub async fn figures(&self) -> Result<crate::metrics::Figures, DbError> {
+        let (projects, queue, stored_bytes) = self
+            .db
+            .read(|c| {
+                Ok((
+                    db::metrics::projects(c)?,
+                    db::metrics::queue(c)?,
+                    db::metrics::stored_bytes(c)?,
+                ))
+            })
+            .await?;
+        let health = self.health(false).await;
+        let mut figures = crate::metrics::Figures {
+            projects,
+            queue,
+            stored_bytes,
+            volume: self.volume().await.ok(),
+            components: health
+                .components
+                .iter()
+                .map(|(name, r)| (*name, r.is_ok()))
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(p) = &self.parts {
+            figures.uploads_open = p.registry.uploads_open();
+            let settings = p.settings.current();
+            figures.auth_mode = match settings.auth_mode {
+                crate::config::AuthMode::Ldap => "ldap_auth",
+                _ => "db_auth",
+            };
+            figures.self_registration = settings.system.self_registration;
+            figures.database_bytes = ["", "-wal"]
+                .iter()
+                .filter_map(|suffix| {
+                    let mut path = p.database.clone().into_os_string();
+                    path.push(suffix);
+                    std::fs::metadata(path).ok().map(|m| m.len())
+                })
+                .sum();
+        }
+        Ok(figures)
     }
 
     /// Total and free bytes of the blob store's volume.

@@ -60,6 +60,9 @@ pub enum AppendError {
     Client(String),
     #[error("writing upload: {0}")]
     Io(#[from] std::io::Error),
+    /// The volume fell below the free-space reserve (see [`super::room`]).
+    #[error("{0}")]
+    Full(String),
 }
 
 /// The table of live sessions.
@@ -143,6 +146,11 @@ impl Uploads {
         }
     }
 
+    /// Sessions open now.
+    pub fn open(&self) -> usize {
+        self.lock().len()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, SessionHandle)>> {
         // A panic while holding this lock cannot leave the map inconsistent; keep serving.
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
@@ -179,6 +187,7 @@ impl Uploads {
 /// bytes that did arrive stay written and counted, so the client can read the status and resume.
 pub async fn append<S, E>(
     store: &Arc<dyn BlobStore>,
+    room: &super::room::Room,
     session: &mut UploadSession,
     body: S,
 ) -> Result<u64, AppendError>
@@ -196,10 +205,26 @@ where
     };
     let mut hasher = session.hasher.take();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(32);
+    let room = room.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut written = 0u64;
         let mut result = Ok(());
-        while let Some(chunk) = rx.blocking_recv() {
+        // Checked before the first byte and again every RECHECK_BYTES: a large upload that
+        // started with room cannot run the disk below its reserve.
+        let mut full = room.check(false).err();
+        let mut since_check = 0u64;
+        while full.is_none() {
+            let Some(chunk) = rx.blocking_recv() else {
+                break;
+            };
+            since_check += chunk.len() as u64;
+            if since_check >= super::room::RECHECK_BYTES {
+                since_check = 0;
+                if let Err(why) = room.check(true) {
+                    full = Some(why);
+                    break;
+                }
+            }
             if let Err(e) = file.write_all(&chunk) {
                 result = Err(e);
                 break;
@@ -212,7 +237,7 @@ where
         // Flushed and closed here: nothing stays open between requests.
         let result = result.and_then(|_| file.flush());
         drop(file);
-        (hasher, written, result)
+        (hasher, written, result, full)
     });
     let mut body = body;
     let mut client_error = None;
@@ -230,10 +255,13 @@ where
         }
     }
     drop(tx);
-    let (hasher, written, result) = writer
+    let (hasher, written, result, full) = writer
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     result?;
+    if let Some(why) = full {
+        return Err(AppendError::Full(why));
+    }
     session.hasher = hasher;
     session.offset += written;
     session.touched = Instant::now();
