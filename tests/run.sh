@@ -20,7 +20,7 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
     tmux systemd debootstrap rpm binutils \
     chromium chromium-driver fonts-noto-cjk fonts-liberation \
     mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common \
-    qemu-system-x86 ovmf genisoimage
+    qemu-system-x86 ovmf genisoimage prometheus
   # qemu-img: the machine's own, or Debian's when installing qemu-system-x86 replaced it.
   command -v qemu-img >/dev/null || apt-get install -y --no-install-recommends qemu-utils
   # npm comes with the machine's Node.js; Debian's is the fallback.

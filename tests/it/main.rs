@@ -15,6 +15,7 @@ mod durability;
 mod gc;
 mod ldap;
 mod matrix;
+mod operations;
 mod oras;
 mod packaging;
 mod policies;
