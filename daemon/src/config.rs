@@ -488,9 +488,9 @@ pub struct MetricsConfig {
     /// Off by default, as in Harbor.
     #[serde(default)]
     pub enabled: bool,
-    /// A listener of its own (Harbor's exporter port, 9090), open to whoever can reach it:
-    /// bind it where only the scraper can. Without it, `path` is served on the main
-    /// listeners to system administrators and robots granted `metrics:read`.
+    /// `path` is served on the main listeners to system administrators and robots granted
+    /// `metrics:read`; this adds a listener of its own (Harbor's exporter port, 9090), open
+    /// to whoever can reach it: bind it where only the scraper can.
     #[serde(default)]
     pub listen: Option<SocketAddr>,
     #[serde(default = "default_metrics_path")]

@@ -32,7 +32,7 @@ pub fn app(state: AppState) -> Router {
         .merge(crate::portal::router(state.clone()))
         .route("/service/token", get(crate::api::token::get_token));
     let metrics = &state.config.metrics;
-    if metrics.enabled && metrics.listen.is_none() {
+    if metrics.enabled {
         router = router.route(&metrics.path, get(crate::api::metrics::guarded));
     }
     router

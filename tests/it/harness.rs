@@ -183,8 +183,11 @@ impl Berthd {
             let found = self.log().lines().find_map(|l| {
                 l.split("listening on https://127.0.0.1:")
                     .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|p| p.parse().ok())
+                    .and_then(|rest| {
+                        let digits: String =
+                            rest.chars().take_while(char::is_ascii_digit).collect();
+                        digits.parse().ok()
+                    })
             });
             if let Some(port) = found {
                 return port;
@@ -240,8 +243,11 @@ impl Berthd {
             let found = log.get(log_before..).unwrap_or("").lines().find_map(|l| {
                 l.split("listening on http://127.0.0.1:")
                     .nth(1)
-                    .and_then(|rest| rest.split_whitespace().next())
-                    .and_then(|p| p.parse::<u16>().ok())
+                    .and_then(|rest| {
+                        let digits: String =
+                            rest.chars().take_while(char::is_ascii_digit).collect();
+                        digits.parse::<u16>().ok()
+                    })
             });
             if let Some(p) = found {
                 break p;

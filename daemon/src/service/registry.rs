@@ -80,6 +80,15 @@ impl From<DbError> for RegistryError {
 
 impl From<std::io::Error> for RegistryError {
     fn from(e: std::io::Error) -> Self {
+        // Past the reserve (concurrent uploads, another program filling the disk): still a
+        // clear refusal, not an internal error.
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            return RegistryError::Denied(
+                "the registry's disk is full: pushes are refused until an administrator frees \
+                 space (delete artifacts, then run garbage collection); pulls go on"
+                    .into(),
+            );
+        }
         RegistryError::Internal(format!("storage: {e}"))
     }
 }
@@ -188,7 +197,7 @@ impl Registry {
     /// `DENIED` when the data volume is below its free-space reserve.
     async fn ensure_room(&self) -> Result<()> {
         let room = self.room.clone();
-        tokio::task::spawn_blocking(move || room.check(false))
+        tokio::task::spawn_blocking(move || room.check())
             .await?
             .map_err(RegistryError::Denied)
     }

@@ -1,54 +1,36 @@
 //! The free-space reserve: below it, pushes are refused before the disk fills, so the database
 //! and every acknowledged blob stay whole, while pulls, deletions and garbage collection (which
-//! frees space) go on. Readings of the volume are kept for a second: a statvfs per request
-//! would be cheap, but not free, and a second is far shorter than it takes to fill a reserve.
+//! frees space) go on. Each check reads the volume afresh: statvfs reads counters the kernel
+//! keeps, and a cached reading let quick pushes run past the reserve.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use crate::storage::BlobStore;
 
-/// How old a reading may be.
-const FRESH: Duration = Duration::from_secs(1);
-/// While an upload streams, the volume is read again after this many bytes.
+/// While an upload streams, the volume is read again after this many bytes; uploads running
+/// at once can together pass the reserve by at most this much each.
 pub const RECHECK_BYTES: u64 = 16 << 20;
 
 #[derive(Clone)]
 pub struct Room {
     store: Arc<dyn BlobStore>,
     reserve: u64,
-    last: Arc<Mutex<Option<(Instant, u64)>>>,
 }
 
 impl Room {
     /// `reserve` bytes kept free (0: no check).
     pub fn new(store: Arc<dyn BlobStore>, reserve: u64) -> Room {
-        Room {
-            store,
-            reserve,
-            last: Arc::new(Mutex::new(None)),
-        }
+        Room { store, reserve }
     }
 
-    /// `Err(why)` when the volume's free space is below the reserve. Blocking (statvfs), at
-    /// most once a second per daemon unless `fresh`.
-    pub fn check(&self, fresh: bool) -> Result<(), String> {
+    /// `Err(why)` when the volume's free space is below the reserve. Blocking (statvfs).
+    pub fn check(&self) -> Result<(), String> {
         if self.reserve == 0 {
             return Ok(());
         }
-        let free = {
-            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-            match *last {
-                Some((at, free)) if !fresh && at.elapsed() < FRESH => free,
-                _ => {
-                    // A volume that cannot be read is not a reason to refuse pushes.
-                    let Ok((_, free)) = self.store.volume() else {
-                        return Ok(());
-                    };
-                    *last = Some((Instant::now(), free));
-                    free
-                }
-            }
+        // A volume that cannot be read is not a reason to refuse pushes.
+        let Ok((_, free)) = self.store.volume() else {
+            return Ok(());
         };
         if free >= self.reserve {
             return Ok(());

@@ -211,7 +211,7 @@ where
         let mut result = Ok(());
         // Checked before the first byte and again every RECHECK_BYTES: a large upload that
         // started with room cannot run the disk below its reserve.
-        let mut full = room.check(false).err();
+        let mut full = room.check().err();
         let mut since_check = 0u64;
         while full.is_none() {
             let Some(chunk) = rx.blocking_recv() else {
@@ -220,7 +220,7 @@ where
             since_check += chunk.len() as u64;
             if since_check >= super::room::RECHECK_BYTES {
                 since_check = 0;
-                if let Err(why) = room.check(true) {
+                if let Err(why) = room.check() {
                     full = Some(why);
                     break;
                 }
