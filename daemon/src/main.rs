@@ -420,6 +420,13 @@ fn restore_backup(options: berth::backup::RestoreOptions) -> ExitCode {
             for file in &r.config_files {
                 println!("  configuration: {}", file.display());
             }
+            if let Some(aside) = &r.moved_aside {
+                println!(
+                    "  the data directory's earlier files were moved to {}; remove it once the \
+                     restored registry works",
+                    aside.display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e @ berth::backup::BackupError::Refused(_)) => {
@@ -428,9 +435,10 @@ fn restore_backup(options: berth::backup::RestoreOptions) -> ExitCode {
         }
         Err(e) => {
             eprintln!(
-                "berthd: the restore failed: {e}. The data directory holds a partial restore \
-                 (its database is written last, so berthd will not start on it half-done); \
-                 run the restore again with --force"
+                "berthd: the restore failed: {e}. The data directory holds a partial restore, \
+                 which berthd refuses to start on (its {} marker says so); fix the cause and \
+                 run the restore again with --force",
+                berth::backup::RESTORING
             );
             ExitCode::FAILURE
         }

@@ -35,10 +35,11 @@ const JOB_BUCKETS: &[f64] = &[
     4.0 * 3600.0,
 ];
 
-/// The metrics of one daemon; cheap to clone.
+/// The metrics of one daemon; cheap to clone. Disabled (`[metrics] enabled = false`), it
+/// records nothing, so metrics cost a request nothing unless they are wanted.
 #[derive(Clone)]
 pub struct Metrics {
-    inner: Arc<Inner>,
+    inner: Option<Arc<Inner>>,
 }
 
 struct Inner {
@@ -52,11 +53,13 @@ struct Inner {
 }
 
 /// A request in flight; counted until dropped.
-pub struct InFlight(IntGauge);
+pub struct InFlight(Option<IntGauge>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.dec();
+        if let Some(g) = &self.0 {
+            g.dec();
+        }
     }
 }
 
@@ -78,14 +81,14 @@ pub struct Figures {
     pub self_registration: bool,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// Metrics that record nothing.
+    pub fn disabled() -> Metrics {
+        Metrics { inner: None }
+    }
+
+    /// Metrics that record, with the process collector registered.
+    pub fn enabled() -> Metrics {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -151,7 +154,7 @@ impl Metrics {
         let process = prometheus::process_collector::ProcessCollector::for_self();
         let _ = registry.register(Box::new(process));
         Metrics {
-            inner: Arc::new(Inner {
+            inner: Some(Arc::new(Inner {
                 registry,
                 requests,
                 durations,
@@ -159,51 +162,58 @@ impl Metrics {
                 blob_bytes,
                 jobs,
                 job_seconds,
-            }),
+            })),
         }
     }
 
     pub fn request_started(&self) -> InFlight {
-        self.inner.inflight.inc();
-        InFlight(self.inner.inflight.clone())
+        InFlight(self.inner.as_ref().map(|i| {
+            i.inflight.inc();
+            i.inflight.clone()
+        }))
     }
 
     pub fn request_ended(&self, method: &str, operation: &str, status: u16, elapsed: Duration) {
-        self.inner
-            .requests
+        let Some(i) = &self.inner else { return };
+        i.requests
             .with_label_values(&[method, operation, &status.to_string()])
             .inc();
-        self.inner
-            .durations
+        i.durations
             .with_label_values(&[method, operation])
             .observe(elapsed.as_secs_f64());
     }
 
     pub fn blob_received(&self, bytes: usize) {
-        self.inner
-            .blob_bytes
-            .with_label_values(&["received"])
-            .inc_by(bytes as u64);
+        if let Some(i) = &self.inner {
+            i.blob_bytes
+                .with_label_values(&["received"])
+                .inc_by(bytes as u64);
+        }
     }
 
     pub fn blob_sent(&self, bytes: usize) {
-        self.inner
-            .blob_bytes
-            .with_label_values(&["sent"])
-            .inc_by(bytes as u64);
+        if let Some(i) = &self.inner {
+            i.blob_bytes
+                .with_label_values(&["sent"])
+                .inc_by(bytes as u64);
+        }
     }
 
     pub fn job_ended(&self, kind: &str, status: &str, elapsed: Duration) {
-        self.inner.jobs.with_label_values(&[kind, status]).inc();
-        self.inner
-            .job_seconds
+        let Some(i) = &self.inner else { return };
+        i.jobs.with_label_values(&[kind, status]).inc();
+        i.job_seconds
             .with_label_values(&[kind, status])
             .observe(elapsed.as_secs_f64());
     }
 
     /// The text exposition format (0.0.4): what was counted, and the scrape's figures.
     pub fn render(&self, figures: &Figures) -> Result<String, prometheus::Error> {
-        let mut families = self.inner.registry.gather();
+        let inner = self
+            .inner
+            .as_ref()
+            .ok_or_else(|| prometheus::Error::Msg("metrics are disabled".into()))?;
+        let mut families = inner.registry.gather();
         families.extend(scrape_registry(figures)?.gather());
         families.sort_by(|a, b| a.name().cmp(b.name()));
         let mut out = Vec::new();
@@ -437,7 +447,7 @@ mod tests {
 
     #[test]
     fn renders_harbors_names_with_counted_and_scraped_values() {
-        let m = Metrics::new();
+        let m = Metrics::enabled();
         m.request_ended(
             "GET",
             "registry:manifest:get",

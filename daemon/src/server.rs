@@ -83,6 +83,15 @@ pub async fn prepare(
         .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let instance = crate::storage::fence::InstanceLock::acquire(&config.data_dir)
         .context("claiming the data directory")?;
+    let restoring = config.data_dir.join(crate::backup::RESTORING);
+    if restoring.exists() {
+        anyhow::bail!(
+            "a restore into {} did not finish ({} is there): run `berthd restore ... --force` \
+             again; berthd will not serve a half-restored registry",
+            config.data_dir.display(),
+            restoring.display()
+        );
+    }
     let db = Db::open(&config.data_dir.join("berth.db")).context("opening the database")?;
     let store: Arc<dyn BlobStore> =
         Arc::new(FsBlobStore::open(&config.data_dir).context("opening the blob store")?);
@@ -221,6 +230,15 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
         });
     }
     if let Some(listener) = listeners.metrics {
+        if let Ok(addr) = listener.local_addr() {
+            if !addr.ip().is_loopback() {
+                tracing::warn!(
+                    %addr,
+                    "metrics are served without a login on an address other hosts may reach; \
+                     they name every project: bind [metrics] listen to loopback or firewall it"
+                );
+            }
+        }
         // Only the metrics, on their own port; the same connection limits.
         let handle = axum_server::Handle::new();
         handles.push(handle.clone());

@@ -128,7 +128,11 @@ impl AppState {
             registry.leases(),
             Duration::from_secs(u64::from(config.gc.time_window_minutes) * 60),
         ));
-        let metrics = crate::metrics::Metrics::new();
+        let metrics = if config.metrics.enabled {
+            crate::metrics::Metrics::enabled()
+        } else {
+            crate::metrics::Metrics::disabled()
+        };
         let jobs = Jobs::new(db.clone(), kinds).with_metrics(metrics.clone());
         Ok(AppState {
             retention: crate::service::retention::RetentionService::new(

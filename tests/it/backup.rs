@@ -426,9 +426,37 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     let out = berthd(&["verify", backup_dir.to_str().expect("path")]);
     assert!(out.status.success(), "{}", text(&out));
 
-    // Restore the snapshot taken during the storm into another root.
+    // Restore the snapshot taken during the storm into another root. As root, a backup
+    // someone else could have changed is refused first.
     let root = tempfile::tempdir().expect("root");
     let snapshot = snapshot_of(&first);
+    let manifest = backup_dir
+        .join("snapshots")
+        .join(&snapshot)
+        .join("manifest.json");
+    let mode = |m: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(m)).expect("chmod");
+    };
+    mode(0o666);
+    let out = berthd(&[
+        "restore",
+        backup_dir.to_str().expect("path"),
+        "--snapshot",
+        &snapshot,
+        "--root",
+        root.path().to_str().expect("path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("not root's alone"), "{}", text(&out));
+    assert!(
+        std::fs::read_dir(root.path())
+            .expect("root")
+            .next()
+            .is_none(),
+        "a refused restore wrote nothing"
+    );
+    mode(0o600);
     let out = berthd(&[
         "restore",
         backup_dir.to_str().expect("path"),
@@ -573,6 +601,31 @@ fn a_backup_during_pushes_and_gc_restores_everything_acknowledged_before_it() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("is running"), "{}", text(&out));
+    assert!(
+        restored_data.join("berth.db").is_file(),
+        "the refused restore left the running registry alone"
+    );
+
+    // A restore that did not finish leaves its marker, and berthd will not start on it.
+    let mut restored = restored;
+    restored.stop();
+    let marker = restored_data.join("restore-in-progress");
+    std::fs::write(&marker, b"test").expect("marker");
+    let out = bounded(
+        Command::new(berthd_bin())
+            .arg("--config")
+            .arg(&restored_config)
+            .args([
+                "--data",
+                restored_data.to_str().expect("path"),
+                "--listen",
+                "127.0.0.1:0",
+            ]),
+        Duration::from_secs(60),
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("did not finish"), "{}", text(&out));
+    std::fs::remove_file(&marker).expect("remove marker");
 
     // Damage is found: a blob with one byte changed, and one cut short.
     let pool = backup_dir.join("blobs/sha256");

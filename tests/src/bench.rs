@@ -8,6 +8,7 @@
 //! Token auth is followed as a client does: a 401 from `/v2/` names the realm, and a token is
 //! fetched there with HTTP Basic credentials.
 
+mod backup;
 mod gc;
 mod portal;
 mod replication;
@@ -97,6 +98,21 @@ struct Args {
     retention_tags: usize,
     #[arg(long, default_value_t = 10)]
     retention_keep: i64,
+    /// backup-seed and backup: blobs and their size in KiB (20,000 of 512 KiB: 10 GiB), and
+    /// how many more for the incremental backup (1%).
+    #[arg(long, default_value_t = 20_000)]
+    backup_blobs: usize,
+    #[arg(long, default_value_t = 512)]
+    backup_kib: usize,
+    #[arg(long, default_value_t = 200)]
+    backup_new_blobs: usize,
+    /// backup: the berthd binary, its configuration file and the backup directory.
+    #[arg(long)]
+    berthd: Option<std::path::PathBuf>,
+    #[arg(long)]
+    berth_config: Option<std::path::PathBuf>,
+    #[arg(long)]
+    backup_dest: Option<std::path::PathBuf>,
 }
 
 struct Target {
@@ -549,6 +565,43 @@ async fn main() -> Result<()> {
                 &args.repo,
                 4,
                 Duration::from_secs(args.gc_window),
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    if cases.contains(&"backup-seed") || cases.contains(&"backup") {
+        // One berthd target with credentials.
+        let t = targets.first().context("a berth target")?;
+        let data_bytes = (args.backup_blobs * (args.backup_kib << 10)) as u64;
+        if cases.contains(&"backup-seed") {
+            backup::seed(
+                t,
+                &args.repo,
+                args.backup_blobs,
+                args.backup_kib,
+                10,
+                0,
+                seed_base,
+            )
+            .await?;
+        }
+        if cases.contains(&"backup") {
+            let command = backup::BackupCommand {
+                berthd: args.berthd.clone().context("--berthd")?,
+                config: args.berth_config.clone().context("--berth-config")?,
+                dest: args.backup_dest.clone().context("--backup-dest")?,
+            };
+            backup::run(
+                t,
+                &args.repo,
+                &format!("{}-pusher", args.repo),
+                command,
+                data_bytes,
+                args.backup_new_blobs,
+                args.backup_kib,
+                Duration::from_secs(args.gc_window),
+                seed_base + 5,
             )
             .await?;
         }

@@ -20,9 +20,10 @@ pub(super) async fn health(
     State(state): State<AppState>,
     MaybeUser(by): MaybeUser,
 ) -> (StatusCode, Json<serde_json::Value>) {
-    let health = state.system.health(true).await;
-    // What went wrong is for administrators; everyone else sees only which part is down.
+    // What went wrong is for administrators, who also get a fresh check; everyone else sees
+    // only which part is down, as of the last check (at most ten seconds old).
     let detail = by.may_system(Resource::Configuration, Operation::Read);
+    let health = state.system.health(detail).await;
     let components: Vec<_> = health
         .components
         .iter()

@@ -24,7 +24,7 @@ mod verify;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use restore::{restore, RestoreOptions, RestoreReport};
+pub use restore::{restore, RestoreOptions, RestoreReport, RESTORING};
 pub use take::{backup, BackupReport, Source};
 pub use verify::{verify, VerifyReport};
 

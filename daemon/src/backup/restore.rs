@@ -41,6 +41,8 @@ pub struct RestoreReport {
     pub linked: u64,
     /// Configuration files written, where.
     pub config_files: Vec<PathBuf>,
+    /// With `--force`, where Berth's earlier files in the data directory went.
+    pub moved_aside: Option<PathBuf>,
     pub elapsed: Duration,
 }
 
@@ -61,6 +63,7 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
             })?,
     };
     report(Progress::Step(format!("checking snapshot {name}")));
+    trusted(&dir, &name)?;
     let manifest = read_manifest(&dir, &name)?;
     if manifest.schema_version > SCHEMA_VERSION {
         return Err(BackupError::Refused(format!(
@@ -70,7 +73,8 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
         )));
     }
     let snapshot_dir = dir.snapshot(&name);
-    let problems = check_files(&snapshot_dir, &manifest);
+    let mut problems = check_files(&snapshot_dir, &manifest);
+    problems.extend(check_targets(&snapshot_dir, &manifest));
     if !problems.is_empty() {
         return Err(BackupError::Damaged(problems));
     }
@@ -79,35 +83,14 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
         None => p.to_path_buf(),
     };
     let data_dir = rooted(opts.data_dir.as_deref().unwrap_or(&manifest.data_dir));
-    let mut targets = Vec::new();
-    for file in &manifest.files {
-        let target = match file.kind {
-            FileKind::Database | FileKind::Data => {
-                if !is_relative_inside(&file.restore_to) {
-                    return Err(BackupError::Damaged(vec![format!(
-                        "{:?} does not stay inside the data directory",
-                        file.restore_to
-                    )]));
-                }
-                data_dir.join(&file.restore_to)
-            }
-            FileKind::Config => {
-                if !file.restore_to.is_absolute()
-                    || file
-                        .restore_to
-                        .components()
-                        .any(|c| c == Component::ParentDir)
-                {
-                    return Err(BackupError::Damaged(vec![format!(
-                        "{:?} is not an absolute path",
-                        file.restore_to
-                    )]));
-                }
-                rooted(&file.restore_to)
-            }
-        };
-        targets.push((file, target));
-    }
+    let mut targets: Vec<(&layout::FileEntry, PathBuf)> = manifest
+        .files
+        .iter()
+        .map(|f| match f.kind {
+            FileKind::Database | FileKind::Data => (f, data_dir.join(&f.restore_to)),
+            FileKind::Config => (f, rooted(&f.restore_to)),
+        })
+        .collect();
 
     // Refusals come before anything is written.
     let present = berth_entries(&data_dir)?;
@@ -115,13 +98,7 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
     if !opts.force && (!present.is_empty() || !others.is_empty()) {
         return Err(BackupError::Refused(format!(
             "the data directory {} is not empty; restore into an empty or new directory, or \
-             pass --force to replace Berth's files in it",
-            data_dir.display()
-        )));
-    }
-    if InstanceLock::held(&data_dir).map_err(io_err("checking", &data_dir))? {
-        return Err(BackupError::Refused(format!(
-            "a berthd is running on {}; stop it before restoring over its data",
+             pass --force to move Berth's files in it aside",
             data_dir.display()
         )));
     }
@@ -140,25 +117,41 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
                 .join(", ")
         )));
     }
-    let previous_owner = fs::metadata(&data_dir).ok().map(|m| (m.uid(), m.gid()));
-    for entry in &present {
-        let path = data_dir.join(entry);
-        let removed = if path.is_dir() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        removed.map_err(io_err("removing", &path))?;
-    }
+    let created_dir = !data_dir.exists();
     crate::storage::create_private_dir(&data_dir).map_err(io_err("creating", &data_dir))?;
+    let locks = crate::storage::fence::locks_dir(&data_dir);
+    let locks_existed = locks.exists();
+    // Held to the end: no berthd starts on the directory while it is being restored.
+    let _claim = InstanceLock::acquire(&data_dir).map_err(|_| {
+        BackupError::Refused(format!(
+            "a berthd is running on {}; stop it before restoring over its data",
+            data_dir.display()
+        ))
+    })?;
+    // Until the end, berthd refuses to start here: a restore cut short is no registry.
+    let marker = data_dir.join(RESTORING);
+    files::write_file(&marker, name.as_bytes(), 0o644).map_err(io_err("writing", &marker))?;
+    let mut created: Vec<PathBuf> = Vec::new();
+    if created_dir {
+        created.push(data_dir.clone());
+    }
+    if !locks_existed {
+        created.push(locks.clone());
+        created.push(locks.join("berthd"));
+    }
+    let moved_aside = move_aside(&data_dir, &present)?;
 
-    // Blobs first, the database last: a restore cut short leaves no database that names
-    // blobs which are not there.
+    // Blobs first, the database last.
     let database = snapshot_dir.join(layout::DATABASE);
     let contents = crate::db::snapshot::contents(&database)?;
     let blobs_dir = crate::storage::blobs_dir(&data_dir);
     let incoming = data_dir.join("uploads");
-    files::create_dirs(&incoming).map_err(io_err("creating", &incoming))?;
+    for d in [&blobs_dir, &incoming] {
+        if !d.exists() {
+            files::create_dirs(d).map_err(io_err("creating", d))?;
+            created.push(d.clone());
+        }
+    }
     let total = contents.blobs.len() as u64;
     let total_bytes: u64 = contents.blobs.iter().map(|(_, s)| s).sum();
     report(Progress::Step(format!("placing {total} blobs")));
@@ -171,7 +164,12 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
         let src = dir.blob(&parsed);
         let dest = crate::storage::blob_path(&blobs_dir, &parsed);
         if let Some(parent) = dest.parent() {
-            files::create_dirs(parent).map_err(io_err("creating", parent))?;
+            for d in [parent.parent(), Some(parent)].into_iter().flatten() {
+                if !d.exists() {
+                    files::create_dirs(d).map_err(io_err("creating", d))?;
+                    created.push(d.to_path_buf());
+                }
+            }
             touched.insert(parent.to_path_buf());
         }
         match fs::hard_link(&src, &dest) {
@@ -201,6 +199,7 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
             }
             Err(e) => return Err(io_err("linking", &src)(e)),
         }
+        created.push(dest);
         done += 1;
         bytes += size;
         if done.is_multiple_of(EVERY) || done == total {
@@ -219,16 +218,6 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
     report(Progress::Step(
         "writing the database, keys and configuration".into(),
     ));
-    let (data_uid, data_gid) = {
-        let (uid, gid) = files::ids_of(
-            manifest.data_owner.as_deref(),
-            manifest.data_group.as_deref(),
-        );
-        match (uid, gid, previous_owner) {
-            (None, None, Some((u, g))) => (Some(u), Some(g)),
-            _ => (uid, gid),
-        }
-    };
     let mut config_files = Vec::new();
     // Data files and configuration before the database, for the same reason as blobs.
     targets.sort_by_key(|(f, _)| f.kind == FileKind::Database);
@@ -250,7 +239,12 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
             fs::File::open(&staged)
                 .and_then(|f| f.sync_all())
                 .map_err(io_err("syncing", &staged))?;
+            // A log left beside the old database must not be replayed into this one.
+            for side in ["berth.db-wal", "berth.db-shm", "berth.db-journal"] {
+                let _ = fs::remove_file(data_dir.join(side));
+            }
             fs::rename(&staged, target).map_err(io_err("renaming into place", target))?;
+            created.push(target.clone());
             continue;
         }
         let bytes = fs::read(&src).map_err(io_err("reading", &src))?;
@@ -269,19 +263,39 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
                     .mode(0o700)
                     .create(parent)
                     .map_err(io_err("creating", parent))?;
+                created.push(parent.to_path_buf());
             }
             files::create_dirs(parent).map_err(io_err("creating", parent))?;
         }
-        files::write_file(target, &bytes, file.mode).map_err(io_err("writing", target))?;
-        if file.kind == FileKind::Config {
-            let (uid, gid) = files::ids_of(file.owner.as_deref(), file.group.as_deref());
-            files::give(target, uid, gid).map_err(io_err("giving away", target))?;
-            config_files.push(target.clone());
+        // Permission bits only: a backup cannot make a set-id file.
+        files::write_file(target, &bytes, file.mode & 0o777).map_err(io_err("writing", target))?;
+        match file.kind {
+            FileKind::Config => {
+                let (uid, gid) = files::ids_of(file.owner.as_deref(), file.group.as_deref());
+                files::give(target, uid, gid).map_err(io_err("giving away", target))?;
+                config_files.push(target.clone());
+            }
+            _ => created.push(target.clone()),
         }
     }
-    if data_uid.is_some() || data_gid.is_some() {
-        give_tree(&data_dir, data_uid, data_gid)?;
+    // What this restore created in the data directory goes to the daemon's account (by
+    // name), or to the directory's owner; nothing else there is touched.
+    let (uid, gid) = files::ids_of(
+        manifest.data_owner.as_deref(),
+        manifest.data_group.as_deref(),
+    );
+    let (uid, gid) = match (uid, gid) {
+        (None, None) if !created_dir => {
+            let m = fs::metadata(&data_dir).map_err(io_err("reading", &data_dir))?;
+            (Some(m.uid()), Some(m.gid()))
+        }
+        ids => ids,
+    };
+    for path in &created {
+        files::give(path, uid, gid).map_err(io_err("giving away", path))?;
     }
+    files::fsync_dir(&data_dir).map_err(io_err("syncing", &data_dir))?;
+    fs::remove_file(&marker).map_err(io_err("removing", &marker))?;
     files::fsync_dir(&data_dir).map_err(io_err("syncing", &data_dir))?;
     Ok(RestoreReport {
         snapshot: name,
@@ -290,8 +304,132 @@ pub fn restore(opts: &RestoreOptions, report: Reporter<'_>) -> BackupResult<Rest
         bytes,
         linked,
         config_files,
+        moved_aside,
         elapsed: started.elapsed(),
     })
+}
+
+/// The marker a restore keeps in the data directory until it has finished; berthd refuses
+/// to start on a directory that has it.
+pub const RESTORING: &str = "restore-in-progress";
+
+/// As root, a backup is trusted only if root owns it and nobody else may change it: its
+/// manifest says what to write where, as root.
+fn trusted(dir: &layout::BackupDir, name: &str) -> BackupResult<()> {
+    if !files::is_root() {
+        return Ok(());
+    }
+    let snapshot = dir.snapshot(name);
+    for path in [
+        dir.root.clone(),
+        dir.snapshots(),
+        snapshot.clone(),
+        snapshot.join(layout::MANIFEST),
+    ] {
+        let meta = fs::symlink_metadata(&path).map_err(io_err("reading", &path))?;
+        if meta.uid() != 0 || meta.mode() & 0o022 != 0 || meta.file_type().is_symlink() {
+            return Err(BackupError::Refused(format!(
+                "{} is not root's alone (owner uid {}, mode {:o}); as root, restore only from a \
+                 backup that root wrote and nobody else can change",
+                path.display(),
+                meta.uid(),
+                meta.mode() & 0o7777
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where each file may go back: the database to `berth.db`, data files only to the keys'
+/// places, configuration only to the configuration file the backup names and the files that
+/// configuration (as backed up) names. Shared with verification.
+pub(super) fn check_targets(snapshot_dir: &Path, manifest: &layout::Manifest) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut allowed: BTreeSet<PathBuf> = BTreeSet::new();
+    if let Some(file) = &manifest.config_file {
+        allowed.insert(file.clone());
+        if let Some(dir) = file.parent() {
+            allowed.insert(dir.join("configured"));
+        }
+        let copy = manifest
+            .files
+            .iter()
+            .find(|f| f.kind == FileKind::Config && &f.restore_to == file);
+        let text = copy.and_then(|f| fs::read_to_string(snapshot_dir.join(&f.name)).ok());
+        if let Some(config) = text.and_then(|t| crate::config::Config::from_toml(&t).ok()) {
+            if let Some(tls) = &config.tls {
+                allowed.insert(tls.certificate.clone());
+                allowed.insert(tls.private_key.clone());
+                if let Some(ca) = &tls.ca_certificate {
+                    allowed.insert(ca.clone());
+                    if let Some(dir) = ca.parent() {
+                        allowed.insert(dir.join("ca.key"));
+                    }
+                }
+            }
+            if let Some(ca) = config
+                .ldap
+                .as_ref()
+                .and_then(|l| l.ldap_ca_certificate.clone())
+            {
+                allowed.insert(ca);
+            }
+        }
+    }
+    let allowed: BTreeSet<PathBuf> = allowed
+        .into_iter()
+        .map(|p| std::path::absolute(&p).unwrap_or(p))
+        .collect();
+    for file in &manifest.files {
+        let ok = match file.kind {
+            FileKind::Database => {
+                file.restore_to == Path::new(layout::DATABASE) && file.name == layout::DATABASE
+            }
+            FileKind::Data => {
+                is_relative_inside(&file.restore_to)
+                    && (file.restore_to == Path::new(crate::secrets::KEY_FILE)
+                        || file.restore_to.starts_with("secret"))
+            }
+            FileKind::Config => {
+                file.restore_to.is_absolute()
+                    && !file
+                        .restore_to
+                        .components()
+                        .any(|c| c == Component::ParentDir)
+                    && allowed.contains(&file.restore_to)
+            }
+        };
+        if !ok {
+            problems.push(format!(
+                "{} would be restored to {}, which is not a place a backup writes",
+                file.name,
+                file.restore_to.display()
+            ));
+        }
+    }
+    problems
+}
+
+/// With `--force`: Berth's entries already in the data directory go aside (same filesystem:
+/// a rename), kept until the operator removes them; the lock directory stays.
+fn move_aside(data_dir: &Path, present: &[String]) -> BackupResult<Option<PathBuf>> {
+    let entries: Vec<&String> = present.iter().filter(|e| *e != "locks").collect();
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let aside = data_dir.join(format!(
+        ".before-restore-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&aside)
+        .map_err(io_err("creating", &aside))?;
+    for entry in entries {
+        let from = data_dir.join(entry);
+        fs::rename(&from, aside.join(entry)).map_err(io_err("moving aside", &from))?;
+    }
+    Ok(Some(aside))
 }
 
 fn is_relative_inside(path: &Path) -> bool {
@@ -335,20 +473,88 @@ fn other_entries(data_dir: &Path) -> BackupResult<Vec<String>> {
         .collect())
 }
 
-/// Gives the data directory and everything in it to the daemon's account (as root only).
-fn give_tree(root: &Path, uid: Option<u32>, gid: Option<u32>) -> BackupResult<()> {
-    if !files::is_root() {
-        return Ok(());
-    }
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        files::give(&path, uid, gid).map_err(io_err("giving away", &path))?;
-        let meta = fs::symlink_metadata(&path).map_err(io_err("reading", &path))?;
-        if meta.is_dir() {
-            for entry in fs::read_dir(&path).map_err(io_err("reading", &path))? {
-                pending.push(entry.map_err(io_err("reading", &path))?.path());
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::layout::{BlobTotals, FileEntry, Manifest};
+
+    fn entry(name: &str, kind: FileKind, restore_to: &str) -> FileEntry {
+        FileEntry {
+            name: name.into(),
+            kind,
+            restore_to: restore_to.into(),
+            size: 0,
+            sha256: String::new(),
+            mode: 0o600,
+            owner: None,
+            group: None,
         }
     }
-    Ok(())
+
+    fn manifest(files: Vec<FileEntry>) -> Manifest {
+        Manifest {
+            format: layout::FORMAT,
+            berth_version: "0".into(),
+            schema_version: 1,
+            created: String::new(),
+            hostname: String::new(),
+            data_dir: "/var/lib/berth".into(),
+            data_owner: None,
+            data_group: None,
+            config_file: Some("/etc/berth/berth.toml".into()),
+            files,
+            blobs: BlobTotals::default(),
+        }
+    }
+
+    /// A manifest names where its files go; only the places a backup writes are accepted, so
+    /// a tampered backup cannot make a root restore write elsewhere.
+    #[test]
+    fn files_go_back_only_where_a_backup_takes_them_from() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("config")).expect("dir");
+        std::fs::write(
+            dir.path().join("config/0-berth.toml"),
+            "[tls]\nlisten = \"0.0.0.0:443\"\ncertificate = \"/etc/berth/tls/server.crt\"\n\
+             private_key = \"/etc/berth/tls/server.key\"\nca_certificate = \"/etc/berth/tls/ca.crt\"\n",
+        )
+        .expect("config");
+        let sound = vec![
+            entry("berth.db", FileKind::Database, "berth.db"),
+            entry("data/secret/token.pem", FileKind::Data, "secret/token.pem"),
+            entry("data/secret.key", FileKind::Data, "secret.key"),
+            entry(
+                "config/0-berth.toml",
+                FileKind::Config,
+                "/etc/berth/berth.toml",
+            ),
+            entry(
+                "config/1-server.key",
+                FileKind::Config,
+                "/etc/berth/tls/server.key",
+            ),
+            entry("config/2-ca.key", FileKind::Config, "/etc/berth/tls/ca.key"),
+            entry(
+                "config/3-configured",
+                FileKind::Config,
+                "/etc/berth/configured",
+            ),
+        ];
+        let problems = check_targets(dir.path(), &manifest(sound.clone()));
+        assert!(problems.is_empty(), "{problems:?}");
+        for bad in [
+            entry("config/9-x", FileKind::Config, "/etc/cron.d/berth"),
+            entry("config/9-x", FileKind::Config, "/root/.ssh/authorized_keys"),
+            entry("config/9-x", FileKind::Config, "/etc/berth/../sudoers"),
+            entry("data/x", FileKind::Data, "blobs/sha256/ab/abcd"),
+            entry("data/x", FileKind::Data, "berth.db-wal"),
+            entry("data/x", FileKind::Data, "../outside"),
+            entry("berth.db", FileKind::Database, "other.db"),
+        ] {
+            let mut files = sound.clone();
+            files.push(bad.clone());
+            let problems = check_targets(dir.path(), &manifest(files));
+            assert_eq!(problems.len(), 1, "{:?}: {problems:?}", bad.restore_to);
+        }
+    }
 }

@@ -54,6 +54,8 @@ pub fn backup(
     refuse_inside(data_dir, dest)?;
     let dir = BackupDir::new(dest);
     open_destination(&dir)?;
+    // One backup at a time writes into a destination: held until this one returns.
+    let _writing = lock_destination(&dir)?;
     let name = free_name(&dir)?;
     let partial = dir.partial(&name);
     let _ = fs::remove_dir_all(&partial);
@@ -62,7 +64,10 @@ pub fn backup(
         .mode(0o700)
         .create(&partial)
         .map_err(io_err("creating", &partial))?;
-    let staging = data_dir.join(STAGING);
+    // A staging directory of this process's own; those of backups that died go.
+    let staging_root = data_dir.join(STAGING);
+    remove_dead_staging(&staging_root);
+    let staging = staging_root.join(std::process::id().to_string());
     let _ = fs::remove_dir_all(&staging);
 
     report(Progress::Step(
@@ -156,6 +161,7 @@ pub fn backup(
         }
     }
     let _ = fs::remove_dir_all(&staging);
+    let _ = fs::remove_dir(&staging_root);
     let _ = fs::remove_dir_all(dir.pool_tmp());
     for parent in &touched {
         files::fsync_dir(parent).map_err(io_err("syncing", parent))?;
@@ -296,6 +302,37 @@ fn open_destination(dir: &BackupDir) -> BackupResult<()> {
         files::create_dirs(&sub).map_err(io_err("creating", &sub))?;
     }
     Ok(())
+}
+
+fn lock_destination(dir: &BackupDir) -> BackupResult<fs::File> {
+    let marker = dir.marker();
+    let file = fs::File::open(&marker).map_err(io_err("opening", &marker))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(BackupError::Refused(format!(
+            "another backup is writing to {}; wait for it to end",
+            dir.root.display()
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(io_err("locking", &marker)(e)),
+    }
+}
+
+/// Removes staging directories whose backup process is gone (a crash leaves hard links
+/// there that hold deleted blobs' space).
+fn remove_dead_staging(root: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let alive = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// The snapshot's name: now, with a suffix if a backup already took this second.

@@ -56,6 +56,7 @@ pub fn verify(
         out.problems.extend(
             check_files(&snapshot_dir, &manifest)
                 .into_iter()
+                .chain(super::restore::check_targets(&snapshot_dir, &manifest))
                 .map(|p| format!("{name}: {p}")),
         );
         if out.problems.len() > problems_before {

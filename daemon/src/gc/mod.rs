@@ -439,7 +439,16 @@ impl GarbageCollector {
                     lines.item(format!("would remove an orphan file of {size} bytes"));
                     continue;
                 }
-                // Checked again under the lock: an upload may have recorded it since.
+                // Inside a removal, entered before the blob's lock (a removal waiting for a
+                // backup holds up no upload); checked again under the lock: an upload may
+                // have recorded it since.
+                let removal = {
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || store.removal())
+                        .await
+                        .map_err(|e| DbError::Worker(e.to_string()))?
+                        .map_err(|e| DbError::Worker(format!("waiting for a backup: {e}")))?
+                };
                 let Some(_guard) = self.registry.locks().try_lock(&name) else {
                     continue;
                 };
@@ -448,7 +457,7 @@ impl GarbageCollector {
                 }
                 let store = store.clone();
                 let removed = tokio::task::spawn_blocking(move || {
-                    let _removal = store.removal()?;
+                    let _removal = removal;
                     store.remove_blob(&digest)
                 })
                 .await

@@ -10,6 +10,7 @@ use crate::storage::BlobStore;
 
 /// Each component checked, in Harbor's names where Harbor has the component: `Err` carries
 /// what is wrong (shown to system administrators only).
+#[derive(Clone, Debug)]
 pub struct Health {
     pub components: Vec<(&'static str, Result<(), String>)>,
 }
@@ -25,6 +26,9 @@ impl Health {
 const RUNNER_SILENCE_SECONDS: i64 = 30;
 /// A check that takes longer than this fails: health must answer even when a part hangs.
 const CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a check's result is served before the next caller runs a new one. Anonymous
+/// callers cannot make berthd write, sync and bind to the directory more often than this.
+const HEALTH_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the health check and the metrics read beyond the database and the store.
 #[derive(Clone)]
@@ -45,6 +49,8 @@ pub struct SystemService {
     store: Arc<dyn BlobStore>,
     ca_certificate: Option<PathBuf>,
     parts: Option<Parts>,
+    /// The last check and when it ran; the lock makes checks single-flight.
+    last_health: Arc<tokio::sync::Mutex<Option<(std::time::Instant, Health)>>>,
 }
 
 /// The CA that clients must trust, with what they check it by.
@@ -65,6 +71,7 @@ impl SystemService {
             store,
             ca_certificate,
             parts: None,
+            last_health: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
 
@@ -126,11 +133,25 @@ impl SystemService {
         Ok(crate::service::projects::fill_days(today, days, rows))
     }
 
+    /// The health of each part: the last check if it is younger than [`HEALTH_TTL`] and
+    /// `fresh` is false, otherwise a new one. One check runs at a time; callers meanwhile wait
+    /// for its result.
+    pub async fn health(&self, fresh: bool) -> Health {
+        let mut last = self.last_health.lock().await;
+        if let Some((at, health)) = last.as_ref() {
+            if !fresh && at.elapsed() < HEALTH_TTL {
+                return health.clone();
+            }
+        }
+        let health = self.check_now().await;
+        *last = Some((std::time::Instant::now(), health.clone()));
+        health
+    }
+
     /// Checks each part for real, at once, each within [`CHECK_TIMEOUT`]: a database write,
     /// a file written and synced in the store and its free space against the reserve, the job
     /// runner's last round, and in LDAP mode the directory (connection and search bind).
-    /// `with_directory` false skips the directory (metrics scrapes, which must stay cheap).
-    pub async fn health(&self, with_directory: bool) -> Health {
+    async fn check_now(&self) -> Health {
         let bounded = |what: &'static str, r: Option<Result<(), String>>| {
             r.unwrap_or_else(|| {
                 Err(format!(
@@ -175,9 +196,9 @@ impl SystemService {
             bounded("the blob store", checked)
         };
         let directory = async {
-            match (&self.parts, with_directory) {
-                (Some(p), true) => p.directory.reachable().await,
-                _ => None,
+            match &self.parts {
+                Some(p) => p.directory.reachable().await,
+                None => None,
             }
         };
         let (database, storage, directory) = tokio::join!(database, storage, directory);

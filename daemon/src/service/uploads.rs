@@ -209,22 +209,34 @@ where
     let writer = tokio::task::spawn_blocking(move || {
         let mut written = 0u64;
         let mut result = Ok(());
-        // Checked before the first byte and again every RECHECK_BYTES: a large upload that
-        // started with room cannot run the disk below its reserve.
-        let mut full = room.check().err();
-        let mut since_check = 0u64;
+        // Room is claimed before the first byte and again every CLAIM_BYTES written: a large
+        // upload, or many at once, cannot run the disk below its reserve.
+        let mut full = None;
+        let mut claim = match room.claim() {
+            Ok(c) => Some(c),
+            Err(why) => {
+                full = Some(why);
+                None
+            }
+        };
+        let mut in_claim = 0u64;
         while full.is_none() {
             let Some(chunk) = rx.blocking_recv() else {
                 break;
             };
-            since_check += chunk.len() as u64;
-            if since_check >= super::room::RECHECK_BYTES {
-                since_check = 0;
-                if let Err(why) = room.check() {
-                    full = Some(why);
-                    break;
+            if in_claim + chunk.len() as u64 > super::room::CLAIM_BYTES {
+                // Written by now: given back before the next claim counts it again.
+                drop(claim.take());
+                match room.claim() {
+                    Ok(c) => claim = Some(c),
+                    Err(why) => {
+                        full = Some(why);
+                        break;
+                    }
                 }
+                in_claim = 0;
             }
+            in_claim += chunk.len() as u64;
             if let Err(e) = file.write_all(&chunk) {
                 result = Err(e);
                 break;
@@ -237,6 +249,7 @@ where
         // Flushed and closed here: nothing stays open between requests.
         let result = result.and_then(|_| file.flush());
         drop(file);
+        drop(claim);
         (hasher, written, result, full)
     });
     let mut body = body;

@@ -109,7 +109,7 @@ impl InstanceLock {
     /// Whether a berthd holds the data directory now.
     pub fn held(data_dir: &Path) -> io::Result<bool> {
         let path = locks_dir(data_dir).join("berthd");
-        let file = match File::open(&path) {
+        let file = match open_existing(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
             Err(e) => return Err(e),
@@ -126,7 +126,7 @@ impl InstanceLock {
 /// (a backup run before the daemon's first start), it is handed to the data directory's
 /// owner, so the daemon can open it too.
 fn open_lock_file(path: &Path) -> io::Result<File> {
-    match File::open(path) {
+    match open_existing(path) {
         Ok(f) => return Ok(f),
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         Err(_) => {}
@@ -150,7 +150,23 @@ fn open_lock_file(path: &Path) -> io::Result<File> {
         .open(path)?;
     drop(created);
     give_to_data_dir_owner(path)?;
-    File::open(path)
+    open_existing(path)
+}
+
+/// Opens a lock file without following a link or blocking on a FIFO (whoever owns the data
+/// directory could put either there for root to trip on), and only if it is a plain file.
+fn open_existing(path: &Path) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a plain file",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// When running as root, gives `path` to the owner of the data directory that holds it.
