@@ -182,7 +182,8 @@ impl SystemService {
                 Ok(Err(e)) => Err(format!("writing a file failed: {e}")),
                 Ok(Ok((_, free))) => {
                     let reserve = self.parts.as_ref().map_or(0, |p| p.reserve_bytes);
-                    if free < reserve {
+                    // As the registry decides: an upload must be able to claim its first room.
+                    if reserve > 0 && free < reserve + crate::service::room::CLAIM_BYTES {
                         Err(format!(
                             "{} MiB free, below the reserve of {} MiB: pushes are refused until space is freed",
                             free / (1 << 20),
