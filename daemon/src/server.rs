@@ -177,25 +177,12 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
                 redirect_portal_to_https(https_port, req, next)
             }));
         }
-        let handle = axum_server::Handle::new();
-        handles.push(handle.clone());
-        schemes.push("http");
         let listener = listeners.http.context("the HTTP listener was not bound")?;
-        let mut server = axum_server::from_tcp(listener)
-            .with_context(|| format!("listening on {}", http.listen))?
-            .acceptor(limits::LimitAcceptor::new(
-                axum_server::accept::DefaultAcceptor::new(),
-                connection_slots.clone(),
-                idle_timeout,
-            ))
-            .first_request_timeout(header_timeout)
-            .handle(handle);
-        limits::configure(server.http_builder(), header_timeout);
-        servers.spawn(async move {
-            server
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-        });
+        let limits = (connection_slots.clone(), idle_timeout, header_timeout);
+        let handle = spawn_plain(&mut servers, listener, app, limits)
+            .with_context(|| format!("listening on {}", http.listen))?;
+        handles.push(handle);
+        schemes.push("http");
     }
     if let Some(tls) = &config.tls {
         let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(
@@ -240,24 +227,11 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
             }
         }
         // Only the metrics, on their own port; the same connection limits.
-        let handle = axum_server::Handle::new();
-        handles.push(handle.clone());
+        let limits = (connection_slots.clone(), idle_timeout, header_timeout);
+        let handle = spawn_plain(&mut servers, listener, metrics_app, limits)
+            .context("listening for metrics")?;
+        handles.push(handle);
         schemes.push("metrics");
-        let mut server = axum_server::from_tcp(listener)
-            .context("listening for metrics")?
-            .acceptor(limits::LimitAcceptor::new(
-                axum_server::accept::DefaultAcceptor::new(),
-                connection_slots.clone(),
-                idle_timeout,
-            ))
-            .first_request_timeout(header_timeout)
-            .handle(handle);
-        limits::configure(server.http_builder(), header_timeout);
-        servers.spawn(async move {
-            server
-                .serve(metrics_app.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-        });
     }
     // Ready only once every listener is bound: systemd (Type=notify) and the tests rely on it.
     let mut bound = Vec::new();
@@ -306,6 +280,32 @@ pub async fn serve(state: AppState, listeners: Listeners) -> anyhow::Result<()> 
     audit.flush().await;
     tracing::info!("stopped");
     result
+}
+
+/// Serves `app` over plain HTTP on `listener` within the shared connection limits (slots,
+/// idle timeout, header timeout); returns the handle that reports the address and drains.
+fn spawn_plain(
+    servers: &mut tokio::task::JoinSet<std::io::Result<()>>,
+    listener: std::net::TcpListener,
+    app: Router,
+    (slots, idle_timeout, header_timeout): (Arc<tokio::sync::Semaphore>, Duration, Duration),
+) -> std::io::Result<axum_server::Handle<SocketAddr>> {
+    let handle = axum_server::Handle::new();
+    let mut server = axum_server::from_tcp(listener)?
+        .acceptor(limits::LimitAcceptor::new(
+            axum_server::accept::DefaultAcceptor::new(),
+            slots,
+            idle_timeout,
+        ))
+        .first_request_timeout(header_timeout)
+        .handle(handle.clone());
+    limits::configure(server.http_builder(), header_timeout);
+    servers.spawn(async move {
+        server
+            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+    });
+    Ok(handle)
 }
 
 /// On SIGHUP, loads the certificate and key again (after `berth-setup` or a renewal). New

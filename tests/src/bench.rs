@@ -595,7 +595,8 @@ async fn main() -> Result<()> {
             backup::run(
                 t,
                 &args.repo,
-                &format!("{}-pusher", args.repo),
+                // The target's token covers one repository: the pusher's blobs go there too.
+                &args.repo,
                 command,
                 data_bytes,
                 args.backup_new_blobs,
