@@ -165,6 +165,13 @@ fn store_holds_exactly_the_referenced(berthd: &Berthd) -> Result<(), String> {
     }
 }
 
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// The manifest of an OCI image over these blobs.
 fn image(config: &[u8], layers: &[Vec<u8>]) -> Vec<u8> {
     serde_json::to_vec(&json!({
@@ -610,6 +617,8 @@ fn a_storm_of_pushes_and_deletes_while_gc_runs_every_second() {
     skopeo.join().expect("skopeo client");
     let docker_tags = docker.join().expect("docker client");
     let lasted = started.elapsed();
+    // The clients' last touch happened no later than this second.
+    let last_second = unix_seconds();
     let errors = storm.errors.lock().expect("errors").clone();
     assert!(
         errors.is_empty(),
@@ -655,6 +664,12 @@ fn a_storm_of_pushes_and_deletes_while_gc_runs_every_second() {
         .send()
         .expect("unschedule");
     assert_eq!(r.status(), 200);
+    // GC's time window is 0 and counts whole seconds: a blob the clients touched in the
+    // second the final run starts is still inside it, and stays. So the run starts once the
+    // clock has left the clients' last second (at most a second from now).
+    while unix_seconds() <= last_second {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     gc(&berthd, json!({"delete_untagged": true}));
 
     // Every acknowledged tag pulls back byte for byte.
