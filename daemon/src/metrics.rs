@@ -166,6 +166,11 @@ impl Metrics {
         }
     }
 
+    /// Whether anything is recorded (so callers can skip building labels).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
     pub fn request_started(&self) -> InFlight {
         InFlight(self.inner.as_ref().map(|i| {
             i.inflight.inc();

@@ -50,11 +50,14 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    let operation = operation(&method, &path, response.extensions().get::<MatchedPath>());
     let status = response.status().as_u16();
-    state
-        .metrics
-        .request_ended(method_label(&method), &operation, status, elapsed);
+    // Labels are built only when something records them: a pull pays nothing otherwise.
+    if state.metrics.is_enabled() {
+        let operation = operation(&method, &path, response.extensions().get::<MatchedPath>());
+        state
+            .metrics
+            .request_ended(method_label(&method), &operation, status, elapsed);
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,
