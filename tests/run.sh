@@ -12,12 +12,49 @@ stage() {
   stage_started=$SECONDS
 }
 
+# Processes started here in the background, stopped when the script ends however it ends.
+previous_pid=""
+work=""
+exec_root=""
+cleanup() {
+  if [ -n "$previous_pid" ]; then kill "$previous_pid" 2>/dev/null || true; fi
+  if [ -n "$work" ] && [ -f "$work/dockerd.pid" ]; then
+    pid=$(cat "$work/dockerd.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  if [ -n "$work" ]; then rm -rf "$work" "$exec_root" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+# The previous release, for the upgrade tests: its tree from its commit, its binaries built in
+# the background from the start (mostly while packages download). Its tree shares target/, so
+# this version's build reuses its dependencies. Packaged in the "packages" stage; once per
+# commit.
+previous_release=d937114781f3e310a2e1415d4bd7209d243ecebe
+previous_src=target/previous-release
+previous_log="$PWD/target/previous-release.log"
+mkdir -p target/packages
+if [ "$(cat target/packages/previous-release 2>/dev/null)" != "$previous_release" ]; then
+  if ! git cat-file -e "$previous_release^{commit}" 2>/dev/null; then
+    echo "the previous release's commit $previous_release is not in this clone (a shallow one?)"
+    exit 1
+  fi
+  rm -rf "$previous_src"
+  mkdir -p "$previous_src"
+  git archive "$previous_release" | tar -x -C "$previous_src"
+  ln -s "$PWD/target" "$previous_src/target"
+  (cd "$previous_src" && exec cargo build --release --locked --bin berthd --bin berth-setup) \
+    >"$previous_log" 2>&1 &
+  previous_pid=$!
+fi
+
 if [ -z "${BERTH_SKIP_APT:-}" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update
   apt-get install -y --no-install-recommends \
     docker.io skopeo podman docker-registry apache2-utils ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
-    tmux systemd debootstrap rpm binutils \
+    tmux systemd debootstrap rpm binutils reprepro createrepo-c dnf gnupg \
     chromium chromium-driver fonts-noto-cjk fonts-liberation \
     mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common \
     qemu-system-x86 ovmf genisoimage prometheus
@@ -69,9 +106,18 @@ cargo build --workspace --all-targets
 export INSTA_UPDATE=no
 
 stage "packages"
-# The packages, with the documented command: a "previous build" and this one, for the upgrade
-# tests; and a fresh Debian root for them to be installed into.
-packaging/build.sh 0.0.9
+# The previous release's packages (named 0.0.9, from its binaries built above), then this
+# version's, with the documented command. Packaged once per commit of the previous release.
+if [ -n "$previous_pid" ]; then
+  if ! wait "$previous_pid"; then
+    echo "building the previous release failed:"; cat "$previous_log"; exit 1
+  fi
+  previous_pid=""
+  "$previous_src/packaging/build.sh" 0.0.9 >>"$previous_log" 2>&1 \
+    || { echo "packaging the previous release failed:"; cat "$previous_log"; exit 1; }
+  rm -rf "$previous_src"
+  echo "$previous_release" >target/packages/previous-release
+fi
 packaging/build.sh
 export BERTH_TEST_PACKAGES="$PWD/target/packages"
 
@@ -118,15 +164,6 @@ stage "dockerd"
 # One dockerd for the whole run, without networking or overlayfs (see shared/testing.md).
 work=$(mktemp -d /tmp/berth-dockerd.XXXXXX)
 exec_root=$(mktemp -d /tmp/bdx.XXXXXX)   # short: containerd puts a socket in it
-cleanup() {
-  if [ -f "$work/dockerd.pid" ]; then
-    pid=$(cat "$work/dockerd.pid")
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -rf "$work" "$exec_root" 2>/dev/null || true
-}
-trap cleanup EXIT
 dockerd --iptables=false --ip6tables=false --bridge=none --storage-driver=vfs \
   --data-root="$work/data" --exec-root="$exec_root" \
   -H "unix://$work/docker.sock" --pidfile "$work/dockerd.pid" >"$work/dockerd.log" 2>&1 &

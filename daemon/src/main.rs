@@ -25,6 +25,10 @@ struct Args {
     /// Override the plain HTTP listen address.
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Override `[storage] free_space_reserve_mib` (0 turns the full-disk check off): for a
+    /// machine whose disk is shared and small by design, such as a test runner.
+    #[arg(long, value_name = "MIB")]
+    free_space_reserve_mib: Option<u64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -118,6 +122,9 @@ fn main() -> ExitCode {
     }
     if let Some(listen) = args.listen {
         config.http = Some(berth::config::HttpConfig { listen });
+    }
+    if let Some(reserve) = args.free_space_reserve_mib {
+        config.storage.free_space_reserve_mib = reserve;
     }
     if let Err(e) = config.validate() {
         eprintln!("berthd: {e}");

@@ -224,6 +224,14 @@ impl Berthd {
         // Port 0 at the first start (the kernel picks, no race with other tests); the same port
         // again at a restart, so clients keep their URLs.
         cmd.args(["--listen", &self.host()]);
+        // No full-disk reserve: the test machine's disk is shared and its free space comes and
+        // goes. A test about the reserve sets one in its configuration, which is then kept.
+        let sets_reserve = self.config.as_ref().is_some_and(|path| {
+            std::fs::read_to_string(path).is_ok_and(|text| text.contains("free_space_reserve_mib"))
+        });
+        if !sets_reserve {
+            cmd.args(["--free-space-reserve-mib", "0"]);
+        }
         cmd.args(&self.args);
         let log_before = self.log().len();
         let mut child = cmd

@@ -22,6 +22,7 @@ mod policies;
 mod portal;
 mod protocol;
 mod replication;
+mod repos;
 mod robots;
 mod scripts;
 mod server;

@@ -428,3 +428,38 @@ fn a_full_disk_refuses_pushes_keeps_everything_acknowledged_and_recovers() {
         .expect("integrity");
     assert_eq!(check, "ok");
 }
+
+/// `--free-space-reserve-mib` overrides the file for one run: a reserve no disk can meet
+/// refuses pushes, and the same data started with 0 takes them.
+#[test]
+fn the_reserve_is_overridden_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("berth.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+             [storage]\nfree_space_reserve_mib = 1000000000\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("config");
+    let layer = random_bytes(4096);
+    {
+        let b = Berthd::start_on(&config, &[]);
+        b.create_project("roomy", false);
+        let refused = push(&b.registry(&["roomy/app"]), "roomy/app", "v1", &layer)
+            .expect_err("a reserve of a petabyte refuses");
+        assert_eq!(refused.0, 403, "{refused:?}");
+        assert!(refused.1.contains("disk is nearly full"), "{refused:?}");
+    }
+    let b = Berthd::start_on(&config, &["--free-space-reserve-mib", "0"]);
+    let reg = b.registry(&["roomy/app"]);
+    let manifest = push(&reg, "roomy/app", "v1", &layer).expect("no reserve: the push is taken");
+    let r = reg
+        .req(Method::GET, "/v2/roomy/app/manifests/v1")
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .expect("manifest");
+    assert_eq!(r.bytes().expect("bytes").as_ref(), manifest.as_slice());
+}

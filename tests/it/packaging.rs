@@ -1,23 +1,27 @@
 //! The units (`systemd-analyze verify`) and the packages: their contents; the .deb installed
 //! into a fresh Debian root made with debootstrap, configured with `berth-setup --answers`,
-//! berthd run from it as the `berth` user, upgraded, removed and purged; the .rpm installed
+//! berthd run from it as the `berth` user, pushed to, upgraded from the previous release (its
+//! schema migrated, the data pulled back byte for byte), removed and purged; the .rpm installed
 //! with `rpm --root` and upgraded.
 //!
-//! `tests/run.sh` builds the packages with `packaging/build.sh` (two versions, for the
-//! upgrade) and the Debian root with debootstrap, and names them in `BERTH_TEST_PACKAGES` and
-//! `BERTH_TEST_DEBIAN_ROOT`.
+//! `tests/run.sh` builds the packages: the previous release's (named [`OLD`]) from its commit,
+//! and this one's with `packaging/build.sh`; and the Debian root with debootstrap. It names
+//! them in `BERTH_TEST_PACKAGES` and `BERTH_TEST_DEBIAN_ROOT`.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use crate::harness::{berthd_bin, built_bin, free_port, http, must, run, wait_until_up};
+use crate::harness::{
+    berthd_bin, built_bin, free_port, http, must, random_bytes, run, wait_until_up, Registry,
+};
 
 const PASSWORD: &str = "Package12345";
-/// The "previous build" the upgrade starts from, and the current one.
-const OLD: &str = "0.0.9";
-const NEW: &str = "0.1.0";
+/// The previous release (built from its commit, one schema behind), which the upgrades start
+/// from, and this one.
+pub(crate) const OLD: &str = "0.0.9";
+pub(crate) const NEW: &str = "0.1.0";
 
 fn env_dir(name: &str) -> PathBuf {
     let dir = std::env::var(name).unwrap_or_else(|_| {
@@ -26,16 +30,16 @@ fn env_dir(name: &str) -> PathBuf {
     PathBuf::from(dir)
 }
 
-fn deb(version: &str) -> PathBuf {
+pub(crate) fn deb(version: &str) -> PathBuf {
     env_dir("BERTH_TEST_PACKAGES").join(format!("berth_{version}-1_amd64.deb"))
 }
 
-fn rpm(version: &str) -> PathBuf {
+pub(crate) fn rpm(version: &str) -> PathBuf {
     env_dir("BERTH_TEST_PACKAGES").join(format!("berth-{version}-1.x86_64.rpm"))
 }
 
 /// A fresh copy of the debootstrapped Debian root.
-fn debian_root() -> tempfile::TempDir {
+pub(crate) fn debian_root() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("root");
     must(
         Command::new("cp")
@@ -46,11 +50,11 @@ fn debian_root() -> tempfile::TempDir {
     root
 }
 
-fn chroot(root: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn chroot(root: &Path, args: &[&str]) -> std::process::Output {
     run(Command::new("chroot").arg(root).args(args))
 }
 
-fn chroot_ok(root: &Path, args: &[&str]) -> String {
+pub(crate) fn chroot_ok(root: &Path, args: &[&str]) -> String {
     let out = chroot(root, args);
     assert!(
         out.status.success(),
@@ -133,6 +137,27 @@ fn create_kept_project(http_port: u16) -> reqwest::blocking::Response {
         .json(&serde_json::json!({"project_name": "kept", "metadata": {"public": "false"}}))
         .send()
         .expect("create")
+}
+
+/// A registry client for the rooted berthd, holding an admin token for `repo`.
+fn registry(http_port: u16, repo: &str) -> Registry {
+    let base = format!("http://127.0.0.1:{http_port}");
+    let r = http()
+        .get(format!("{base}/service/token"))
+        .query(&[
+            ("service", "harbor-registry"),
+            ("scope", &format!("repository:{repo}:pull,push")),
+        ])
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .expect("token");
+    assert_eq!(r.status(), 200, "token: {:?}", r.text());
+    let body: serde_json::Value = r.json().expect("token json");
+    Registry {
+        base,
+        token: body["token"].as_str().expect("token").to_string(),
+        http: http(),
+    }
 }
 
 fn projects(http_port: u16, password: &str) -> String {
@@ -328,10 +353,16 @@ fn the_deb_installs_into_debian_configures_runs_upgrades_and_purges() {
     let berthd = RootedBerthd::start(r, http_port);
     let created = create_kept_project(http_port);
     assert_eq!(created.status().as_u16(), 201);
+    let layer = random_bytes(256 * 1024);
+    let (manifest, _) = registry(http_port, "kept/app").push_image("kept/app", "v1", &layer);
     drop(berthd);
 
+    // The documented upgrade: apt installs the new package over the old one.
     let config_before = std::fs::read(&config_path).expect("config");
-    let upgraded = chroot_ok(r, &["dpkg", "-i", &format!("/tmp/berth_{NEW}.deb")]);
+    let upgraded = chroot_ok(
+        r,
+        &["apt-get", "install", "-y", &format!("/tmp/berth_{NEW}.deb")],
+    );
     assert!(
         !upgraded.contains("not configured yet"),
         "a configured system is not told to run setup:\n{upgraded}"
@@ -350,6 +381,40 @@ fn the_deb_installs_into_debian_configures_runs_upgrades_and_purges() {
     assert!(
         projects(http_port, PASSWORD).contains("\"kept\""),
         "the upgrade kept the data"
+    );
+    // The new berthd migrated the previous release's schema, after copying the database.
+    let log = std::fs::read_to_string(r.join("tmp/berthd.log")).unwrap_or_default();
+    assert!(
+        log.contains("copied the database before upgrading its schema"),
+        "the previous release's database was migrated:\n{log}"
+    );
+    let copies: Vec<String> = std::fs::read_dir(data.join("pre-upgrade"))
+        .expect("the pre-upgrade copies")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        copies.len() == 1 && copies[0].starts_with("berth-schema") && copies[0].ends_with(".db"),
+        "{copies:?}"
+    );
+    let reg = registry(http_port, "kept/app");
+    let pulled = reg
+        .req(reqwest::Method::GET, "/v2/kept/app/manifests/v1")
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .expect("pull manifest");
+    assert_eq!(pulled.status(), 200);
+    assert_eq!(pulled.bytes().expect("manifest").to_vec(), manifest);
+    let blob = reg
+        .get(&format!(
+            "/v2/kept/app/blobs/{}",
+            crate::harness::sha256(&layer)
+        ))
+        .bytes()
+        .expect("layer");
+    assert!(
+        blob.as_ref() == layer.as_slice(),
+        "the layer pulls back byte for byte"
     );
     drop(berthd);
 

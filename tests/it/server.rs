@@ -468,11 +468,18 @@ fn files_are_private_whatever_the_umask() {
     let data = dir.path().join("data");
     let log = std::fs::File::create(dir.path().join("log")).expect("log");
     let mut cmd = std::process::Command::new(crate::harness::berthd_bin());
-    cmd.args(["--dev", "--listen", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log);
+    cmd.args([
+        "--dev",
+        "--listen",
+        "127.0.0.1:0",
+        "--free-space-reserve-mib",
+        "0",
+        "--data",
+    ])
+    .arg(&data)
+    .env("BERTH_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    .stdout(log.try_clone().expect("log"))
+    .stderr(log);
     // SAFETY: umask(2) in the child between fork and exec; async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {

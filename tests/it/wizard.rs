@@ -79,6 +79,7 @@ impl NamespacedBerthd {
             .arg(berthd_bin())
             .arg("--config")
             .arg(config)
+            .args(["--free-space-reserve-mib", "0"]) // the shared test disk's free space varies
             .stdout(file.try_clone().expect("log"))
             .stderr(file)
             .spawn()

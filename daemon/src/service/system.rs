@@ -183,7 +183,7 @@ impl SystemService {
                 Ok(Ok((_, free))) => {
                     let reserve = self.parts.as_ref().map_or(0, |p| p.reserve_bytes);
                     // As the registry decides: an upload must be able to claim its first room.
-                    if reserve > 0 && free < reserve + crate::service::room::CLAIM_BYTES {
+                    if reserve > 0 && free < reserve.saturating_add(crate::service::room::CLAIM_BYTES) {
                         Err(format!(
                             "{} MiB free, below the reserve of {} MiB: pushes are refused until space is freed",
                             free / (1 << 20),
