@@ -13,11 +13,16 @@ stage() {
 }
 
 # Processes started here in the background, stopped when the script ends however it ends.
+# Each runs in a process group of its own (setsid), so its children go with it.
 previous_pid=""
+appliance_pid=""
 work=""
 exec_root=""
 cleanup() {
-  if [ -n "$previous_pid" ]; then kill "$previous_pid" 2>/dev/null || true; fi
+  for pid in $previous_pid $appliance_pid; do
+    kill -- "-$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   if [ -n "$work" ] && [ -f "$work/dockerd.pid" ]; then
     pid=$(cat "$work/dockerd.pid")
     kill "$pid" 2>/dev/null || true
@@ -35,7 +40,9 @@ previous_release=d937114781f3e310a2e1415d4bd7209d243ecebe
 previous_src=target/previous-release
 previous_log="$PWD/target/previous-release.log"
 mkdir -p target/packages
-if [ "$(cat target/packages/previous-release 2>/dev/null)" != "$previous_release" ]; then
+if [ "$(cat target/packages/previous-release 2>/dev/null)" != "$previous_release" ] \
+   || [ ! -f target/packages/berth_0.0.9-1_amd64.deb ] || [ ! -f target/packages/berth-0.0.9-1.x86_64.rpm ]; then
+  rm -f target/packages/previous-release
   if ! git cat-file -e "$previous_release^{commit}" 2>/dev/null; then
     echo "the previous release's commit $previous_release is not in this clone (a shallow one?)"
     exit 1
@@ -44,7 +51,7 @@ if [ "$(cat target/packages/previous-release 2>/dev/null)" != "$previous_release
   mkdir -p "$previous_src"
   git archive "$previous_release" | tar -x -C "$previous_src"
   ln -s "$PWD/target" "$previous_src/target"
-  (cd "$previous_src" && exec cargo build --release --locked --bin berthd --bin berth-setup) \
+  (cd "$previous_src" && exec setsid cargo build --release --locked --bin berthd --bin berth-setup) \
     >"$previous_log" 2>&1 &
   previous_pid=$!
 fi
@@ -109,10 +116,12 @@ stage "packages"
 # The previous release's packages (named 0.0.9, from its binaries built above), then this
 # version's, with the documented command. Packaged once per commit of the previous release.
 if [ -n "$previous_pid" ]; then
-  if ! wait "$previous_pid"; then
+  built=0
+  wait "$previous_pid" || built=$?
+  previous_pid=""
+  if [ "$built" -ne 0 ]; then
     echo "building the previous release failed:"; cat "$previous_log"; exit 1
   fi
-  previous_pid=""
   "$previous_src/packaging/build.sh" 0.0.9 >>"$previous_log" 2>&1 \
     || { echo "packaging the previous release failed:"; cat "$previous_log"; exit 1; }
   rm -rf "$previous_src"
@@ -127,9 +136,8 @@ export BERTH_TEST_PACKAGES="$PWD/target/packages"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 image="target/appliance/berth-$version.qcow2"
 appliance_log="$PWD/target/appliance-build.log"
-appliance_pid=""
 if [ ! -f "$image" ] || [ -n "$(find appliance "target/packages/berth_${version}-1_amd64.deb" -newer "$image" | head -n 1)" ]; then
-  appliance/build.sh >"$appliance_log" 2>&1 &
+  setsid appliance/build.sh >"$appliance_log" 2>&1 &
   appliance_pid=$!
 fi
 export BERTH_TEST_APPLIANCE="$PWD/target/appliance"
@@ -182,10 +190,15 @@ stage "tests"
 cargo test --workspace -- --skip appliance::
 
 stage "appliance image (built in the background since the packages)"
-if [ -n "$appliance_pid" ] && ! wait "$appliance_pid"; then
-  echo "appliance/build.sh failed:"; cat "$appliance_log"; exit 1
+if [ -n "$appliance_pid" ]; then
+  built=0
+  wait "$appliance_pid" || built=$?
+  appliance_pid=""
+  if [ "$built" -ne 0 ]; then
+    echo "appliance/build.sh failed:"; cat "$appliance_log"; exit 1
+  fi
+  grep '^== appliance' "$appliance_log" || true
 fi
-[ -n "$appliance_pid" ] && grep '^== appliance' "$appliance_log"
 stage "appliance tests (qemu)"
 cargo test -p berth-tests --test it -- appliance::
 stage "end"

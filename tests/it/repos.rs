@@ -31,6 +31,21 @@ fn text(out: &Output) -> String {
     )
 }
 
+/// What someone who can write the served directory, but does not hold the key, does: puts
+/// their own repository and their own public key in place of ours.
+fn replace_served(out: &Path, impostor: &Path, repository: &str) {
+    std::fs::remove_dir_all(out.join(repository)).expect("old repository");
+    must(
+        Command::new("cp")
+            .arg("-a")
+            .arg(impostor.join(repository))
+            .arg(out.join(repository)),
+    );
+    for key in ["berth-archive-keyring.gpg", "berth-archive-keyring.asc"] {
+        std::fs::copy(impostor.join(key), out.join(key)).expect("impostor's key");
+    }
+}
+
 /// Flips one byte in the middle of a file, as a corrupted mirror or an attacker would.
 fn tamper(path: &Path) {
     let mut bytes = std::fs::read(path).expect("package");
@@ -136,13 +151,7 @@ fn apt_installs_and_upgrades_berth_from_the_signed_repository_and_refuses_tamper
             .arg(&forged),
     );
     publish(impostor.path(), impostor_key.path(), url, &[forged]);
-    std::fs::remove_dir_all(out.join("apt")).expect("old repository");
-    must(
-        Command::new("cp")
-            .arg("-a")
-            .arg(impostor.path().join("apt"))
-            .arg(out.join("apt")),
-    );
+    replace_served(&out, impostor.path(), "apt");
     // apt keeps the index it trusted and says why; the forged release is not offered.
     let said = chroot_ok(r, &["apt-get", "update"]);
     assert!(
@@ -217,10 +226,22 @@ fn dnf_installs_and_upgrades_berth_from_the_signed_repository_and_refuses_tamper
         "the package is signed: {signature}"
     );
 
-    // The operator's configuration: the .repo file the script wrote, nothing else.
+    // The operator's configuration: the .repo file the script wrote and the public key,
+    // installed where it names it (here, in the test's own directory).
     let repos = w.join("yum.repos.d");
     std::fs::create_dir_all(&repos).expect("repos");
-    std::fs::copy(out.join("berth.repo"), repos.join("berth.repo")).expect("repo file");
+    let installed_key = w.join("RPM-GPG-KEY-berth");
+    std::fs::copy(out.join("berth-archive-keyring.asc"), &installed_key).expect("key");
+    let repo_file = std::fs::read_to_string(out.join("berth.repo")).expect("repo file");
+    assert!(repo_file.contains("gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-berth\n"));
+    std::fs::write(
+        repos.join("berth.repo"),
+        repo_file.replace(
+            "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-berth",
+            &format!("file://{}", installed_key.display()),
+        ),
+    )
+    .expect("repo file");
     let config = w.join("dnf.conf");
     std::fs::write(
         &config,
@@ -285,13 +306,7 @@ fn dnf_installs_and_upgrades_berth_from_the_signed_repository_and_refuses_tamper
     // The repository rebuilt and re-signed by someone who does not hold the key.
     let impostor = w.join("impostor");
     publish(&impostor, &w.join("impostor-keyring"), &url, &[rpm(NEW)]);
-    std::fs::remove_dir_all(out.join("rpm")).expect("old repository");
-    must(
-        Command::new("cp")
-            .arg("-a")
-            .arg(impostor.join("rpm"))
-            .arg(out.join("rpm")),
-    );
+    replace_served(&out, &impostor, "rpm");
     let refused = dnf(&["reinstall", "berth"]);
     assert!(
         !refused.status.success()
