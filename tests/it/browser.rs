@@ -153,29 +153,48 @@ impl Browser {
             .is_empty()
     }
 
-    pub fn all_text(&self, css: &str) -> Vec<String> {
-        self.runtime.block_on(async {
-            let mut out = vec![];
-            for e in self
-                .c()
-                .find_all(Locator::Css(css))
-                .await
-                .expect("find_all")
-            {
-                out.push(e.text().await.expect("text"));
+    /// A read of the page that the portal's live views may race: they replace elements as they
+    /// poll, so a read that finds its element gone (stale) is made again, a bounded number of
+    /// times. Any other error fails the test at once.
+    fn read_again_if_stale<T>(
+        &self,
+        what: &str,
+        read: impl Fn() -> Result<T, fantoccini::error::CmdError>,
+    ) -> T {
+        for _ in 0..50 {
+            match read() {
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                other => return other.unwrap_or_else(|e| panic!("{what}: {e}")),
             }
-            out
+        }
+        panic!("{what}: the element was replaced 50 times in a row")
+    }
+
+    pub fn all_text(&self, css: &str) -> Vec<String> {
+        self.read_again_if_stale(css, || {
+            self.runtime.block_on(async {
+                let mut out = vec![];
+                for e in self.c().find_all(Locator::Css(css)).await? {
+                    out.push(e.text().await?);
+                }
+                Ok(out)
+            })
         })
     }
 
     pub fn text(&self, css: &str) -> String {
-        let e = self.find(css);
-        self.runtime.block_on(e.text()).expect("text")
+        self.read_again_if_stale(css, || {
+            let e = self.find(css);
+            self.runtime.block_on(e.text())
+        })
     }
 
     pub fn attr(&self, css: &str, name: &str) -> Option<String> {
-        let e = self.find(css);
-        self.runtime.block_on(e.attr(name)).expect("attr")
+        self.read_again_if_stale(css, || {
+            let e = self.find(css);
+            self.runtime.block_on(e.attr(name))
+        })
     }
 
     pub fn click(&self, css: &str) {
