@@ -16,7 +16,9 @@
 #   sfdisk                the GPT (BIOS boot, ESP, root) written into the disk file
 #   grub-install          GRUB's BIOS boot code, on a loop device whose root partition is
 #                         mounted: the one step that needs the kernel (partx adds partitions,
-#                         as this kernel parses no partition tables itself)
+#                         as this kernel parses no partition tables itself; grub-install
+#                         asks udevadm where the partition starts, since newer kernels
+#                         answer no HDIO_GETGEO on a loop partition)
 #   qemu-img              qcow2, and the streamOptimized VMDK; tar --format=ustar the OVA
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,9 +37,9 @@ stage() {
 }
 
 [ "$(id -u)" = 0 ] || { echo "appliance/build.sh: run as root (mmdebstrap and a loop device)"; exit 1; }
-for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk grub-install grub-mkimage qemu-img partx; do
+for tool in mmdebstrap mkfs.ext4 mkfs.vfat mcopy sfdisk grub-install grub-mkimage qemu-img partx udevadm; do
   command -v "$tool" >/dev/null || {
-    echo "appliance/build.sh: $tool is missing; apt-get install mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common qemu-utils"
+    echo "appliance/build.sh: $tool is missing; apt-get install mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common udev qemu-utils"
     exit 1
   }
 done

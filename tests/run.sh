@@ -63,7 +63,7 @@ if [ -z "${BERTH_SKIP_APT:-}" ]; then
     docker.io skopeo podman docker-registry apache2-utils ca-certificates iproute2 uidmap slapd ldap-utils curl openssl \
     tmux systemd debootstrap rpm binutils reprepro createrepo-c dnf gnupg \
     chromium chromium-driver fonts-noto-cjk fonts-liberation \
-    mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common \
+    mmdebstrap e2fsprogs dosfstools mtools fdisk grub-pc-bin grub-efi-amd64-bin grub2-common udev \
     qemu-system-x86 ovmf genisoimage prometheus
   # qemu-img: the machine's own, or Debian's when installing qemu-system-x86 replaced it.
   command -v qemu-img >/dev/null || apt-get install -y --no-install-recommends qemu-utils
