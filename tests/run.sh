@@ -31,6 +31,14 @@ cleanup() {
   if [ -n "$work" ]; then rm -rf "$work" "$exec_root" 2>/dev/null || true; fi
 }
 trap cleanup EXIT
+# finish PID LOG WHAT: waits for a background job; when it failed, prints its log and stops.
+finish() {
+  local status=0
+  wait "$1" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "$3 failed:"; cat "$2"; exit 1
+  fi
+}
 
 # The previous release, for the upgrade tests: its tree from its commit, its binaries built in
 # the background from the start (mostly while packages download). Its tree shares target/, so
@@ -116,12 +124,9 @@ stage "packages"
 # The previous release's packages (named 0.0.9, from its binaries built above), then this
 # version's, with the documented command. Packaged once per commit of the previous release.
 if [ -n "$previous_pid" ]; then
-  built=0
-  wait "$previous_pid" || built=$?
+  pid=$previous_pid
   previous_pid=""
-  if [ "$built" -ne 0 ]; then
-    echo "building the previous release failed:"; cat "$previous_log"; exit 1
-  fi
+  finish "$pid" "$previous_log" "building the previous release"
   "$previous_src/packaging/build.sh" 0.0.9 >>"$previous_log" 2>&1 \
     || { echo "packaging the previous release failed:"; cat "$previous_log"; exit 1; }
   rm -rf "$previous_src"
@@ -191,12 +196,9 @@ cargo test --workspace -- --skip appliance::
 
 stage "appliance image (built in the background since the packages)"
 if [ -n "$appliance_pid" ]; then
-  built=0
-  wait "$appliance_pid" || built=$?
+  pid=$appliance_pid
   appliance_pid=""
-  if [ "$built" -ne 0 ]; then
-    echo "appliance/build.sh failed:"; cat "$appliance_log"; exit 1
-  fi
+  finish "$pid" "$appliance_log" "appliance/build.sh"
   grep '^== appliance' "$appliance_log" || true
 fi
 stage "appliance tests (qemu)"
