@@ -4,7 +4,6 @@
 # `dist_port` and `dist_pid`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v docker-registry >/dev/null || { echo "install docker-registry first (apt-get install -y docker-registry)"; exit 1; }
 cargo build --release --workspace
 
 work=$(mktemp -d /tmp/berth-bench.XXXXXX)
@@ -22,6 +21,7 @@ wait_up() {  # poll a URL until it answers, at most about 30 s
 }
 
 start_distribution() {
+  command -v docker-registry >/dev/null || { echo "install docker-registry first (apt-get install -y docker-registry)"; exit 1; }
   dist_port=$(free_port)
   mkdir -p "$work/dist"
   cat >"$work/dist/config.yml" <<YML

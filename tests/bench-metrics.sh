@@ -3,19 +3,7 @@
 # fresh berthds of this build, one with metrics off (the baseline) and one with them on and a
 # scraper reading /metrics every second, as Prometheus would. Two rounds, in both orders (a
 # run leaves writeback behind that slows whatever runs next). Needs a release build (made here).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --workspace
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_up() { for _ in $(seq 300); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done; echo "$1 did not come up"; exit 1; }
+source "$(dirname "$0")/bench-lib.sh"
 
 password="Bench-$(date +%s)"
 start() {  # NAME EXTRA_TOML -> sets port_NAME

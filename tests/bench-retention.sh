@@ -6,18 +6,7 @@
 # resident after seeding, and the peak before and after the retention runs.
 # Extra arguments go to berth-bench (e.g. --retention-repos 50 for a quick run).
 # Needs a release build (made here).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-cargo build --release --workspace
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$(dirname "$0")/bench-lib.sh"
 
 port=$(free_port)
 password="Bench-$(date +%s)"
